@@ -1,0 +1,49 @@
+"""chainrule: the mathematics of deep learning, executable and fast.
+
+>>> import chainrule as cr
+>>> x = cr.tensor(-2.0, requires_grad=True); y = cr.tensor(5.0, requires_grad=True)
+>>> z = cr.tensor(-4.0, requires_grad=True)
+>>> f = (x + y) * z; f.backward()
+>>> f.item(), x.grad.item(), y.grad.item(), z.grad.item()
+(-12.0, -4.0, -4.0, 3.0)
+"""
+
+from . import rng
+from .autodiff import (
+    GradcheckReport,
+    autograd_grad,
+    enable_grad,
+    grad,
+    gradcheck,
+    hessian,
+    is_grad_enabled,
+    jacobian,
+    no_grad,
+)
+from .rng import manual_seed
+from .tensor import Tensor, cat, concatenate, ones, stack, tensor, where, zeros
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GradcheckReport",
+    "Tensor",
+    "__version__",
+    "autograd_grad",
+    "cat",
+    "concatenate",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "hessian",
+    "is_grad_enabled",
+    "jacobian",
+    "manual_seed",
+    "no_grad",
+    "ones",
+    "rng",
+    "stack",
+    "tensor",
+    "where",
+    "zeros",
+]

@@ -1,0 +1,510 @@
+"""Reverse-mode automatic differentiation: the graph walk and the functional transforms.
+
+A computation on :class:`~chainrule.tensor.Tensor` objects records, for every result, the
+:class:`~chainrule.ops.Function` that made it and its inputs (its *parents*). Back-propagation
+walks this directed acyclic graph from the output to the leaves in reverse topological order
+and applies the chain rule at every node::
+
+    ∂L/∂x = Σ_k (∂L/∂z_k)(∂z_k/∂x)          (sum over every use z_k of x)
+
+The walk is iterative (no recursion limit, so a graph 100,000 nodes deep is fine) and
+deterministic (the same graph is always visited in the same order). The backward pass runs
+under :func:`no_grad` unless ``create_graph=True``; with it, the gradients are themselves
+differentiable tensors, which is how second derivatives (:func:`hessian`) are computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class _GradState:
+    """Whether operations record the graph (``no_grad`` switches it off)."""
+
+    __slots__ = ("enabled",)
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+
+_state = _GradState()
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Context manager in which operations do not record the computational graph.
+
+    Use it for evaluation and for parameter updates: results have ``requires_grad=False``
+    and no graph node is built, so it is also faster.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> with cr.no_grad():
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
+    """
+    previous = _state.enabled
+    _state.enabled = False
+    try:
+        yield
+    finally:
+        _state.enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Context manager that switches graph recording back on inside :func:`no_grad`."""
+    previous = _state.enabled
+    _state.enabled = True
+    try:
+        yield
+    finally:
+        _state.enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """Return whether operations currently record the computational graph."""
+    return _state.enabled
+
+
+def _toposort(roots: Sequence[Any]) -> list[Any]:
+    """Tensors reachable from ``roots`` that require grad, parents before children.
+
+    Iterative depth-first search with an explicit stack: deterministic (parents are visited
+    in argument order) and free of Python's recursion limit.
+    """
+    from .tensor import Tensor
+
+    order: list[Any] = []
+    visited: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        ctx = t._ctx
+        if ctx is not None:
+            for p in reversed(ctx.parents):
+                if type(p) is Tensor and p.requires_grad and id(p) not in visited:
+                    stack.append((p, False))
+    return order
+
+
+def _run_backward(
+    roots: Sequence[Any],
+    grad_roots: Sequence[Any],
+    create_graph: bool,
+    inputs: Sequence[Any] | None,
+) -> dict[int, Any]:
+    """Propagate ``grad_roots`` from ``roots`` through the graph.
+
+    With ``inputs=None`` gradients of leaves (and of tensors that called ``retain_grad``)
+    are accumulated into their ``.grad``; otherwise the gradients of ``inputs`` are returned
+    in a dict keyed by ``id`` and no ``.grad`` is touched.
+    """
+    from .tensor import Tensor
+
+    order = _toposort(roots)
+    grads: dict[int, Any] = {}
+    for r, g in zip(roots, grad_roots):
+        prev = grads.get(id(r))
+        grads[id(r)] = g if prev is None else prev + g
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    result: dict[int, Any] = {}
+    previous = _state.enabled
+    _state.enabled = create_graph
+    try:
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            ctx = t._ctx
+            if wanted is None:
+                if ctx is None or t._retain:
+                    _accumulate_grad(t, g, create_graph)
+            elif id(t) in wanted:
+                result[id(t)] = g
+            if ctx is None:
+                continue
+            ctx.out = t
+            try:
+                gs = ctx.backward(ctx, g)
+            finally:
+                ctx.out = None
+            if type(gs) is not tuple:
+                gs = (gs,)
+            for p, gp in zip(ctx.parents, gs):
+                if gp is None or type(p) is not Tensor or not p.requires_grad:
+                    continue
+                if gp.data.shape != p.data.shape:
+                    raise RuntimeError(
+                        f"{type(ctx).__name__}.backward returned a gradient of shape "
+                        f"{gp.data.shape} for an input of shape {p.data.shape}"
+                    )
+                prev = grads.get(id(p))
+                grads[id(p)] = gp if prev is None else prev + gp
+    finally:
+        _state.enabled = previous
+    return result
+
+
+def _accumulate_grad(t: Any, g: Any, create_graph: bool) -> None:
+    """``t.grad ← t.grad + g`` (or ``g`` on first use), owning a writable array."""
+    if not create_graph:
+        g = g.detach()
+        if not g.data.flags.writeable:
+            g.data = g.data.copy()
+    if t.grad is None:
+        t.grad = g
+    else:
+        t.grad = t.grad + g
+
+
+def _as_grad_tensor(t: Any, grad: Any) -> Any:
+    """The seed gradient ``∂L/∂t``: ones for a scalar, else ``grad`` checked against ``t``."""
+    from .tensor import Tensor
+
+    if grad is None:
+        if t.data.size != 1:
+            raise ValueError(
+                f"backward: grad can be implied only for a scalar output, got shape "
+                f"{t.data.shape}; pass grad= with that shape (e.g. ones for a sum)"
+            )
+        return Tensor._wrap(np.ones_like(t.data))
+    if not isinstance(grad, Tensor):
+        grad = Tensor._wrap(np.asarray(grad, dtype=t.data.dtype))
+    if grad.data.shape != t.data.shape:
+        raise ValueError(
+            f"backward: grad has shape {grad.data.shape} but the output has shape {t.data.shape}"
+        )
+    return grad
+
+
+def backward(tensor: Any, grad: Any = None, create_graph: bool = False) -> None:
+    """Back-propagate from ``tensor``, accumulating ``∂L/∂x`` into every leaf's ``.grad``.
+
+    Args:
+        tensor: the output ``L`` (a scalar unless ``grad`` is given).
+        grad: ``∂(something)/∂L`` with the shape of ``tensor``; defaults to 1 for a scalar.
+        create_graph: record the backward pass itself so the gradients can be
+            differentiated again (higher-order derivatives).
+
+    Raises:
+        ValueError: ``tensor`` is not a scalar and no ``grad`` is given, or shapes differ.
+        RuntimeError: ``tensor`` does not require grad.
+    """
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward: the tensor does not require grad (no input had requires_grad=True, "
+            "or it was computed under no_grad)"
+        )
+    g = _as_grad_tensor(tensor, grad)
+    _run_backward([tensor], [g], create_graph, None)
+
+
+def autograd_grad(
+    outputs: Any,
+    inputs: Sequence[Any],
+    grad_outputs: Any = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> list[Any]:
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    The counterpart of ``torch.autograd.grad``: returns ``[∂L/∂x for x in inputs]`` as
+    Tensors, where ``L = Σ grad_outputs ⊙ outputs``. An input the outputs do not depend on
+    gets a zero gradient (or ``None`` when ``allow_unused=True``).
+    """
+    from .tensor import Tensor
+
+    outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    if grad_outputs is None:
+        gouts = [None] * len(outs)
+    elif isinstance(grad_outputs, (list, tuple)):
+        gouts = list(grad_outputs)
+    else:
+        gouts = [grad_outputs]
+    roots, seeds = [], []
+    for o, go in zip(outs, gouts):
+        if o.requires_grad:
+            roots.append(o)
+            seeds.append(_as_grad_tensor(o, go))
+    found = _run_backward(roots, seeds, create_graph, inputs) if roots else {}
+    result = []
+    for x in inputs:
+        g = found.get(id(x))
+        if g is None and not allow_unused:
+            g = Tensor._wrap(np.zeros_like(x.data))
+        result.append(g)
+    return result
+
+
+# ----------------------------------------------------------------------------- transforms
+
+
+def _prepare_args(args: tuple[Any, ...], argnums: tuple[int, ...]) -> list[Any]:
+    from .tensor import Tensor
+
+    prepared = list(args)
+    for i in argnums:
+        if i >= len(args):
+            raise ValueError(f"argnums {i} is out of range for {len(args)} positional arguments")
+        a = args[i]
+        data = a.data if isinstance(a, Tensor) else a
+        arr = np.array(data, dtype=np.float64 if not _is_float(data) else None)
+        prepared[i] = Tensor(arr, requires_grad=True)
+    return prepared
+
+
+def _is_float(data: Any) -> bool:
+    return isinstance(data, np.ndarray) and np.issubdtype(data.dtype, np.floating)
+
+
+def _normalise_argnums(argnums: int | Sequence[int]) -> tuple[tuple[int, ...], bool]:
+    if isinstance(argnums, int):
+        return (argnums,), True
+    nums = tuple(argnums)
+    if not nums or not all(isinstance(i, int) and i >= 0 for i in nums):
+        raise ValueError(f"argnums must be a non-negative int or a tuple of them, got {argnums!r}")
+    return nums, False
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Transform a scalar function ``f`` into the function computing its gradient ``∇f``.
+
+    ``grad(f)(x)[i] = ∂f/∂x_i``. ``f`` receives Tensors (float inputs keep their dtype;
+    Python numbers and lists become float64) and must return a scalar Tensor. Returns an
+    ndarray, or a tuple of them when ``argnums`` is a tuple.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> cr.grad(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))   # 3x²
+        array([ 3., 12.])
+    """
+    nums, single = _normalise_argnums(argnums)
+
+    def grad_f(*args: Any) -> Any:
+        prepared = _prepare_args(args, nums)
+        with enable_grad():
+            out = f(*prepared)
+        _check_scalar_output(out, "grad")
+        gs = autograd_grad(out, [prepared[i] for i in nums])
+        arrays = tuple(g.data for g in gs)
+        return arrays[0] if single else arrays
+
+    return grad_f
+
+
+def _check_scalar_output(out: Any, name: str) -> None:
+    from .tensor import Tensor
+
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}: f must return a Tensor, got {type(out).__name__}")
+    if out.data.size != 1:
+        raise ValueError(f"{name}: f must return a scalar, got shape {out.data.shape}")
+
+
+def _jacobian_of(out: Any, x: Any, create_graph: bool) -> Any:
+    """Rows ``∂out_k/∂x`` stacked: an ndarray (or Tensor list) of shape out.shape + x.shape."""
+    from .tensor import Tensor
+
+    rows = []
+    flat_n = out.data.size
+    for k in range(flat_n):
+        seed = np.zeros(flat_n, dtype=out.data.dtype)
+        seed[k] = 1.0
+        if out.requires_grad:
+            (g,) = autograd_grad(
+                out, [x], Tensor._wrap(seed.reshape(out.data.shape)), create_graph=create_graph
+            )
+        else:
+            g = Tensor._wrap(np.zeros_like(x.data))
+        rows.append(g)
+    return rows
+
+
+def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., np.ndarray]:
+    """Transform ``f: ℝⁿ → ℝᵐ`` into the function computing its Jacobian ``J``.
+
+    ``J[k, i] = ∂f_k/∂x_i``, of shape ``f(x).shape + x.shape``, computed by one backward
+    pass per output component (reverse mode). Returns an ndarray.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> A = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> cr.jacobian(lambda x: cr.tensor(A) @ x)(np.array([1.0, 1.0]))
+        array([[1., 2.],
+               [3., 4.]])
+    """
+    if not isinstance(argnums, int):
+        raise ValueError(f"jacobian: argnums must be an int, got {argnums!r}")
+
+    def jac_f(*args: Any) -> np.ndarray:
+        prepared = _prepare_args(args, (argnums,))
+        x = prepared[argnums]
+        with enable_grad():
+            out = f(*prepared)
+        if not hasattr(out, "data"):
+            raise TypeError(f"jacobian: f must return a Tensor, got {type(out).__name__}")
+        rows = _jacobian_of(out, x, create_graph=False)
+        return np.stack([r.data for r in rows]).reshape(out.data.shape + x.data.shape)
+
+    return jac_f
+
+
+def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., np.ndarray]:
+    """Transform a scalar ``f`` into the function computing its Hessian ``H``.
+
+    ``H[i, j] = ∂²f/∂x_i∂x_j``, of shape ``x.shape + x.shape``: the Jacobian of the
+    gradient, obtained by back-propagating through a backward pass recorded with
+    ``create_graph=True``. For ``f(x) = ½xᵀAx`` it is ``(A + Aᵀ)/2``.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> cr.hessian(lambda x: (x[0] ** 2) * x[1])(np.array([1.0, 2.0]))
+        array([[4., 2.],
+               [2., 0.]])
+    """
+    if not isinstance(argnums, int):
+        raise ValueError(f"hessian: argnums must be an int, got {argnums!r}")
+
+    def hess_f(*args: Any) -> np.ndarray:
+        prepared = _prepare_args(args, (argnums,))
+        x = prepared[argnums]
+        with enable_grad():
+            out = f(*prepared)
+            _check_scalar_output(out, "hessian")
+            (g,) = autograd_grad(out, [x], create_graph=True)
+            rows = _jacobian_of(g, x, create_graph=False)
+        return np.stack([r.data for r in rows]).reshape(x.data.shape + x.data.shape)
+
+    return hess_f
+
+
+# ------------------------------------------------------------------------------ gradcheck
+
+
+@dataclass
+class GradcheckReport:
+    """Result of :func:`gradcheck`: truthy when every input passed.
+
+    Attributes:
+        passed: every relative difference is at most ``tol``.
+        rel_diffs: per input, ``‖g_num − g‖ / (‖g_num‖ + ‖g‖)``.
+        worst_input: index of the input with the largest relative difference.
+        max_rel_diff: that largest relative difference.
+        tol: the threshold used.
+    """
+
+    passed: bool
+    rel_diffs: list[float] = field(default_factory=list)
+    worst_input: int = 0
+    max_rel_diff: float = 0.0
+    tol: float = 1e-6
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        diffs = ", ".join(f"{d:.2e}" for d in self.rel_diffs)
+        return (
+            f"gradcheck {verdict}: worst input {self.worst_input} with relative difference "
+            f"{self.max_rel_diff:.3e} (tol {self.tol:.1e}); per input [{diffs}]"
+        )
+
+
+def gradcheck(
+    f: Callable[..., Any],
+    *inputs: Any,
+    eps: float = 1e-6,
+    tol: float = 1e-6,
+    seed: int = 0,
+) -> GradcheckReport:
+    """Compare back-propagated gradients with central finite differences, in float64.
+
+    The scalar checked is ``L = Σ r ⊙ f(x₁, …, xₙ)`` with a fixed random ``r`` (so every
+    output component matters). For each input ``x``::
+
+        g_num[i] = (L(x + ε·e_i) − L(x − ε·e_i)) / (2ε)
+        rel_diff = ‖g_num − g‖ / (‖g_num‖ + ‖g‖)          (0 when both are 0)
+
+    Args:
+        f: function of Tensors returning a Tensor.
+        *inputs: arrays or Tensors; every floating one is checked (converted to float64).
+        eps: finite-difference step ``ε``.
+        tol: largest relative difference accepted.
+        seed: seed of the projection ``r``.
+
+    Returns:
+        A :class:`GradcheckReport` (truthy when passed) naming the worst input.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> bool(cr.gradcheck(lambda x: x.tanh() * x, np.array([0.3, -1.2])))
+        True
+    """
+    from .tensor import Tensor
+
+    if eps <= 0:
+        raise ValueError(f"gradcheck: eps must be > 0, got {eps}")
+    if tol <= 0:
+        raise ValueError(f"gradcheck: tol must be > 0, got {tol}")
+    arrays = []
+    checked = []
+    for i, a in enumerate(inputs):
+        data = np.array(a.data if isinstance(a, Tensor) else a)
+        if np.issubdtype(data.dtype, np.floating):
+            data = data.astype(np.float64)
+            checked.append(i)
+        arrays.append(data)
+    if not checked:
+        raise ValueError("gradcheck: no floating-point input to check")
+
+    def scalar(arrs: list[np.ndarray], track: bool) -> tuple[Any, list[Any]]:
+        ts = [Tensor(a, requires_grad=track and i in checked) for i, a in enumerate(arrs)]
+        with enable_grad():
+            out = f(*ts)
+        r = np.random.default_rng(seed).standard_normal(out.data.shape)
+        return (out * Tensor._wrap(r)).sum(), ts
+
+    loss, ts = scalar(arrays, True)
+    analytic = autograd_grad(loss, [ts[i] for i in checked]) if loss.requires_grad else None
+    diffs = []
+    with no_grad():
+        for k, i in enumerate(checked):
+            x = arrays[i]
+            g_num = np.zeros_like(x)
+            flat = x.reshape(-1)
+            gflat = g_num.reshape(-1)
+            for j in range(flat.size):
+                orig = flat[j]
+                flat[j] = orig + eps
+                lp = scalar(arrays, False)[0].data
+                flat[j] = orig - eps
+                lm = scalar(arrays, False)[0].data
+                flat[j] = orig
+                gflat[j] = (lp - lm) / (2 * eps)
+            g = analytic[k].data if analytic is not None else np.zeros_like(x)
+            denom = np.linalg.norm(g_num) + np.linalg.norm(g)
+            diffs.append(0.0 if denom == 0 else float(np.linalg.norm(g_num - g) / denom))
+    worst = int(np.argmax(diffs))
+    return GradcheckReport(
+        passed=bool(max(diffs) <= tol),
+        rel_diffs=diffs,
+        worst_input=checked[worst],
+        max_rel_diff=diffs[worst],
+        tol=tol,
+    )

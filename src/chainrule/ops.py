@@ -1,0 +1,685 @@
+"""The primitives: one :class:`Function` each, forward and backward side by side.
+
+A primitive's ``forward`` maps ndarrays to an ndarray; its ``backward`` maps the gradient
+of the loss with respect to the output, ``g = ∂L/∂z``, to one gradient per input, and is
+written in Tensor operations so that it can itself be differentiated (higher-order
+derivatives). Every binary primitive broadcasts like NumPy and sums its gradient back over
+the broadcast axes (:func:`unbroadcast`).
+
+Subgradient conventions (where the derivative does not exist):
+
+- ``relu`` at 0: 0 (as PyTorch);
+- ``abs`` at 0: 0 (``sign(0) = 0``);
+- ``max``/``min`` with ties: the gradient is shared equally among the tied elements;
+- ``clip`` at a bound: 1 (the bound is inside the pass-through region, as PyTorch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .autodiff import _state
+from .tensor import Tensor
+
+
+class Function:
+    """Base class of a primitive: an instance is the graph node (the *context*).
+
+    Subclasses define ``forward(ctx, *arrays, **params) -> ndarray`` and
+    ``backward(ctx, g) -> Tensor | tuple[Tensor | None, ...]`` as static methods.
+    In ``forward``, ``ctx.save(*arrays)`` keeps what ``backward`` needs and reads back as
+    Tensors through ``ctx.saved_tensors``; during ``backward``, ``ctx.out`` is the output
+    Tensor and ``ctx.parents`` the inputs.
+    """
+
+    parents: tuple[Any, ...]
+    saved: tuple[Any, ...] = ()
+    out: Tensor | None = None
+
+    @classmethod
+    def apply(cls, *args: Any, **params: Any) -> Tensor:
+        """Run ``forward`` on the inputs' arrays; record the node if any input requires grad."""
+        ctx = object.__new__(cls)
+        datas = [a.data if isinstance(a, Tensor) else a for a in args]
+        try:
+            out = cls.forward(ctx, *datas, **params)
+        except ValueError as err:
+            if "broadcast" not in str(err):
+                raise
+            shapes = " and ".join(str(np.shape(d)) for d in datas)
+            raise ValueError(
+                f"{cls.__name__.lower()}: shapes {shapes} cannot be broadcast together"
+            ) from None
+        if _state.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    ctx.parents = args
+                    return Tensor._make(out, True, ctx)
+        return Tensor._make(out, False, None)
+
+    def save(self, *values: Any) -> None:
+        """Keep values for ``backward`` (inputs are given back as the input Tensors)."""
+        self.saved = values
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """The saved values as Tensors: an input's array comes back as that input Tensor."""
+        result = []
+        for v in self.saved:
+            found = None
+            for p in self.parents:
+                if isinstance(p, Tensor) and p.data is v:
+                    found = p
+                    break
+            if found is None:
+                # Python scalars stay scalars so they do not promote float32 to float64
+                found = Tensor._wrap(v) if isinstance(v, np.ndarray) else v
+            result.append(found)
+        return tuple(result)
+
+    def needs_grad(self, i: int) -> bool:
+        """Whether input ``i`` requires a gradient."""
+        p = self.parents[i]
+        return isinstance(p, Tensor) and p.requires_grad
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **params: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return x.data.shape if isinstance(x, Tensor) else np.shape(x)
+
+
+def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum ``g`` over the axes along which an input of ``shape`` was broadcast.
+
+    If ``z = x + y`` broadcasts ``x`` of shape ``shape`` up to ``g.shape``, then
+    ``∂L/∂x = Σ_{broadcast axes} ∂L/∂z``, reshaped to ``shape``.
+    """
+    gshape = g.data.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1
+    )
+    if axes:
+        g = Sum.apply(g, axis=axes, keepdims=True)
+    return Reshape.apply(g, shape=shape)
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+class Add(Function):
+    """z = x + y  ;  ∂L/∂x = ∂L/∂z,  ∂L/∂y = ∂L/∂z  (summed over broadcast axes)"""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x + y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.parents
+        return (
+            unbroadcast(g, _shape(x)) if ctx.needs_grad(0) else None,
+            unbroadcast(g, _shape(y)) if ctx.needs_grad(1) else None,
+        )
+
+
+class Sub(Function):
+    """z = x − y  ;  ∂L/∂x = ∂L/∂z,  ∂L/∂y = −∂L/∂z"""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x - y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.parents
+        return (
+            unbroadcast(g, _shape(x)) if ctx.needs_grad(0) else None,
+            unbroadcast(-g, _shape(y)) if ctx.needs_grad(1) else None,
+        )
+
+
+class Mul(Function):
+    """z = x ⊙ y  ;  ∂L/∂x = ∂L/∂z ⊙ y,  ∂L/∂y = ∂L/∂z ⊙ x"""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return (
+            unbroadcast(g * y, _shape(x)) if ctx.needs_grad(0) else None,
+            unbroadcast(g * x, _shape(y)) if ctx.needs_grad(1) else None,
+        )
+
+
+class Div(Function):
+    """z = x / y  ;  ∂L/∂x = ∂L/∂z / y,  ∂L/∂y = −∂L/∂z ⊙ x / y²"""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save(x, y)
+        return x / y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return (
+            unbroadcast(g / y, _shape(x)) if ctx.needs_grad(0) else None,
+            unbroadcast(-g * x / (y * y), _shape(y)) if ctx.needs_grad(1) else None,
+        )
+
+
+class Neg(Function):
+    """z = −x  ;  ∂L/∂x = −∂L/∂z"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(Function):
+    """z = x^p  ;  ∂L/∂x = ∂L/∂z ⊙ p·x^(p−1),  ∂L/∂p = ∂L/∂z ⊙ z·ln x"""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save(x, p)
+        return x**p
+
+    @staticmethod
+    def backward(ctx, g):
+        x, p = ctx.saved_tensors
+        gx = gp = None
+        if ctx.needs_grad(0):
+            gx = unbroadcast(g * p * x ** (p - 1), _shape(x))
+        if ctx.needs_grad(1):
+            # ln x is undefined for x ≤ 0; where x = 0 the term z·ln x is taken as 0
+            safe = Where.apply(x.data > 0, x, 1.0)
+            gp = unbroadcast(g * ctx.out * Log.apply(safe), _shape(p))
+        return gx, gp
+
+
+class MatMul(Function):
+    """z = x @ y  ;  ∂L/∂x = ∂L/∂z @ yᵀ,  ∂L/∂y = xᵀ @ ∂L/∂z  (NumPy semantics, 1-D included)"""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        xs, ys = np.shape(x), np.shape(y)
+        if len(xs) == 0 or len(ys) == 0:
+            raise ValueError(f"matmul: {xs} @ {ys}: both operands need at least one dimension")
+        kx = xs[-1]
+        ky = ys[-2] if len(ys) >= 2 else ys[0]
+        if kx != ky:
+            raise ValueError(
+                f"matmul: {xs} @ {ys}: inner dimensions {kx} and {ky} differ"
+            )
+        ctx.save(x, y)
+        return x @ y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        xs, ys = x.data.shape, y.data.shape
+        x2 = x.reshape((1,) + xs) if len(xs) == 1 else x
+        y2 = y.reshape(ys + (1,)) if len(ys) == 1 else y
+        g2 = g
+        if len(xs) == 1:
+            g2 = g2.reshape(g2.shape[:-1] + (1,) + g2.shape[-1:]) if len(ys) > 1 else g2
+        if len(ys) == 1:
+            g2 = g2.reshape(g2.shape + (1,))
+        if len(xs) == 1 and len(ys) == 1:
+            g2 = g.reshape((1, 1))
+        gx = gy = None
+        if ctx.needs_grad(0):
+            gx = unbroadcast(g2 @ y2.swapaxes(-1, -2), x2.shape).reshape(xs)
+        if ctx.needs_grad(1):
+            gy = unbroadcast(x2.swapaxes(-1, -2) @ g2, y2.shape).reshape(ys)
+        return gx, gy
+
+
+# ------------------------------------------------------------------------- elementwise
+
+
+class Exp(Function):
+    """z = eˣ  ;  ∂L/∂x = ∂L/∂z ⊙ z"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.exp(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.out
+
+
+class Log(Function):
+    """z = ln x  ;  ∂L/∂x = ∂L/∂z / x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Log1p(Function):
+    """z = ln(1 + x)  ;  ∂L/∂x = ∂L/∂z / (1 + x)   (accurate for small x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (x + 1.0)
+
+
+class Sqrt(Function):
+    """z = √x  ;  ∂L/∂x = ∂L/∂z / (2z)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.sqrt(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / (ctx.out * 2.0)
+
+
+class Sin(Function):
+    """z = sin x  ;  ∂L/∂x = ∂L/∂z ⊙ cos x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * Cos.apply(x)
+
+
+class Cos(Function):
+    """z = cos x  ;  ∂L/∂x = −∂L/∂z ⊙ sin x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * Sin.apply(x)
+
+
+class Tanh(Function):
+    """z = tanh x  ;  ∂L/∂x = ∂L/∂z ⊙ (1 − z²)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.tanh(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        z = ctx.out
+        return g * (1.0 - z * z)
+
+
+class Sigmoid(Function):
+    """z = σ(x) = 1 / (1 + e⁻ˣ)  ;  ∂L/∂x = ∂L/∂z ⊙ z(1 − z)
+
+    Fused and stable: with ``e = exp(−|x|)`` (never overflows),
+    ``σ(x) = 1/(1+e)`` for x ≥ 0 and ``e/(1+e)`` for x < 0.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        e = np.exp(-np.abs(x))
+        r = 1.0 / (1.0 + e)
+        return np.where(x >= 0, r, e * r)
+
+    @staticmethod
+    def backward(ctx, g):
+        z = ctx.out
+        return g * z * (1.0 - z)
+
+
+class Erf(Function):
+    """z = erf x = (2/√π) ∫₀ˣ e^(−t²) dt  ;  ∂L/∂x = ∂L/∂z ⊙ (2/√π) e^(−x²)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return _erf(np.asarray(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (2.0 / np.sqrt(np.pi)) * Exp.apply(-(x * x))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - scipy is part of the 'all' extra
+        import math
+
+        return np.vectorize(math.erf, otypes=[x.dtype if x.dtype.kind == "f" else float])(x)
+    return erf(x)
+
+
+class Relu(Function):
+    """z = max(x, 0)  ;  ∂L/∂x = ∂L/∂z ⊙ [x > 0]   (subgradient 0 at x = 0)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.out.data > 0)
+
+
+class Abs(Function):
+    """z = |x|  ;  ∂L/∂x = ∂L/∂z ⊙ sign(x)   (subgradient 0 at x = 0)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * np.sign(ctx.saved[0])
+
+
+class Clip(Function):
+    """z = min(max(x, lo), hi)  ;  ∂L/∂x = ∂L/∂z ⊙ [lo ≤ x ≤ hi]"""
+
+    @staticmethod
+    def forward(ctx, x, lo=None, hi=None):
+        ctx.save(x)
+        ctx.lo, ctx.hi = lo, hi
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        x = ctx.saved[0]
+        mask = np.ones(x.shape, dtype=bool)
+        if ctx.lo is not None:
+            mask &= x >= ctx.lo
+        if ctx.hi is not None:
+            mask &= x <= ctx.hi
+        return g * mask
+
+
+class Where(Function):
+    """z = c ? x : y  ;  ∂L/∂x = ∂L/∂z ⊙ c,  ∂L/∂y = ∂L/∂z ⊙ (1 − c)   (c has no gradient)"""
+
+    @staticmethod
+    def forward(ctx, c, x, y):
+        ctx.cond = np.asarray(c, dtype=bool)
+        return np.where(ctx.cond, x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        _, x, y = ctx.parents
+        c = ctx.cond
+        gx = unbroadcast(Where.apply(c, g, 0.0), _shape(x)) if ctx.needs_grad(1) else None
+        gy = unbroadcast(Where.apply(c, 0.0, g), _shape(y)) if ctx.needs_grad(2) else None
+        return None, gx, gy
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    out = []
+    for a in axis:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(out))
+
+
+def _drop_axes(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+class Sum(Function):
+    """z = Σ_axis x  ;  ∂L/∂x = ∂L/∂z broadcast back over the summed axes"""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        ctx.axes = _axes(axis, np.ndim(x))
+        return np.sum(x, axis=ctx.axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape = _shape(ctx.parents[0])
+        g = g.reshape(_keepdims_shape(shape, ctx.axes))
+        return BroadcastTo.apply(g, shape=shape)
+
+
+class BroadcastTo(Function):
+    """z = x broadcast to ``shape``  ;  ∂L/∂x = Σ over the broadcast axes of ∂L/∂z"""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return unbroadcast(g, _shape(ctx.parents[0]))
+
+
+class Max(Function):
+    """z = max_axis x  ;  ∂L/∂x = ∂L/∂z ⊙ [x = z] / (number of ties)
+
+    Ties share the gradient equally (the subgradient that keeps ``max`` symmetric).
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False, minimum=False):
+        ctx.axes = _axes(axis, np.ndim(x))
+        op = np.min if minimum else np.max
+        zk = op(x, axis=ctx.axes, keepdims=True)
+        mask = x == zk
+        ctx.weights = mask / mask.sum(axis=ctx.axes, keepdims=True)
+        return zk if keepdims else zk.reshape(_drop_axes(np.shape(zk), ctx.axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        shape = _shape(ctx.parents[0])
+        g = g.reshape(_keepdims_shape(shape, ctx.axes))
+        return g * ctx.weights.astype(g.dtype, copy=False)
+
+
+class LogSumExp(Function):
+    """z = log Σ_axis eˣ (stable: m + log Σ e^(x−m), m = max x)  ;  ∂L/∂x = ∂L/∂z ⊙ e^(x−z)"""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1, keepdims=False):
+        ctx.axes = _axes(axis, np.ndim(x))
+        ctx.save(x)
+        m = np.max(x, axis=ctx.axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        z = np.log(np.sum(np.exp(x - m), axis=ctx.axes, keepdims=True)) + m
+        return z if keepdims else z.reshape(_drop_axes(np.shape(z), ctx.axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        kshape = _keepdims_shape(x.shape, ctx.axes)
+        z = ctx.out.reshape(kshape)
+        return g.reshape(kshape) * Exp.apply(x - z)
+
+
+class LogSoftmax(Function):
+    """z = x − logΣ_axis eˣ  ;  ∂L/∂x = ∂L/∂z − softmax(x) ⊙ Σ_axis ∂L/∂z
+
+    Fused and stable (the maximum is subtracted before exponentiating).
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        ctx.axis = axis
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        shifted = x - m
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    @staticmethod
+    def backward(ctx, g):
+        softmax = Exp.apply(ctx.out)
+        return g - softmax * g.sum(axis=ctx.axis, keepdims=True)
+
+
+# ------------------------------------------------------------------------------- shapes
+
+
+class Reshape(Function):
+    """z = x reshaped  ;  ∂L/∂x = ∂L/∂z reshaped back"""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        try:
+            return np.reshape(x, shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {np.shape(x)} into {shape}"
+            ) from None
+
+    @staticmethod
+    def backward(ctx, g):
+        return Reshape.apply(g, shape=_shape(ctx.parents[0]))
+
+
+class Transpose(Function):
+    """z = x with axes permuted  ;  ∂L/∂x = ∂L/∂z with the inverse permutation"""
+
+    @staticmethod
+    def forward(ctx, x, axes=None):
+        ndim = np.ndim(x)
+        ctx.axes = tuple(reversed(range(ndim))) if axes is None else tuple(a % ndim for a in axes)
+        if sorted(ctx.axes) != list(range(ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of {ndim} dimensions")
+        return np.transpose(x, ctx.axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Transpose.apply(g, axes=tuple(np.argsort(ctx.axes)))
+
+
+def _normalise_index(idx: Any) -> Any:
+    if isinstance(idx, Tensor):
+        return idx.data
+    if isinstance(idx, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+    if isinstance(idx, list):
+        return np.asarray(idx)
+    return idx
+
+
+class GetItem(Function):
+    """z = x[idx]  ;  ∂L/∂x = zeros with ∂L/∂z scattered (added) at idx (repeats accumulate)"""
+
+    @staticmethod
+    def forward(ctx, x, idx):
+        ctx.idx = idx
+        return x[idx]
+
+    @staticmethod
+    def backward(ctx, g):
+        return ScatterAdd.apply(g, idx=ctx.idx, shape=_shape(ctx.parents[0]))
+
+
+class ScatterAdd(Function):
+    """z = zeros(shape) with x added at idx  ;  ∂L/∂x = (∂L/∂z)[idx]"""
+
+    @staticmethod
+    def forward(ctx, x, idx, shape):
+        ctx.idx = idx
+        z = np.zeros(shape, dtype=np.result_type(x))
+        np.add.at(z, idx, x)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        return GetItem.apply(g, idx=ctx.idx)
+
+
+class Concatenate(Function):
+    """z = [x₁, x₂, …] joined along ``axis``  ;  ∂L/∂x_k = the slice of ∂L/∂z that x_k filled"""
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        shapes = [np.shape(x) for x in xs]
+        ndim = len(shapes[0])
+        ctx.axis = axis % ndim if ndim else 0
+        for s in shapes[1:]:
+            if len(s) != ndim or any(
+                a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != ctx.axis
+            ):
+                raise ValueError(
+                    f"concatenate: shapes {shapes} differ outside axis {axis}"
+                )
+        ctx.sizes = [s[ctx.axis] for s in shapes]
+        return np.concatenate(xs, axis=ctx.axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads = []
+        start = 0
+        for size in ctx.sizes:
+            idx = (slice(None),) * ctx.axis + (slice(start, start + size),)
+            grads.append(GetItem.apply(g, idx=idx))
+            start += size
+        return tuple(grads)
+
+
+class Cast(Function):
+    """z = x converted to ``dtype``  ;  ∂L/∂x = ∂L/∂z converted back to x's dtype"""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.src = np.result_type(x)
+        return np.asarray(x).astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Cast.apply(g, dtype=ctx.src)
