@@ -25,6 +25,20 @@ from .tensor import Tensor, cat, concatenate, ones, stack, tensor, where, zeros
 
 __version__ = "0.1.0"
 
+_SUBMODULES = {"nn", "optim", "data", "train", "mathkit", "plots", "sklearn", "io", "functional"}
+
+
+def __getattr__(name: str):
+    """Import submodules (``cr.nn``, ``cr.optim``, …) and ``cr.save``/``cr.load`` on first use."""
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(f"{__name__}.io"), name)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
 __all__ = [
     "GradcheckReport",
     "Tensor",
@@ -38,10 +52,12 @@ __all__ = [
     "hessian",
     "is_grad_enabled",
     "jacobian",
+    "load",
     "manual_seed",
     "no_grad",
     "ones",
     "rng",
+    "save",
     "stack",
     "tensor",
     "where",
