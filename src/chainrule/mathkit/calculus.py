@@ -1,0 +1,1 @@
+"""Calculus, executable: derivatives, integrals, gradients, Hessians, gradient descent."""
