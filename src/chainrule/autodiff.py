@@ -286,7 +286,9 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 
     ``grad(f)(x)[i] = ∂f/∂x_i``. ``f`` receives Tensors (float inputs keep their dtype;
     Python numbers and lists become float64) and must return a scalar Tensor. Returns an
-    ndarray, or a tuple of them when ``argnums`` is a tuple.
+    ndarray, or a tuple of them when ``argnums`` is a tuple. Called on a Tensor that
+    requires grad (inside another transform), it returns a differentiable Tensor instead,
+    so transforms nest: ``grad(lambda x: grad(f)(x))`` is the second derivative ``f''``.
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -296,6 +298,13 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
     nums, single = _normalise_argnums(argnums)
 
     def grad_f(*args: Any) -> Any:
+        if _state.enabled and any(_is_tracked(args[i]) for i in nums if i < len(args)):
+            # nested use, e.g. grad(lambda x: grad(f)(x))(x0): differentiate through the
+            # gradient itself, so return Tensors recorded with create_graph=True
+            out = f(*args)
+            _check_scalar_output(out, "grad")
+            gs = autograd_grad(out, [args[i] for i in nums], create_graph=True)
+            return gs[0] if single else tuple(gs)
         prepared = _prepare_args(args, nums)
         with enable_grad():
             out = f(*prepared)
@@ -305,6 +314,10 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
         return arrays[0] if single else arrays
 
     return grad_f
+
+
+def _is_tracked(x: Any) -> bool:
+    return getattr(x, "requires_grad", False) is True and hasattr(x, "_ctx")
 
 
 def _check_scalar_output(out: Any, name: str) -> None:

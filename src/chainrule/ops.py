@@ -212,8 +212,12 @@ class Pow(Function):
             gx = unbroadcast(g * p * x ** (p - 1), _shape(x))
         if ctx.needs_grad(1):
             # ln x is undefined for x ≤ 0; where x = 0 the term z·ln x is taken as 0
-            safe = Where.apply(x.data > 0, x, 1.0)
-            gp = unbroadcast(g * ctx.out * Log.apply(safe), _shape(p))
+            if isinstance(x, Tensor):
+                log_x = Log.apply(Where.apply(x.data > 0, x, 1.0))
+            else:
+                xa = np.asarray(x)
+                log_x = Tensor._wrap(np.log(np.where(xa > 0, xa, 1.0)).astype(g.dtype))
+            gp = unbroadcast(g * ctx.out * log_x, _shape(p))
         return gx, gp
 
 
