@@ -1,0 +1,1022 @@
+"""Figures: training curves, decision regions, gradient norms and the textbook pictures.
+
+Every function takes plain NumPy arrays (or Python sequences / callables on arrays), draws
+one figure with matplotlib's non-interactive ``Agg`` backend, saves it as PNG *and* SVG and
+returns the two paths as a :class:`FigurePaths`. ``path`` names the file without or with a
+suffix (``runs/a/loss`` or ``runs/a/loss.png`` both give ``loss.png`` and ``loss.svg``);
+missing folders are created.
+
+The pictures of functions (:func:`activations`, :func:`tangent_line`) take their
+derivatives from chainrule's own reverse-mode autodiff, so the figure is also a check of it.
+
+>>> import numpy as np, tempfile, os
+>>> from chainrule import plots
+>>> out = plots.training_curves([1, 2, 3], [1.0, 0.5, 0.3], [1.1, 0.7, 0.6],
+...                             path=os.path.join(tempfile.mkdtemp(), "loss"))
+>>> out.png.name, out.svg.name
+('loss.png', 'loss.svg')
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+
+__all__ = [
+    "ACTIVATIONS",
+    "FigurePaths",
+    "activations",
+    "confusion_matrix",
+    "cost_curve",
+    "decision_regions",
+    "error_curves",
+    "function_fits",
+    "gradient_norms",
+    "histograms",
+    "layer_gradient_norms",
+    "learning_rate_schedule",
+    "line_plot",
+    "matrices",
+    "optimizer_trajectories",
+    "sigmoid_family",
+    "tangent_line",
+    "training_curves",
+]
+
+PathLike = str | os.PathLike
+
+#: Colours of the classes in decision-region plots (colour-blind safe, Okabe–Ito).
+CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+                 "#F0E442", "#000000", "#999999", "#882255")
+_MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*", "<", ">")
+
+_STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 130,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "legend.fontsize": 9,
+    "legend.framealpha": 0.85,
+}
+
+
+def _styled(fn: Callable[..., FigurePaths]) -> Callable[..., FigurePaths]:
+    """Run a figure function inside chainrule's matplotlib style (no global rc changes)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> FigurePaths:
+        with plt.rc_context(_STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class FigurePaths(NamedTuple):
+    """Where a figure was written: its PNG and its SVG."""
+
+    png: Path
+    svg: Path
+
+
+def _base(path: PathLike) -> Path:
+    p = Path(path)
+    if p.suffix.lower() in (".png", ".svg", ".pdf"):
+        p = p.with_suffix("")
+    return p
+
+
+def _save(fig: Any, path: PathLike) -> FigurePaths:
+    """Save ``fig`` as ``<path>.png`` and ``<path>.svg``, close it, return both paths."""
+    base = _base(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = base.with_name(base.name + ".png"), base.with_name(base.name + ".svg")
+    try:
+        fig.savefig(png, bbox_inches="tight")
+        fig.savefig(svg, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return FigurePaths(png, svg)
+
+
+def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6.4, 4.4),
+            **kw: Any) -> tuple[Any, Any]:
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, **kw)
+    for ax in axes.flat:
+        _style_axes(ax)
+    return fig, axes
+
+
+def _style_axes(ax: Any) -> None:
+    ax.grid(True, alpha=0.3)
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+
+
+def _boxed(ax: Any) -> None:
+    """Image axes: no grid, all four spines."""
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+
+
+def _array(x: Any, name: str, ndim: int | None = None) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    return arr
+
+
+def _check_same_length(**arrays: Any) -> None:
+    lengths = {k: len(v) for k, v in arrays.items() if v is not None}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"lengths differ: {lengths}")
+
+
+def _log_ticks(ax: Any, axis: str = "y") -> None:
+    """Plain numbers (0.2, 0.5, 1, 2) instead of 2×10⁻¹ on a log axis spanning < 3 decades."""
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    if lo <= 0 or hi / lo >= 1e3:
+        return
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    target.set_major_formatter(fmt)
+    if hi / lo > 15:
+        target.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+    target.set_minor_formatter(fmt)
+
+
+def _positive_range(values: np.ndarray) -> bool:
+    """Whether values are all > 0 and span more than a factor 30 (so a log axis helps)."""
+    v = values[np.isfinite(values)]
+    return v.size > 0 and bool(np.all(v > 0)) and v.max() / v.min() > 30
+
+
+# ------------------------------------------------------------------------ training records
+
+
+@_styled
+def training_curves(
+    epochs: Sequence[float],
+    train_loss: Sequence[float],
+    dev_loss: Sequence[float] | None = None,
+    *,
+    train_metric: Sequence[float] | None = None,
+    dev_metric: Sequence[float] | None = None,
+    metric_name: str = "accuracy",
+    loss_name: str = "loss",
+    best_epoch: float | None = None,
+    title: str | None = None,
+    path: PathLike,
+) -> FigurePaths:
+    """Train and dev loss against epoch, with the metric in a second panel when given.
+
+    Args:
+        epochs: epoch numbers, shape (E,).
+        train_loss, dev_loss: the loss on the training and dev sets per epoch, shape (E,);
+            ``NaN`` entries (epochs without a dev evaluation) are skipped.
+        train_metric, dev_metric: a metric per epoch (e.g. accuracy), shape (E,).
+        metric_name: its name, for the axis label.
+        loss_name: the loss's name, for the axis label (e.g. ``"cross-entropy"``).
+        best_epoch: draw a dotted vertical line there (e.g. early stopping's best epoch).
+        title: figure title.
+        path: output file name (``.png`` and ``.svg`` are written).
+
+    Returns:
+        The PNG and SVG paths.
+    """
+    e = _array(epochs, "epochs", 1)
+    tl = _array(train_loss, "train_loss", 1)
+    dl = None if dev_loss is None else _array(dev_loss, "dev_loss", 1)
+    tm = None if train_metric is None else _array(train_metric, "train_metric", 1)
+    dm = None if dev_metric is None else _array(dev_metric, "dev_metric", 1)
+    _check_same_length(epochs=e, train_loss=tl, dev_loss=dl, train_metric=tm, dev_metric=dm)
+    has_metric = (tm is not None and np.isfinite(tm).any()) or (
+        dm is not None and np.isfinite(dm).any())
+    fig, axes = _figure(2 if has_metric else 1, size=(11.0, 4.2) if has_metric else (6.4, 4.4))
+    ax = axes[0, 0]
+    marker = "o" if len(e) <= 30 else None
+    ax.plot(e, tl, marker=marker, ms=3, label="train", color="#0072B2")
+    if dl is not None and np.isfinite(dl).any():
+        ok = np.isfinite(dl)
+        ax.plot(e[ok], dl[ok], marker=marker, ms=3, label="dev", color="#D55E00")
+    if _positive_range(np.concatenate([tl, dl if dl is not None else []])):
+        ax.set_yscale("log")
+        _log_ticks(ax)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(loss_name)
+    ax.set_title("Loss")
+    if has_metric:
+        ax2 = axes[0, 1]
+        if tm is not None and np.isfinite(tm).any():
+            ok = np.isfinite(tm)
+            ax2.plot(e[ok], tm[ok], marker=marker, ms=3, label="train", color="#0072B2")
+        if dm is not None and np.isfinite(dm).any():
+            ok = np.isfinite(dm)
+            ax2.plot(e[ok], dm[ok], marker=marker, ms=3, label="dev", color="#D55E00")
+        ax2.set_xlabel("epoch")
+        ax2.set_ylabel(metric_name)
+        ax2.set_title(metric_name[:1].upper() + metric_name[1:])
+    for a in axes.flat:
+        if best_epoch is not None:
+            a.axvline(best_epoch, color="0.4", ls=":", lw=1.2, label=f"best epoch ({best_epoch:g})")
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def gradient_norms(
+    norms: Mapping[str, Sequence[float]],
+    *,
+    epochs: Sequence[float] | None = None,
+    xlabel: str = "epoch",
+    title: str = "Gradient norm per layer",
+    path: PathLike,
+) -> FigurePaths:
+    """Per-layer gradient norms ``‖∂L/∂W_l‖₂`` over epochs, on a logarithmic y axis.
+
+    Args:
+        norms: layer (parameter) name → its gradient norm per epoch, each of shape (E,).
+        epochs: the x values (default ``1 … E``).
+        xlabel: label of the x axis.
+        title: figure title.
+        path: output file name.
+    """
+    if not norms:
+        raise ValueError("gradient_norms: norms is empty")
+    fig, axes = _figure(size=(7.2, 4.6))
+    ax = axes[0, 0]
+    cmap = plt.get_cmap("viridis")
+    n = len(norms)
+    for i, (name, values) in enumerate(norms.items()):
+        v = _array(values, f"norms[{name!r}]", 1)
+        x = np.arange(1, len(v) + 1) if epochs is None else _array(epochs, "epochs", 1)
+        _check_same_length(epochs=x, values=v)
+        ok = np.isfinite(v) & (v > 0)
+        ax.plot(x[ok], v[ok], label=name, color=cmap(i / max(n - 1, 1) * 0.9),
+                marker="o" if len(v) <= 30 else None, ms=3)
+    ax.set_yscale("log")
+    _log_ticks(ax)
+    if epochs is None:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(r"$\|\partial L/\partial \theta\|_2$ (log scale)")
+    ax.set_title(title)
+    ax.legend(ncol=2 if n > 6 else 1, fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def learning_rate_schedule(
+    lrs: Sequence[float],
+    *,
+    steps: Sequence[float] | None = None,
+    xlabel: str = "epoch",
+    title: str = "Learning-rate schedule",
+    label: str | None = None,
+    path: PathLike,
+) -> FigurePaths:
+    """The learning rate ``η_t`` against epoch (or step); log y when it spans > 30×.
+
+    Args:
+        lrs: learning rate per epoch/step, shape (T,).
+        steps: x values (default ``1 … T``).
+        xlabel: x-axis label.
+        title: figure title.
+        label: legend entry (for example the schedule's name).
+        path: output file name.
+    """
+    y = _array(lrs, "lrs", 1)
+    x = np.arange(1, len(y) + 1) if steps is None else _array(steps, "steps", 1)
+    _check_same_length(steps=x, lrs=y)
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    ax.step(x, y, where="post", color="#009E73", lw=2, label=label)
+    if _positive_range(y):
+        ax.set_yscale("log")
+        _log_ticks(ax)
+    if steps is None:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(r"learning rate $\eta$")
+    ax.set_title(title)
+    if label:
+        ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------- classification
+
+
+def _grid(X: np.ndarray, resolution: int, limits: Any, pad: float) -> tuple[Any, ...]:
+    if limits is None:
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        span = np.where(hi - lo > 0, hi - lo, 1.0)
+        lo, hi = lo - pad * span, hi + pad * span
+        limits = ((lo[0], hi[0]), (lo[1], hi[1]))
+    (x0, x1), (y0, y1) = limits
+    gx = np.linspace(x0, x1, resolution)
+    gy = np.linspace(y0, y1, resolution)
+    xx, yy = np.meshgrid(gx, gy)
+    return xx, yy, limits
+
+
+@_styled
+def decision_regions(
+    predict: Callable[[np.ndarray], np.ndarray],
+    X: Any,
+    y: Any,
+    *,
+    resolution: int = 501,
+    limits: tuple[tuple[float, float], tuple[float, float]] | None = None,
+    class_names: Sequence[str] | None = None,
+    feature_names: Sequence[str] = ("$x_1$", "$x_2$"),
+    title: str = "Decision regions",
+    path: PathLike,
+) -> FigurePaths:
+    """The class a 2-D classifier predicts at every point of a grid, with the data on top.
+
+    Args:
+        predict: maps points of shape (m, 2) to class indices (m,), or to class scores /
+            probabilities (m, K) of which the arg-max is taken; a single score column
+            (m, 1) is read as ``P(class 1)`` and thresholded at ½.
+        X: the data points, shape (n, 2).
+        y: their integer classes, shape (n,).
+        resolution: grid points per axis (the grid is ``resolution × resolution``).
+        limits: ``((x_min, x_max), (y_min, y_max))``; default: the data's range plus 10 %.
+        class_names: legend names per class (default ``class 0``, ``class 1``, …).
+        feature_names: axis labels.
+        title: figure title.
+        path: output file name.
+    """
+    X = _array(X, "X", 2)
+    if X.shape[1] != 2:
+        raise ValueError(f"decision_regions needs 2-D points, got X of shape {X.shape}")
+    y = np.asarray(y).astype(np.int64).reshape(-1)
+    _check_same_length(X=X, y=y)
+    if resolution < 2:
+        raise ValueError(f"resolution must be >= 2, got {resolution}")
+    xx, yy, limits = _grid(X, resolution, limits, 0.1)
+    out = np.asarray(predict(np.column_stack([xx.ravel(), yy.ravel()])))
+    if out.ndim == 2 and out.shape[1] == 1:
+        labels = (out[:, 0] > 0.5).astype(np.int64)
+    elif out.ndim == 2:
+        labels = out.argmax(axis=1)
+    else:
+        labels = out.astype(np.int64).reshape(-1)
+    if labels.size != xx.size:
+        raise ValueError(f"predict returned {labels.size} labels for {xx.size} grid points")
+    k = int(max(labels.max(initial=0), y.max(initial=0)) + 1)
+    names = list(class_names) if class_names is not None else [f"class {i}" for i in range(k)]
+    if len(names) < k:
+        names += [f"class {i}" for i in range(len(names), k)]
+    colours = [CLASS_COLOURS[i % len(CLASS_COLOURS)] for i in range(k)]
+    fig, axes = _figure(size=(6.0, 5.4))
+    ax = axes[0, 0]
+    _boxed(ax)
+    ax.imshow(labels.reshape(xx.shape), origin="lower", cmap=ListedColormap(colours),
+              vmin=-0.5, vmax=k - 0.5, alpha=0.28, interpolation="nearest", aspect="auto",
+              extent=(limits[0][0], limits[0][1], limits[1][0], limits[1][1]))
+    if k <= 10:
+        ax.contour(xx, yy, labels.reshape(xx.shape), levels=np.arange(k - 1) + 0.5,
+                   colors="0.25", linewidths=0.8)
+    for c in range(k):
+        m = y == c
+        if m.any():
+            ax.scatter(X[m, 0], X[m, 1], s=70 if len(X) <= 50 else 16,
+                       marker=_MARKERS[c % len(_MARKERS)], color=colours[c],
+                       edgecolor="black", linewidth=0.7, label=names[c], zorder=3)
+    ax.set_xlim(*limits[0])
+    ax.set_ylim(*limits[1])
+    ax.set_xlabel(feature_names[0])
+    ax.set_ylabel(feature_names[1])
+    ax.set_title(title)
+    ax.legend(loc="best", title="data (shading: prediction)", title_fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def confusion_matrix(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = False,
+    title: str = "Confusion matrix",
+    path: PathLike,
+) -> FigurePaths:
+    """Counts ``C[i, j]`` of samples of true class ``i`` predicted as class ``j``.
+
+    Args:
+        y_true, y_pred: integer classes, shape (n,).
+        class_names: tick labels (default ``0 … K−1``).
+        normalize: show each row as fractions of its true class (recall on the diagonal).
+        title: figure title (accuracy is appended).
+        path: output file name.
+    """
+    t = np.asarray(y_true).astype(np.int64).reshape(-1)
+    p = np.asarray(y_pred).astype(np.int64).reshape(-1)
+    _check_same_length(y_true=t, y_pred=p)
+    if t.size == 0:
+        raise ValueError("confusion_matrix: no samples")
+    k = int(max(t.max(), p.max()) + 1)
+    if class_names is not None:
+        k = max(k, len(class_names))
+    C = np.zeros((k, k), dtype=np.int64)
+    np.add.at(C, (t, p), 1)
+    shown = C / np.maximum(C.sum(axis=1, keepdims=True), 1) if normalize else C
+    names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in
+                                                                            range(k)]
+    side = min(2.5 + 0.55 * k, 11.0)
+    fig, axes = _figure(size=(side + 1.2, side))
+    ax = axes[0, 0]
+    _boxed(ax)
+    im = ax.imshow(shown, cmap="Blues", vmin=0)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                 label="fraction of true class" if normalize else "count")
+    if k <= 20:
+        threshold = shown.max() / 2
+        for i in range(k):
+            for j in range(k):
+                txt = f"{shown[i, j]:.2f}" if normalize else str(C[i, j])
+                ax.text(j, i, txt, ha="center", va="center", fontsize=8 if k > 10 else 10,
+                        color="white" if shown[i, j] > threshold else "black")
+    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 3 else 0)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(C) / C.sum()
+    ax.set_title(f"{title} (accuracy {accuracy:.1%}, n = {C.sum()})")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# -------------------------------------------------------------------- functions and calculus
+
+
+def _leaky_relu(x: Any, slope: float = 0.01) -> Any:
+    from .tensor import where
+
+    return where((x > 0).numpy(), x, slope * x)
+
+
+def _elu(x: Any) -> Any:
+    from .tensor import where
+
+    # exp only of min(x, 0), so large positive inputs cannot overflow; clip passes gradient 1
+    # at 0, so the autodiff derivative at 0 is 1, the limit from both sides
+    return where((x > 0).numpy(), x, x.clip(max=0.0).exp() - 1.0)
+
+
+def _softplus(x: Any) -> Any:
+    # log(1 + eˣ) = −log σ(−x): differentiable everywhere (a max/abs split would give the
+    # subgradient 0 at x = 0 instead of σ(0) = ½)
+    return -((-x).sigmoid().log())
+
+
+def _gelu(x: Any) -> Any:
+    return 0.5 * x * (1.0 + (x * (2.0 ** -0.5)).erf())
+
+
+def _swish(x: Any) -> Any:
+    return x * x.sigmoid()
+
+
+#: Activation name → (function of a Tensor, equation shown in the legend).
+ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "sigmoid": (lambda x: x.sigmoid(), r"$\sigma(z)=1/(1+e^{-z})$"),
+    "tanh": (lambda x: x.tanh(), r"$\tanh z$"),
+    "relu": (lambda x: x.relu(), r"$\max(z, 0)$"),
+    "leaky_relu": (_leaky_relu, r"$\max(z, 0.01z)$"),
+    "elu": (_elu, r"$z$ if $z>0$ else $e^z-1$"),
+    "softplus": (_softplus, r"$\log(1+e^z)$"),
+    "gelu": (_gelu, r"$z\,\Phi(z)$"),
+    "swish": (_swish, r"$z\,\sigma(z)$"),
+}
+
+
+def _activation_fn(name: str) -> Callable[[Any], Any]:
+    """The library's activation ``name`` (from ``chainrule.nn.functional`` when present)."""
+    try:
+        from .nn import functional as F
+
+        fn = getattr(F, name, None)
+        if callable(fn):
+            return fn
+    except ImportError:
+        pass
+    return ACTIVATIONS[name][0]
+
+
+def _autodiff_derivative(f: Callable[[Any], Any], x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``f(x)`` and ``f'(x)`` for an elementwise ``f``, by back-propagating ``Σ f(x)``."""
+    from .tensor import Tensor
+
+    t = Tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    out = f(t)
+    out.sum().backward()
+    grad = t.grad.numpy() if t.grad is not None else np.zeros_like(x)
+    return np.asarray(out.numpy(), dtype=np.float64), np.asarray(grad, dtype=np.float64)
+
+
+@_styled
+def activations(
+    names: Sequence[str] = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu",
+                            "swish"),
+    *,
+    x_range: tuple[float, float] = (-5.0, 5.0),
+    points: int = 801,
+    path: PathLike,
+) -> FigurePaths:
+    """Activation functions ``g(z)`` and their derivatives ``g′(z)``, one panel each.
+
+    The derivatives are not written by hand: each comes from chainrule's autodiff,
+    ``g′(z) = ∂(Σ g(z))/∂z`` for the elementwise ``g``. Jumps of ``g′`` (ReLU at 0) are drawn
+    as gaps, not as vertical lines.
+
+    Args:
+        names: keys of :data:`ACTIVATIONS`.
+        x_range: the interval of ``z``.
+        points: number of sample points.
+        path: output file name.
+    """
+    unknown = [n for n in names if n not in ACTIVATIONS]
+    if unknown:
+        raise ValueError(f"unknown activation(s) {unknown}; valid: {', '.join(ACTIVATIONS)}")
+    if not names:
+        raise ValueError("activations: no names given")
+    z = np.linspace(*x_range, points)
+    ncols = min(4, len(names))
+    nrows = -(-len(names) // ncols)
+    fig, axes = _figure(ncols, nrows, size=(3.3 * ncols, 3.0 * nrows + 0.6), sharex=True)
+    for ax, name in zip(axes.flat, names):
+        g, dg = _autodiff_derivative(_activation_fn(name), z)
+        jump = np.abs(np.diff(dg)) > 0.25
+        dg_drawn = dg.copy()
+        dg_drawn[1:][jump] = np.nan
+        ax.plot(z, g, color="#0072B2", lw=2, label="$g(z)$")
+        ax.plot(z, dg_drawn, color="#D55E00", lw=2, ls="--", label="$g'(z)$ (autodiff)")
+        ax.axhline(0, color="0.5", lw=0.6)
+        ax.axvline(0, color="0.5", lw=0.6)
+        ax.set_title(f"{name}: {ACTIVATIONS[name][1]}", fontsize=10)
+        hi = min(float(np.nanmax(g)), 3.0)
+        ax.set_ylim(min(-1.2, float(np.nanmin(g)) - 0.1), max(1.3, hi + 0.2))
+    for ax in axes[-1]:
+        ax.set_xlabel("$z$")
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    axes[0, 0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("Activation functions and their derivatives (derivatives by chainrule autodiff)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _sigma(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1/(1+e^{-x}), without overflow
+
+
+@_styled
+def sigmoid_family(
+    a_values: Sequence[float] = (0.5, 1.0, 2.0, 5.0, 20.0),
+    b_values: Sequence[float] = (-4.0, -2.0, 0.0, 2.0, 4.0),
+    *,
+    x_range: tuple[float, float] = (-6.0, 6.0),
+    path: PathLike,
+) -> FigurePaths:
+    """``σ(ax + b)`` for several slopes ``a`` (with ``b = 0``) and shifts ``b`` (with ``a = 1``).
+
+    A larger ``a`` sharpens the step; ``b`` moves it to ``x = −b/a`` — the building block
+    of Higham & Higham's Figure 2 and of the universal approximation argument.
+
+    Args:
+        a_values: slopes for the left panel.
+        b_values: shifts for the right panel.
+        x_range: interval of ``x``.
+        path: output file name.
+    """
+    x = np.linspace(*x_range, 601)
+    fig, axes = _figure(2, size=(11.5, 4.4))
+    cmap = plt.get_cmap("viridis")
+    for i, a in enumerate(a_values):
+        axes[0, 0].plot(x, _sigma(a * x), lw=2, color=cmap(i / max(len(a_values) - 1, 1) * 0.9),
+                        label=f"$a = {a:g}$")
+    for i, b in enumerate(b_values):
+        axes[0, 1].plot(x, _sigma(x + b), lw=2, color=cmap(i / max(len(b_values) - 1, 1) * 0.9),
+                        label=f"$b = {b:g}$ (step at $x = {-b + 0.0:g}$)")
+    axes[0, 0].set_title(r"$\sigma(ax)$: the slope $a$ sharpens the step")
+    axes[0, 1].set_title(r"$\sigma(x + b)$: the shift $b$ moves the step to $x=-b$")
+    for ax in axes.flat:
+        ax.set_xlabel("$x$")
+        ax.set_ylabel(r"$\sigma(ax+b)$")
+        ax.set_ylim(-0.05, 1.05)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def tangent_line(
+    f: Callable[[Any], Any],
+    x0: float,
+    *,
+    x_range: tuple[float, float] | None = None,
+    label: str = "$f(x)$",
+    path: PathLike,
+) -> FigurePaths:
+    """A function with its tangent ``t(x) = f(x₀) + f′(x₀)(x − x₀)`` at ``x₀``.
+
+    Args:
+        f: a function of a Tensor built from chainrule operations (for example
+            ``lambda x: x.sin() * x``); ``f′(x₀)`` comes from chainrule's autodiff.
+        x0: the point of tangency.
+        x_range: the interval drawn (default ``x₀ ± 3``).
+        label: legend name of ``f``.
+        path: output file name.
+    """
+    lo, hi = x_range if x_range is not None else (x0 - 3.0, x0 + 3.0)
+    if not lo < x0 < hi:
+        raise ValueError(f"x0 = {x0} must lie inside x_range ({lo}, {hi})")
+    x = np.linspace(lo, hi, 601)
+    fx, _ = _autodiff_derivative(f, x)
+    f0, d0 = _autodiff_derivative(f, np.array([float(x0)]))
+    f0, d0 = float(f0[0]), float(d0[0])
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    ax.plot(x, fx, lw=2, color="#0072B2", label=label)
+    ax.plot(x, f0 + d0 * (x - x0), lw=1.6, ls="--", color="#D55E00",
+            label=rf"tangent: $f(x_0) + f'(x_0)(x - x_0)$, slope $f'(x_0) = {d0:.3g}$")
+    ax.plot([x0], [f0], "o", color="black", zorder=3, label=f"$x_0 = {x0:g}$")
+    span = np.nanmax(fx) - np.nanmin(fx)
+    ax.set_ylim(np.nanmin(fx) - 0.15 * span, np.nanmax(fx) + 0.15 * span)
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("$f(x)$")
+    ax.set_title(f"A function and its tangent line at $x_0 = {x0:g}$")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# -------------------------------------------------------------------- general and for demos
+
+
+@_styled
+def line_plot(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    logx: bool = False,
+    logy: bool = False,
+    path: PathLike,
+) -> FigurePaths:
+    """Several labelled curves ``label → (x, y)`` on one pair of axes.
+
+    Args:
+        curves: legend label → (x values, y values) of equal length.
+        xlabel, ylabel, title: texts of the axes and the figure.
+        logx, logy: logarithmic axes.
+        path: output file name.
+    """
+    if not curves:
+        raise ValueError("line_plot: no curves")
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    for i, (name, (xs, ys)) in enumerate(curves.items()):
+        xa, ya = _array(xs, "x", 1), _array(ys, "y", 1)
+        _check_same_length(x=xa, y=ya)
+        ax.plot(xa, ya, lw=1.8, label=name, color=plt.get_cmap("tab10")(i % 10))
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+        _log_ticks(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def cost_curve(
+    costs: Sequence[float],
+    *,
+    steps: Sequence[float] | None = None,
+    xlabel: str = "iteration",
+    ylabel: str = "cost",
+    title: str = "Cost during training",
+    path: PathLike,
+) -> FigurePaths:
+    """A cost against iteration on a logarithmic y axis (Higham & Higham's Figure 5).
+
+    Args:
+        costs: cost values, shape (T,), all > 0.
+        steps: the iteration of each value (default ``1 … T``).
+        xlabel, ylabel, title: texts.
+        path: output file name.
+    """
+    c = _array(costs, "costs", 1)
+    x = np.arange(1, len(c) + 1) if steps is None else _array(steps, "steps", 1)
+    _check_same_length(steps=x, costs=c)
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    ok = np.isfinite(c) & (c > 0)
+    ax.semilogy(x[ok], c[ok], color="#0072B2", lw=1.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel + " (log scale)")
+    ax.set_title(title)
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def optimizer_trajectories(
+    f: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    trajectories: Mapping[str, Any],
+    *,
+    limits: tuple[tuple[float, float], tuple[float, float]],
+    minimum: tuple[float, float] | None = None,
+    log_levels: bool = True,
+    title: str = "Optimiser trajectories",
+    path: PathLike,
+) -> FigurePaths:
+    """Optimiser paths ``θ₀, θ₁, …`` over the contours of a 2-D function.
+
+    Args:
+        f: vectorised ``f(x, y)`` on arrays (for the contours).
+        trajectories: legend name → iterates, shape (T, 2).
+        limits: ``((x_min, x_max), (y_min, y_max))`` of the view.
+        minimum: the minimiser, marked with a star.
+        log_levels: contour levels spaced logarithmically (for functions like Rosenbrock).
+        title: figure title.
+        path: output file name.
+    """
+    (x0, x1), (y0, y1) = limits
+    xx, yy = np.meshgrid(np.linspace(x0, x1, 400), np.linspace(y0, y1, 400))
+    zz = np.asarray(f(xx, yy), dtype=np.float64)
+    fig, axes = _figure(size=(7.4, 5.8))
+    ax = axes[0, 0]
+    ax.grid(False)
+    if log_levels:
+        lo = max(zz.min(), zz.max() * 1e-7, 1e-12)
+        shift = zz - zz.min() + lo
+        levels = np.geomspace(lo, shift.max(), 25)
+        cs = ax.contourf(xx, yy, shift, levels=levels, norm=LogNorm(), cmap="Greys", alpha=0.55)
+        ax.contour(xx, yy, shift, levels=levels, colors="0.55", linewidths=0.4)
+        fig.colorbar(cs, ax=ax, label=r"$f(\theta) - \min f$ (log scale)"
+                     if zz.min() >= 0 else r"$f$ (shifted, log scale)", format="%.0e")
+    else:
+        cs = ax.contourf(xx, yy, zz, levels=25, cmap="Greys", alpha=0.55)
+        ax.contour(xx, yy, zz, levels=25, colors="0.55", linewidths=0.4)
+        fig.colorbar(cs, ax=ax, label=r"$f(\theta)$")
+    cmap = plt.get_cmap("tab10")
+    for i, (name, pts) in enumerate(trajectories.items()):
+        p = _array(pts, f"trajectories[{name!r}]", 2)
+        colour = cmap(i % 10)
+        ax.plot(p[:, 0], p[:, 1], "-", color=colour, lw=1.6, label=f"{name} ({len(p) - 1} steps)",
+                marker="." if len(p) <= 60 else None, ms=4)
+        ax.plot(p[-1, 0], p[-1, 1], "o", color=colour, mec="black", ms=6)
+    first = next(iter(trajectories.values()))
+    ax.plot(*np.asarray(first)[0], "s", color="black", ms=7, label="start")
+    if minimum is not None:
+        ax.plot(*minimum, "*", color="gold", mec="black", ms=16, label="minimum", zorder=4)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel(r"$\theta_1$")
+    ax.set_ylabel(r"$\theta_2$")
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def layer_gradient_norms(
+    norms: Mapping[str, Sequence[float]],
+    *,
+    reference: Mapping[str, Sequence[float]] | None = None,
+    title: str = "Gradient norm per layer",
+    path: PathLike,
+) -> FigurePaths:
+    """Gradient norm ``‖∂L/∂W_l‖`` against layer ``l = 1 … L`` (log y), one line per network.
+
+    Args:
+        norms: network name → its per-layer gradient norms, shape (L,), layer 1 first.
+        reference: curves drawn dashed (for example the theory ``w^(L−l)``).
+        title: figure title.
+        path: output file name.
+    """
+    fig, axes = _figure(size=(7.2, 4.8))
+    ax = axes[0, 0]
+    cmap = plt.get_cmap("tab10")
+    for i, (name, values) in enumerate(norms.items()):
+        v = _array(values, f"norms[{name!r}]", 1)
+        layers = np.arange(1, len(v) + 1)
+        ok = np.isfinite(v) & (v > 0)
+        ax.plot(layers[ok], v[ok], "o-", ms=4, lw=1.6, color=cmap(i % 10), label=name)
+    for j, (name, values) in enumerate((reference or {}).items()):
+        v = _array(values, f"reference[{name!r}]", 1)
+        ax.plot(np.arange(1, len(v) + 1), v, "--", lw=1.4, color=cmap((j + len(norms)) % 10),
+                label=name)
+    ax.set_yscale("log")
+    _log_ticks(ax)
+    ax.set_xlabel("layer $l$ (1 = next to the input)")
+    ax.set_ylabel(r"$\|\partial L/\partial W_l\|_F$ (log scale)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def error_curves(
+    x: Sequence[float],
+    train_error: Sequence[float],
+    dev_error: Sequence[float] | None = None,
+    *,
+    xlabel: str,
+    ylabel: str = "error",
+    logx: bool = False,
+    logy: bool = False,
+    best: bool = True,
+    title: str,
+    path: PathLike,
+) -> FigurePaths:
+    """Train and dev error against a capacity knob (width, L2 strength, …).
+
+    Args:
+        x: the knob's values, shape (P,).
+        train_error, dev_error: the errors, shape (P,).
+        xlabel, ylabel, title: texts.
+        logx, logy: logarithmic axes.
+        best: mark the knob value with the smallest dev error.
+        path: output file name.
+    """
+    xa = _array(x, "x", 1)
+    tr = _array(train_error, "train_error", 1)
+    dv = None if dev_error is None else _array(dev_error, "dev_error", 1)
+    _check_same_length(x=xa, train_error=tr, dev_error=dv)
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    ax.plot(xa, tr, "o-", color="#0072B2", lw=1.8, label="train")
+    if dv is not None:
+        ax.plot(xa, dv, "s-", color="#D55E00", lw=1.8, label="dev")
+        if best:
+            i = int(np.nanargmin(dv))
+            ax.axvline(xa[i], color="0.4", ls=":", lw=1.2, label=f"lowest dev error ({xa[i]:g})")
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+        _log_ticks(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def function_fits(
+    x: Sequence[float],
+    target: Sequence[float],
+    fits: Mapping[str, Sequence[float]],
+    *,
+    x_train: Sequence[float] | None = None,
+    y_train: Sequence[float] | None = None,
+    title: str = "Function fits",
+    path: PathLike,
+) -> FigurePaths:
+    """A target function ``f(x)`` with the approximations of several models.
+
+    Args:
+        x: evaluation points, shape (m,).
+        target: ``f(x)``, shape (m,).
+        fits: legend name → model output at ``x``, shape (m,).
+        x_train, y_train: training samples to scatter.
+        title: figure title.
+        path: output file name.
+    """
+    xa, ta = _array(x, "x", 1), _array(target, "target", 1)
+    fig, axes = _figure(size=(7.2, 4.6))
+    ax = axes[0, 0]
+    if x_train is not None and y_train is not None:
+        ax.scatter(_array(x_train, "x_train", 1), _array(y_train, "y_train", 1), s=8,
+                   color="0.6", label="training samples", zorder=1)
+    ax.plot(xa, ta, color="black", lw=2.4, label="target $f(x)$", zorder=2)
+    cmap = plt.get_cmap("viridis")
+    for i, (name, values) in enumerate(fits.items()):
+        v = _array(values, f"fits[{name!r}]", 1)
+        ax.plot(xa, v, lw=1.5, color=cmap(i / max(len(fits) - 1, 1) * 0.9), label=name,
+                zorder=3)
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("$y$")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def histograms(
+    groups: Mapping[str, Sequence[Any]],
+    *,
+    xlabel: str,
+    title: str,
+    bins: int = 50,
+    range_: tuple[float, float] | None = None,
+    path: PathLike,
+) -> FigurePaths:
+    """One panel per group, one histogram per layer: for example hidden activations.
+
+    Args:
+        groups: panel title → list of arrays (one per layer, drawn in order).
+        xlabel: x-axis label.
+        title: figure title.
+        bins: histogram bins.
+        range_: common x range of the histograms.
+        path: output file name.
+    """
+    n = len(groups)
+    if n == 0:
+        raise ValueError("histograms: no groups")
+    fig, axes = _figure(n, size=(3.6 * n + 0.6, 3.8), sharey=False)
+    cmap = plt.get_cmap("viridis")
+    for ax, (name, layers) in zip(axes.flat, groups.items()):
+        for j, values in enumerate(layers):
+            v = np.asarray(values, dtype=np.float64).ravel()
+            ax.hist(v, bins=bins, range=range_, histtype="step", lw=1.4, density=True,
+                    color=cmap(j / max(len(layers) - 1, 1) * 0.9), label=f"layer {j + 1}")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_yscale("log")
+    axes[0, 0].set_ylabel("density (log scale)")
+    axes[0, -1].legend(fontsize=7, loc="upper right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def matrices(
+    mats: Mapping[str, Any],
+    *,
+    xlabel: str = "input $j$",
+    ylabel: str = "hidden unit $i$",
+    title: str,
+    path: PathLike,
+) -> FigurePaths:
+    """Heat maps of several matrices side by side (for example first-layer weights ``W``).
+
+    Identical rows — hidden units that compute the same thing — show as horizontal bands.
+
+    Args:
+        mats: panel title → 2-D array.
+        xlabel, ylabel: axis labels.
+        title: figure title.
+        path: output file name.
+    """
+    n = len(mats)
+    if n == 0:
+        raise ValueError("matrices: nothing to draw")
+    fig, axes = _figure(n, size=(3.6 * n + 0.8, 3.9))
+    for ax, (name, m) in zip(axes.flat, mats.items()):
+        a = _array(m, f"mats[{name!r}]", 2)
+        _boxed(ax)
+        lim = max(np.abs(a).max(), 1e-12)
+        im = ax.imshow(a, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto",
+                       interpolation="nearest")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
