@@ -83,21 +83,21 @@ def _toposort(roots: Sequence[Any]) -> list[Any]:
     from .tensor import Tensor
 
     order: list[Any] = []
-    visited: set[int] = set()
+    visited: set[Any] = set()  # Tensors hash by identity
     stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(roots)]
     while stack:
         t, expanded = stack.pop()
         if expanded:
             order.append(t)
             continue
-        if id(t) in visited:
+        if t in visited:
             continue
-        visited.add(id(t))
+        visited.add(t)
         stack.append((t, True))
         ctx = t._ctx
         if ctx is not None:
             for p in reversed(ctx.parents):
-                if type(p) is Tensor and p.requires_grad and id(p) not in visited:
+                if isinstance(p, Tensor) and p.requires_grad and p not in visited:
                     stack.append((p, False))
     return order
 
@@ -117,28 +117,35 @@ def _run_backward(
     from .tensor import Tensor
 
     order = _toposort(roots)
-    grads: dict[int, Any] = {}
+    # First order (the common case): gradients flow as plain ndarrays and the backward
+    # formulas run on them directly. With create_graph they flow as Tensors, recorded.
+    raw = not create_graph
+    grads: dict[Any, Any] = {}  # keyed by Tensor (identity hash)
     for r, g in zip(roots, grad_roots):
-        prev = grads.get(id(r))
-        grads[id(r)] = g if prev is None else prev + g
+        g = g.data if raw else g
+        prev = grads.get(r)
+        grads[r] = g if prev is None else prev + g
     wanted = None if inputs is None else {id(t) for t in inputs}
     result: dict[int, Any] = {}
+    # ids of arrays handed to more than one place (pass-through gradients such as the two
+    # inputs of an addition): a leaf must not keep such an array as its own .grad
+    shared: set[int] = set()
     previous = _state.enabled
     _state.enabled = create_graph
     try:
         for t in reversed(order):
-            g = grads.pop(id(t), None)
+            g = grads.pop(t, None)
             if g is None:
                 continue
             ctx = t._ctx
             if wanted is None:
                 if ctx is None or t._retain:
-                    _accumulate_grad(t, g, create_graph)
+                    _accumulate_grad(t, g, raw, id(g) in shared or t._retain)
             elif id(t) in wanted:
-                result[id(t)] = g
+                result[id(t)] = Tensor._wrap(g) if raw else g
             if ctx is None:
                 continue
-            ctx.out = t
+            ctx.out = t.data if raw else t
             try:
                 gs = ctx.backward(ctx, g)
             finally:
@@ -146,27 +153,34 @@ def _run_backward(
             if type(gs) is not tuple:
                 gs = (gs,)
             for p, gp in zip(ctx.parents, gs):
-                if gp is None or type(p) is not Tensor or not p.requires_grad:
+                if gp is None or not isinstance(p, Tensor) or not p.requires_grad:
                     continue
-                if gp.data.shape != p.data.shape:
+                if gp.shape != p.data.shape:
                     raise RuntimeError(
                         f"{type(ctx).__name__}.backward returned a gradient of shape "
-                        f"{gp.data.shape} for an input of shape {p.data.shape}"
+                        f"{gp.shape} for an input of shape {p.data.shape}"
                     )
-                prev = grads.get(id(p))
-                grads[id(p)] = gp if prev is None else prev + gp
+                if gp is g:
+                    shared.add(id(g))
+                prev = grads.get(p)
+                grads[p] = gp if prev is None else prev + gp
     finally:
         _state.enabled = previous
     return result
 
 
-def _accumulate_grad(t: Any, g: Any, create_graph: bool) -> None:
-    """``t.grad ← t.grad + g`` (or ``g`` on first use), owning a writable array."""
-    if not create_graph:
-        g = g.detach()
-        if not g.data.flags.writeable:
-            g.data = g.data.copy()
-    if t.grad is None:
+def _accumulate_grad(t: Any, g: Any, raw: bool, maybe_shared: bool) -> None:
+    """``t.grad ← t.grad + g`` (or ``g`` on first use); a fresh ``.grad`` owns its array."""
+    from .tensor import Tensor
+
+    if raw:
+        if t.grad is not None:
+            t.grad = Tensor._wrap(t.grad.data + g)
+            return
+        if maybe_shared or g.base is not None or not g.flags.writeable:
+            g = np.array(g)
+        t.grad = Tensor._wrap(g)
+    elif t.grad is None:
         t.grad = g
     else:
         t.grad = t.grad + g

@@ -23,6 +23,28 @@ import numpy as np
 from .autodiff import _state
 from .tensor import Tensor
 
+_new = object.__new__
+
+
+def _make(data: Any, requires_grad: bool, ctx: Any) -> Tensor:
+    """Fast Tensor constructor for results of primitives (no conversion, no checks)."""
+    t = _new(Tensor)
+    t.data = data if type(data) is np.ndarray else np.asarray(data)
+    t.grad = None
+    t.requires_grad = requires_grad
+    t._ctx = ctx
+    t._retain = False
+    return t
+
+
+def _reraise_broadcast(cls: type, err: ValueError, datas: list[Any]) -> None:
+    if "broadcast" not in str(err):
+        raise err
+    shapes = " and ".join(str(np.shape(d)) for d in datas)
+    raise ValueError(
+        f"{cls.__name__.lower()}: shapes {shapes} cannot be broadcast together"
+    ) from None
+
 
 class Function:
     """Base class of a primitive: an instance is the graph node (the *context*).
@@ -41,23 +63,43 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
         """Run ``forward`` on the inputs' arrays; record the node if any input requires grad."""
-        ctx = object.__new__(cls)
+        ctx = _new(cls)
         datas = [a.data if isinstance(a, Tensor) else a for a in args]
         try:
             out = cls.forward(ctx, *datas, **params)
         except ValueError as err:
-            if "broadcast" not in str(err):
-                raise
-            shapes = " and ".join(str(np.shape(d)) for d in datas)
-            raise ValueError(
-                f"{cls.__name__.lower()}: shapes {shapes} cannot be broadcast together"
-            ) from None
+            _reraise_broadcast(cls, err, datas)
         if _state.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
                     ctx.parents = args
-                    return Tensor._make(out, True, ctx)
-        return Tensor._make(out, False, None)
+                    return _make(out, True, ctx)
+        return _make(out, False, None)
+
+    @classmethod
+    def apply2(cls, x: Any, y: Any) -> Tensor:
+        """``apply`` specialised to two inputs and no parameters (the hot binary operators)."""
+        ctx = _new(cls)
+        xt = isinstance(x, Tensor)
+        yt = isinstance(y, Tensor)
+        try:
+            out = cls.forward(ctx, x.data if xt else x, y.data if yt else y)
+        except ValueError as err:
+            _reraise_broadcast(cls, err, [x.data if xt else x, y.data if yt else y])
+        if _state.enabled and ((xt and x.requires_grad) or (yt and y.requires_grad)):
+            ctx.parents = (x, y)
+            return _make(out, True, ctx)
+        return _make(out, False, None)
+
+    @classmethod
+    def apply1(cls, x: Tensor) -> Tensor:
+        """``apply`` specialised to one Tensor input and no parameters."""
+        ctx = _new(cls)
+        out = cls.forward(ctx, x.data)
+        if x.requires_grad and _state.enabled:
+            ctx.parents = (x,)
+            return _make(out, True, ctx)
+        return _make(out, False, None)
 
     def save(self, *values: Any) -> None:
         """Keep values for ``backward`` (inputs are given back as the input Tensors)."""
@@ -65,7 +107,13 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
-        """The saved values as Tensors: an input's array comes back as that input Tensor."""
+        """The saved values as Tensors: an input's array comes back as that input Tensor.
+
+        In a first-order backward pass (``ctx.out`` is then an ndarray) they come back as
+        the raw arrays: the backward formulas are written so that they hold for both.
+        """
+        if type(self.out) is np.ndarray:
+            return self.saved
         result = []
         for v in self.saved:
             found = None
@@ -103,16 +151,53 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     If ``z = x + y`` broadcasts ``x`` of shape ``shape`` up to ``g.shape``, then
     ``∂L/∂x = Σ_{broadcast axes} ∂L/∂z``, reshaped to ``shape``.
     """
-    gshape = g.data.shape
+    gshape = g.shape
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1
     )
+    if type(g) is np.ndarray:
+        return (np.sum(g, axis=axes, keepdims=True) if axes else g).reshape(shape)
     if axes:
         g = Sum.apply(g, axis=axes, keepdims=True)
     return Reshape.apply(g, shape=shape)
+
+
+# Backward formulas receive Tensors (when the backward pass is itself recorded, for
+# higher-order derivatives) or plain ndarrays (first-order, the fast path). These helpers
+# dispatch on which, so that every formula is written once.
+
+
+def _exp(x: Any) -> Any:
+    return Exp.apply1(x) if isinstance(x, Tensor) else np.exp(x)
+
+
+def _log(x: Any) -> Any:
+    return Log.apply1(x) if isinstance(x, Tensor) else np.log(x)
+
+
+def _sin(x: Any) -> Any:
+    return Sin.apply1(x) if isinstance(x, Tensor) else np.sin(x)
+
+
+def _cos(x: Any) -> Any:
+    return Cos.apply1(x) if isinstance(x, Tensor) else np.cos(x)
+
+
+def _where(c: Any, x: Any, y: Any) -> Any:
+    if isinstance(x, Tensor) or isinstance(y, Tensor):
+        return Where.apply(c, x, y)
+    return np.where(c, x, y)
+
+
+def _broadcast_to(g: Any, shape: tuple[int, ...]) -> Any:
+    return BroadcastTo.apply(g, shape=shape) if isinstance(g, Tensor) else np.broadcast_to(g, shape)
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -212,11 +297,11 @@ class Pow(Function):
             gx = unbroadcast(g * p * x ** (p - 1), _shape(x))
         if ctx.needs_grad(1):
             # ln x is undefined for x ≤ 0; where x = 0 the term z·ln x is taken as 0
-            if isinstance(x, Tensor):
-                log_x = Log.apply(Where.apply(x.data > 0, x, 1.0))
-            else:
-                xa = np.asarray(x)
-                log_x = Tensor._wrap(np.log(np.where(xa > 0, xa, 1.0)).astype(g.dtype))
+            xd = np.asarray(_data(x))
+            if isinstance(x, Tensor) or isinstance(g, np.ndarray):
+                log_x = _log(_where(xd > 0, x, 1.0))
+            else:  # a constant base inside a recorded backward
+                log_x = Tensor._wrap(np.log(np.where(xd > 0, xd, 1.0)).astype(g.dtype))
             gp = unbroadcast(g * ctx.out * log_x, _shape(p))
         return gx, gp
 
@@ -325,7 +410,7 @@ class Sin(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * Cos.apply(x)
+        return g * _cos(x)
 
 
 class Cos(Function):
@@ -339,7 +424,7 @@ class Cos(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return -g * Sin.apply(x)
+        return -g * _sin(x)
 
 
 class Tanh(Function):
@@ -385,7 +470,7 @@ class Erf(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * (2.0 / np.sqrt(np.pi)) * Exp.apply(-(x * x))
+        return g * (2.0 / np.sqrt(np.pi)) * _exp(-(x * x))
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -407,7 +492,7 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * (ctx.out.data > 0)
+        return g * (_data(ctx.out) > 0)
 
 
 class Abs(Function):
@@ -455,8 +540,8 @@ class Where(Function):
     def backward(ctx, g):
         _, x, y = ctx.parents
         c = ctx.cond
-        gx = unbroadcast(Where.apply(c, g, 0.0), _shape(x)) if ctx.needs_grad(1) else None
-        gy = unbroadcast(Where.apply(c, 0.0, g), _shape(y)) if ctx.needs_grad(2) else None
+        gx = unbroadcast(_where(c, g, 0.0), _shape(x)) if ctx.needs_grad(1) else None
+        gy = unbroadcast(_where(c, 0.0, g), _shape(y)) if ctx.needs_grad(2) else None
         return None, gx, gy
 
 
@@ -496,7 +581,7 @@ class Sum(Function):
     def backward(ctx, g):
         shape = _shape(ctx.parents[0])
         g = g.reshape(_keepdims_shape(shape, ctx.axes))
-        return BroadcastTo.apply(g, shape=shape)
+        return _broadcast_to(g, shape)
 
 
 class BroadcastTo(Function):
@@ -550,7 +635,7 @@ class LogSumExp(Function):
         (x,) = ctx.saved_tensors
         kshape = _keepdims_shape(x.shape, ctx.axes)
         z = ctx.out.reshape(kshape)
-        return g.reshape(kshape) * Exp.apply(x - z)
+        return g.reshape(kshape) * _exp(x - z)
 
 
 class LogSoftmax(Function):
@@ -569,7 +654,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        softmax = Exp.apply(ctx.out)
+        softmax = _exp(ctx.out)
         return g - softmax * g.sum(axis=ctx.axis, keepdims=True)
 
 
@@ -590,7 +675,7 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return Reshape.apply(g, shape=_shape(ctx.parents[0]))
+        return g.reshape(_shape(ctx.parents[0]))
 
 
 class Transpose(Function):
@@ -606,7 +691,7 @@ class Transpose(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return Transpose.apply(g, axes=tuple(np.argsort(ctx.axes)))
+        return g.transpose(tuple(int(a) for a in np.argsort(ctx.axes)))
 
 
 def _normalise_index(idx: Any) -> Any:
@@ -629,7 +714,10 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return ScatterAdd.apply(g, idx=ctx.idx, shape=_shape(ctx.parents[0]))
+        shape = _shape(ctx.parents[0])
+        if isinstance(g, Tensor):
+            return ScatterAdd.apply(g, idx=ctx.idx, shape=shape)
+        return ScatterAdd.forward(ctx, g, ctx.idx, shape)
 
 
 class ScatterAdd(Function):
@@ -644,7 +732,7 @@ class ScatterAdd(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return GetItem.apply(g, idx=ctx.idx)
+        return g[ctx.idx]
 
 
 class Concatenate(Function):
@@ -671,7 +759,7 @@ class Concatenate(Function):
         start = 0
         for size in ctx.sizes:
             idx = (slice(None),) * ctx.axis + (slice(start, start + size),)
-            grads.append(GetItem.apply(g, idx=idx))
+            grads.append(g[idx])
             start += size
         return tuple(grads)
 
@@ -686,4 +774,4 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return Cast.apply(g, dtype=ctx.src)
+        return g.astype(ctx.src)

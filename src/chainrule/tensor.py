@@ -225,49 +225,49 @@ class Tensor:
 
     # --------------------------------------------------------------------- operators
     def __add__(self, other: Any) -> Tensor:
-        return _ops.Add.apply(self, other)
+        return _ops.Add.apply2(self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return _ops.Add.apply(other, self)
+        return _ops.Add.apply2(other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply(self, other)
+        return _ops.Sub.apply2(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply(other, self)
+        return _ops.Sub.apply2(other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply(self, other)
+        return _ops.Mul.apply2(self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply(other, self)
+        return _ops.Mul.apply2(other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply(self, other)
+        return _ops.Div.apply2(self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply(other, self)
+        return _ops.Div.apply2(other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return _ops.Pow.apply(self, other)
+        return _ops.Pow.apply2(self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return _ops.Pow.apply(other, self)
+        return _ops.Pow.apply2(other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(self, _as_operand(other))
+        return _ops.MatMul.apply2(self, _as_operand(other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(_as_operand(other), self)
+        return _ops.MatMul.apply2(_as_operand(other), self)
 
     def __neg__(self) -> Tensor:
-        return _ops.Neg.apply(self)
+        return _ops.Neg.apply1(self)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __abs__(self) -> Tensor:
-        return _ops.Abs.apply(self)
+        return _ops.Abs.apply1(self)
 
     def _compare(self, other: Any, op: Any) -> Tensor:
         other = other.data if isinstance(other, Tensor) else other
@@ -398,47 +398,47 @@ class Tensor:
     # --------------------------------------------------------------------- elementwise
     def exp(self) -> Tensor:
         """``eˣ``."""
-        return _ops.Exp.apply(self)
+        return _ops.Exp.apply1(self)
 
     def log(self) -> Tensor:
         """Natural logarithm ``ln x``."""
-        return _ops.Log.apply(self)
+        return _ops.Log.apply1(self)
 
     def log1p(self) -> Tensor:
         """``ln(1 + x)``, accurate near 0."""
-        return _ops.Log1p.apply(self)
+        return _ops.Log1p.apply1(self)
 
     def sqrt(self) -> Tensor:
         """``√x``."""
-        return _ops.Sqrt.apply(self)
+        return _ops.Sqrt.apply1(self)
 
     def sin(self) -> Tensor:
         """``sin x``."""
-        return _ops.Sin.apply(self)
+        return _ops.Sin.apply1(self)
 
     def cos(self) -> Tensor:
         """``cos x``."""
-        return _ops.Cos.apply(self)
+        return _ops.Cos.apply1(self)
 
     def tanh(self) -> Tensor:
         """``tanh x``."""
-        return _ops.Tanh.apply(self)
+        return _ops.Tanh.apply1(self)
 
     def sigmoid(self) -> Tensor:
         """``σ(x) = 1 / (1 + e⁻ˣ)``, computed stably."""
-        return _ops.Sigmoid.apply(self)
+        return _ops.Sigmoid.apply1(self)
 
     def relu(self) -> Tensor:
         """``max(x, 0)``."""
-        return _ops.Relu.apply(self)
+        return _ops.Relu.apply1(self)
 
     def abs(self) -> Tensor:
         """``|x|``."""
-        return _ops.Abs.apply(self)
+        return _ops.Abs.apply1(self)
 
     def erf(self) -> Tensor:
         """The error function ``erf x``."""
-        return _ops.Erf.apply(self)
+        return _ops.Erf.apply1(self)
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:
         """``min(max(x, min), max)``; gradient 1 inside ``[min, max]``, 0 outside."""
