@@ -1,0 +1,103 @@
+"""Adagrad: per-coordinate learning rates from the sum of all past squared gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, ParamsT, check_non_negative, check_positive
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad: scale each coordinate's step by ``1/√(Σ g²)`` of its own past gradients.
+
+    One step at count ``t`` (1, 2, …) for every parameter ``θ`` with gradient ``g``; the
+    state keeps the accumulator ``G`` (``"sum"``, starting at ``initial_accumulator_value``)
+    and ``t`` (``"step"``)::
+
+        g = g + weight_decay·θ                     (L2 penalty, if > 0)
+        lr_t = lr / (1 + (t − 1)·lr_decay)
+        G = G + g²
+        θ = θ − lr_t·g / (√G + eps)
+
+    Coordinates with large past gradients take small steps and rare features large ones;
+    because ``G`` only grows, the steps shrink for ever (RMSprop and Adam replace the sum by
+    a decaying average). As in PyTorch, ``eps`` is added outside the square root; Duchi et
+    al. write ``δ`` in the same place.
+
+    Args:
+        params: Tensors or parameter groups.
+        lr: learning rate (> 0). Default 1e-2.
+        lr_decay: inverse-time decay of the learning rate per step (>= 0). Default 0.
+        weight_decay: L2 penalty ``λ`` (>= 0). Default 0.
+        initial_accumulator_value: starting value of ``G`` (>= 0). Default 0.
+        eps: added to the denominator (>= 0). Default 1e-10.
+
+    Reference:
+        Duchi, Hazan, Singer, *Adaptive Subgradient Methods for Online Learning and
+        Stochastic Optimization*, JMLR 12 (2011).
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor(np.array([1.0, -3.0]), requires_grad=True)
+        >>> opt = optim.Adagrad([w], lr=0.5)
+        >>> (w * w).sum().backward(); opt.step()   # G = g², step = lr·g/|g| = lr·sign(g)
+        >>> w.data
+        array([ 0.5, -2.5])
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "eps": eps,
+        }
+        super().__init__(params, defaults)
+
+    def _validate(self, hp: Mapping[str, Any], where: str) -> None:
+        check_positive(where + "lr", hp["lr"])
+        check_non_negative(where + "lr_decay", hp["lr_decay"])
+        check_non_negative(where + "weight_decay", hp["weight_decay"])
+        check_non_negative(where + "initial_accumulator_value", hp["initial_accumulator_value"])
+        check_non_negative(where + "eps", hp["eps"])
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr = float(group["lr"])
+        lr_decay = float(group["lr_decay"])
+        weight_decay = float(group["weight_decay"])
+        eps = float(group["eps"])
+        for p, theta, g in self._with_grads(group):
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = 0
+                state["sum"] = np.full_like(theta, group["initial_accumulator_value"])
+            state["step"] += 1
+            t = state["step"]
+            if weight_decay != 0:
+                d = np.multiply(theta, weight_decay)
+                d += g
+                g = d
+            lr_t = lr / (1 + (t - 1) * lr_decay)
+            G = state["sum"]
+            s = np.multiply(g, g)
+            G += s
+            np.sqrt(G, out=s)
+            s += eps
+            np.divide(g, s, out=s)
+            s *= lr_t
+            theta -= s

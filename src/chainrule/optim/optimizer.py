@@ -1,0 +1,319 @@
+"""The optimiser base class: parameter groups, ``step``, ``zero_grad`` and the state dict.
+
+An optimiser updates parameters ``θ`` from their gradients ``g = ∂J/∂θ``. It holds
+``param_groups``, a list of dicts, each with the key ``"params"`` (the Tensors of that group)
+and one value per hyperparameter (``"lr"``, ``"momentum"``, …), so different groups can use
+different settings; values a group does not give come from ``defaults``. Per-parameter
+state (momentum buffers, moment estimates, step counts) lives in ``state[p]``.
+
+This is ``torch.optim.Optimizer``'s design, kept so that trajectories can be compared with
+PyTorch step by step and code ports by changing the import. Updates are NumPy in-place
+operations on ``p.data`` and keep its dtype (float32 parameters stay float32).
+
+``state_dict()`` has PyTorch's layout with plain values only — ndarrays, numbers, strings,
+booleans, lists and dicts — so it can be written as safetensors (the arrays) plus JSON (the
+rest)::
+
+    {"state": {0: {"step": 3, "exp_avg": ndarray, ...}, 1: {...}},
+     "param_groups": [{"lr": 0.001, "betas": (0.9, 0.999), ..., "params": [0, 1]}]}
+
+Parameters are numbered in the order the groups list them; after a JSON round trip the
+state keys may be strings (``"0"``) and tuples lists, which ``load_state_dict`` accepts.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from ..autodiff import enable_grad, no_grad
+
+ParamsT = Iterable[Any] | Iterable[dict[str, Any]]
+
+__all__ = ["Optimizer", "ParamsT"]
+
+
+# ---------------------------------------------------------------------------- validation
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def check_positive(name: str, value: Any) -> None:
+    """Raise ``ValueError: name must be > 0, got value`` unless ``value > 0``."""
+    if not _number(name, value) > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def check_non_negative(name: str, value: Any) -> None:
+    """Raise ``ValueError: name must be >= 0, got value`` unless ``value >= 0``."""
+    if not _number(name, value) >= 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+def check_unit_interval(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``0 <= value < 1``."""
+    if not 0 <= _number(name, value) < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+
+
+def check_bool(name: str, value: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` is a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+
+
+def _is_param(p: Any) -> bool:
+    return isinstance(getattr(p, "data", None), np.ndarray) and hasattr(p, "grad")
+
+
+def _grad_array(p: Any) -> np.ndarray | None:
+    """``p.grad`` as an ndarray of ``p``'s dtype, or None when there is no gradient."""
+    grad = p.grad
+    if grad is None:
+        return None
+    g = grad.data if hasattr(grad, "data") else np.asarray(grad)
+    if g.dtype != p.data.dtype:
+        g = g.astype(p.data.dtype)
+    if g.shape != p.data.shape:
+        raise ValueError(
+            f"gradient of shape {g.shape} does not match its parameter of shape {p.data.shape}"
+        )
+    return g
+
+
+# ---------------------------------------------------------------------------- the base class
+class Optimizer:
+    """Base class of the optimisers: parameter groups, ``step``, ``zero_grad``, state dict.
+
+    Subclasses pass their hyperparameters as ``defaults``, check them in ``_validate`` and
+    update one group in ``_step_group``.
+
+    Args:
+        params: an iterable of Tensors, or of dicts ``{"params": [...], "lr": ..., ...}``
+            (parameter groups; missing hyperparameters come from ``defaults``).
+        defaults: the default value of every hyperparameter.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule import optim
+        >>> w, b = cr.tensor(np.ones(2), requires_grad=True), cr.tensor(0.0, requires_grad=True)
+        >>> opt = optim.SGD([{"params": [w]}, {"params": [b], "lr": 0.5}], lr=0.1)
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.5]
+    """
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        self.defaults: dict[str, Any] = dict(defaults)
+        self._validate(self.defaults, "")
+        self.state: dict[Any, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        if _is_param(params) or isinstance(params, (np.ndarray, dict)) or not isinstance(
+            params, Iterable
+        ):
+            raise TypeError(
+                "params must be an iterable of Tensors or of dicts (parameter groups), got "
+                f"{type(params).__name__}"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ------------------------------------------------------------------------ groups
+    def _validate(self, hp: Mapping[str, Any], where: str) -> None:
+        """Check the hyperparameters in ``hp``; ``where`` prefixes error messages."""
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyperparameters (others from ``defaults``).
+
+        Useful to start training a frozen layer: ``opt.add_param_group({"params": [w]})``.
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("a parameter group needs the key 'params'")
+        params = param_group["params"]
+        params = [params] if _is_param(params) else list(params)
+        index = len(self.param_groups)
+        seen: set[int] = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in params:
+            if not _is_param(p):
+                raise TypeError(
+                    f"param group {index}: optimizers can only update Tensors, got "
+                    f"{type(p).__name__}"
+                )
+            if p.data.dtype.kind not in "fc":
+                raise TypeError(
+                    f"param group {index}: cannot optimise a tensor of dtype {p.data.dtype}"
+                )
+            if id(p) in seen:
+                raise ValueError(
+                    f"param group {index}: a parameter appears twice (in this or another "
+                    "group); each parameter may belong to one group only"
+                )
+            seen.add(id(p))
+        group = {k: v for k, v in param_group.items() if k != "params"}
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._validate(group, f"param group {index}: ")
+        group["params"] = params
+        self.param_groups.append(group)
+
+    # ------------------------------------------------------------------------- updates
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient, once; return ``closure()`` if given.
+
+        ``closure`` re-evaluates the model and returns the loss (it runs with gradients on,
+        before the update). Parameters whose ``grad`` is None are skipped.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self._step_group(group)
+        return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _with_grads(group: dict[str, Any]) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
+        """``(p, θ, g)`` for the parameters of ``group`` that have a gradient."""
+        for p in group["params"]:
+            g = _grad_array(p)
+            if g is not None:
+                yield p, p.data, g
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``p.grad = None`` (default) or fill them with zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    g = p.grad.data
+                    if not g.flags.writeable:
+                        p.grad.data = g = g.copy()
+                    g.fill(0)
+
+    # ---------------------------------------------------------------------- state dict
+    def state_dict(self) -> dict[str, Any]:
+        """The optimiser's state as plain values: ``{"state": ..., "param_groups": ...}``.
+
+        ``state`` maps a parameter's index (its position over all groups) to a dict of
+        copies of its buffers (ndarrays) and counters (ints); ``param_groups`` lists each
+        group's hyperparameters with ``"params"`` as the indices of its parameters.
+        Nothing in it aliases the optimiser: later steps do not change it.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state: dict[int, dict[str, Any]] = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                s = self.state.get(p)
+                if s:
+                    state[index[id(p)]] = {
+                        k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
+                        for k, v in s.items()
+                    }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict` (after a JSON round trip too).
+
+        The groups must have the same sizes as this optimiser's. Buffers are copied and cast
+        to their parameter's dtype; hyperparameters (including ``lr``) are taken from the
+        saved groups. Load after constructing a learning-rate scheduler (the scheduler's
+        construction sets ``lr``), then load the scheduler's own state.
+        """
+        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(
+            state_dict
+        ):
+            raise ValueError(
+                "load_state_dict: expected a dict with keys 'state' and 'param_groups'"
+            )
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"load_state_dict: the saved state has {len(saved_groups)} parameter groups, "
+                f"this optimizer has {len(self.param_groups)}"
+            )
+        id_map: dict[int, Any] = {}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"load_state_dict: saved param group {i} has {len(saved['params'])} "
+                    f"parameters, this optimizer's has {len(group['params'])}"
+                )
+            for k, p in zip(saved["params"], group["params"]):
+                id_map[int(k)] = p
+        new_state: dict[Any, dict[str, Any]] = {}
+        for key, values in state_dict["state"].items():
+            k = int(key)
+            if k not in id_map:
+                raise ValueError(
+                    f"load_state_dict: state for parameter {k}, but the optimizer has "
+                    f"{len(id_map)} parameters"
+                )
+            p = id_map[k]
+            new_state[p] = {name: _restore(name, v, p) for name, v in values.items()}
+        new_groups = []
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            new = {}
+            for key, value in saved.items():
+                if key == "params":
+                    continue
+                value = copy.deepcopy(value)
+                if isinstance(group.get(key), tuple) and isinstance(value, list):
+                    value = tuple(value)
+                new[key] = value
+            self._validate({**self.defaults, **new}, f"saved param group {i}: ")
+            new["params"] = group["params"]
+            new_groups.append(new)
+        self.state = new_state
+        self.param_groups = new_groups
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def _restore(name: str, value: Any, p: Any) -> Any:
+    """A saved state entry as this optimiser keeps it (counters as numbers, buffers as arrays
+    of the parameter's dtype and shape)."""
+    if value is None:
+        return None
+    if name == "step":
+        step = np.asarray(value).item()
+        return int(step) if float(step).is_integer() else step
+    if hasattr(value, "data") and isinstance(value.data, np.ndarray):
+        value = value.data
+    arr = np.array(value, dtype=p.data.dtype)
+    if arr.shape != p.data.shape:
+        raise ValueError(
+            f"load_state_dict: state {name!r} has shape {arr.shape}, its parameter has shape "
+            f"{p.data.shape}"
+        )
+    return arr

@@ -1,0 +1,132 @@
+"""RMSprop: divide the gradient by a running root mean square of recent gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .adam import _lerp_
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    check_bool,
+    check_non_negative,
+    check_positive,
+)
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop, optionally centred and with momentum (PyTorch's algorithm).
+
+    One step for every parameter ``θ`` with gradient ``g``. The state keeps ``v``
+    (``"square_avg"``), ``g_avg`` (``"grad_avg"``, centred only), ``b``
+    (``"momentum_buffer"``, momentum only), all starting at 0, and ``"step"``::
+
+        g = g + weight_decay·θ                  (L2 penalty, if > 0)
+        v = alpha·v + (1 − alpha)·g²
+        g_avg = alpha·g_avg + (1 − alpha)·g     (centered=True)
+        s = √(v − g_avg²) + eps                 (centered=True: a running standard deviation)
+        s = √v + eps                            (otherwise)
+        b = momentum·b + g / s ;  θ = θ − lr·b  (momentum > 0)
+        θ = θ − lr·g / s                        (otherwise)
+
+    Where ``eps`` goes: PyTorch (and this) add it outside the square root, ``√v + eps``, as
+    does Ng's course (``√S_dW + ε``); TensorFlow/Keras put it inside, ``√(v + eps)``;
+    Hinton's slides have none. ``alpha`` is the decay rate that others call ``ρ`` or ``β``.
+
+    Args:
+        params: Tensors or parameter groups.
+        lr: learning rate (> 0). Default 1e-2.
+        alpha: smoothing constant of ``v`` (>= 0). Default 0.99.
+        eps: added to the denominator (>= 0). Default 1e-8.
+        weight_decay: L2 penalty ``λ`` (>= 0). Default 0.
+        momentum: ``β`` of the momentum buffer (>= 0). Default 0.
+        centered: divide by the estimated standard deviation instead of the RMS (Graves).
+
+    References:
+        Hinton, Srivastava, Swersky, *Neural Networks for Machine Learning*, lecture 6e
+        (2012); Graves, *Generating Sequences With Recurrent Neural Networks* (2013),
+        eq. 38–45 (centred form with momentum).
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor(np.array([1.0, -100.0]), requires_grad=True)
+        >>> opt = optim.RMSprop([w], lr=0.01, alpha=0.99)
+        >>> (w * w).sum().backward(); opt.step()   # v = 0.01·g², step = lr·g/(0.1|g|)
+        >>> w.data.round(6)
+        array([  0.9, -99.9])
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "alpha": alpha,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "momentum": momentum,
+            "centered": centered,
+        }
+        super().__init__(params, defaults)
+
+    def _validate(self, hp: Mapping[str, Any], where: str) -> None:
+        check_positive(where + "lr", hp["lr"])
+        check_non_negative(where + "alpha", hp["alpha"])
+        check_non_negative(where + "eps", hp["eps"])
+        check_non_negative(where + "weight_decay", hp["weight_decay"])
+        check_non_negative(where + "momentum", hp["momentum"])
+        check_bool(where + "centered", hp["centered"])
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr = float(group["lr"])
+        alpha = float(group["alpha"])
+        eps = float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        momentum = float(group["momentum"])
+        centered = bool(group["centered"])
+        for p, theta, g in self._with_grads(group):
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = 0
+                state["square_avg"] = np.zeros_like(theta)
+            state["step"] += 1
+            if weight_decay != 0:
+                d = np.multiply(theta, weight_decay)
+                d += g
+                g = d
+            v = state["square_avg"]
+            s = np.multiply(g, 1 - alpha)
+            s *= g
+            v *= alpha
+            v += s
+            if centered:
+                g_avg = state.setdefault("grad_avg", np.zeros_like(theta))
+                _lerp_(g_avg, g, 1 - alpha, s)
+                np.multiply(g_avg, g_avg, out=s)
+                np.subtract(v, s, out=s)
+                np.sqrt(s, out=s)
+            else:
+                np.sqrt(v, out=s)
+            s += eps
+            np.divide(g, s, out=s)
+            if momentum > 0:
+                b = state.setdefault("momentum_buffer", np.zeros_like(theta))
+                b *= momentum
+                b += s
+                np.multiply(b, lr, out=s)
+            else:
+                s *= lr
+            theta -= s
