@@ -98,11 +98,10 @@ def _nonnegative_float(value: object, name: str) -> float:
 
 
 def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
-    raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {seed!r}")
+    """A Generator for ``seed``; ``None`` is chainrule's global one (``cr.manual_seed``)."""
+    from ..rng import get_rng
+
+    return get_rng(seed)
 
 
 # --------------------------------------------------------------------- vectors and norms

@@ -11,6 +11,9 @@ The four distribution classes share one interface: ``sample(n, seed)``, ``log_pr
 ``prob(x)`` and ``entropy()`` are methods; ``mean`` and ``variance`` are read-only
 **properties** (no parentheses), like the parameters they are computed from.
 
+Random functions take ``seed``: an int, a ``numpy.random.Generator``, or ``None`` for
+chainrule's global generator (reset by ``chainrule.manual_seed``).
+
 References
 ----------
 C. M. Bishop, *Pattern Recognition and Machine Learning*, Springer, 2006, ch. 1–2.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -226,6 +230,7 @@ def law_of_large_numbers(values: ArrayLike, probs: ArrayLike, n: int, seed: Seed
     n : int
         Number of draws, ``n ≥ 1``.
     seed : int, numpy.random.Generator or None
+        ``None`` uses chainrule's global generator.
 
     Returns
     -------
@@ -720,9 +725,63 @@ def mle_by_gradient_ascent(
 ) -> np.ndarray:
     """Maximum likelihood by gradient ascent, with the gradient from chainrule's autodiff.
 
-    Not available yet: it needs the autodiff core (``chainrule.grad``).
+    ``θ_{t+1} = θ_t + lr · ∇_θ ℓ(θ_t)`` for ``t = 0, …, steps − 1``, where ``ℓ`` is the
+    log-likelihood of the data and ``∇_θ ℓ`` comes from ``chainrule.grad``. It is
+    gradient descent on the negative log-likelihood — the loss a network minimises.
+    Use the *mean* log-likelihood ``(1/n) Σ_i log p(x_i | θ)`` so that ``lr`` does not
+    depend on the sample size, and an unconstrained parametrisation (``log σ``,
+    ``logit p``, ``log λ``) so that no step leaves the parameter space.
+
+    Parameters
+    ----------
+    log_likelihood : callable Tensor -> Tensor
+        Receives ``θ`` as a float64 Tensor of shape (k,) and returns a scalar Tensor.
+    theta0 : float or array_like, shape (k,)
+        Starting point (a scalar is treated as ``k = 1``).
+    lr : float, default 0.01
+        Step size, ``lr > 0``.
+    steps : int, default 1000
+        ``steps ≥ 1``.
+
+    Returns
+    -------
+    ndarray, shape (k,)
+        The final ``θ``.
+
+    Raises
+    ------
+    ValueError
+        If an iterate becomes non-finite (the step size is too large).
+
+    Examples
+    --------
+    The Bernoulli parameter as ``p = sigmoid(θ)``; 7 ones out of 10 give ``p̂ = 0.7``:
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(np.array([1, 1, 1, 1, 1, 1, 1, 0, 0, 0], dtype=np.float64))
+    >>> def ll(theta):
+    ...     p = theta[0].sigmoid()
+    ...     return (x * p.log() + (1 - x) * (1 - p).log()).mean()
+    >>> theta = mle_by_gradient_ascent(ll, [0.0], lr=1.0, steps=500)
+    >>> round(float(1 / (1 + np.exp(-theta[0]))), 6)
+    0.7
     """
-    raise NotImplementedError("mle_by_gradient_ascent needs chainrule's autodiff core")
+    from .calculus import gradient_descent
+
+    if not callable(log_likelihood):
+        raise TypeError(f"log_likelihood must be callable, got {log_likelihood!r}")
+    steps = _positive_int(steps, "steps")
+
+    def negative(theta: Any) -> Any:
+        return -log_likelihood(theta)
+
+    try:
+        path = gradient_descent(negative, theta0, lr=lr, steps=steps)
+    except ValueError as exc:
+        if "diverged" in str(exc):
+            raise ValueError(str(exc).replace("gradient descent", "gradient ascent")) from None
+        raise
+    return path[-1]
 
 
 # ----------------------------------------------------------------------- distributions
