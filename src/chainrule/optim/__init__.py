@@ -1,4 +1,4 @@
-"""Optimisers, learning-rate schedules and gradient clipping, as ``torch.optim``.
+"""Optimisers, learning-rate schedules (``optim.lr_scheduler``) and gradient clipping.
 
 Every optimiser follows ``torch.optim``'s update rule, hyperparameter names and defaults,
 so a run can be compared with PyTorch step by step; each docstring gives the algorithm as
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .lr_scheduler import SCHEDULERS, get_scheduler
 from .optimizer import Optimizer, ParamsT
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
@@ -61,6 +63,7 @@ def get_optimizer(name: str, params: ParamsT, **kwargs: Any) -> Optimizer:
 
 __all__ = [
     "OPTIMIZERS",
+    "SCHEDULERS",
     "SGD",
     "Adagrad",
     "Adam",
@@ -69,4 +72,6 @@ __all__ = [
     "Optimizer",
     "RMSprop",
     "get_optimizer",
+    "get_scheduler",
+    "lr_scheduler",
 ]
