@@ -21,6 +21,7 @@ from typing import Any
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .clip import clip_grad_norm_, clip_grad_value_, total_grad_norm
 from .lr_scheduler import SCHEDULERS, get_scheduler
 from .optimizer import Optimizer, ParamsT
 from .rmsprop import RMSprop
@@ -71,7 +72,10 @@ __all__ = [
     "Momentum",
     "Optimizer",
     "RMSprop",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "get_optimizer",
     "get_scheduler",
     "lr_scheduler",
+    "total_grad_norm",
 ]
