@@ -1,0 +1,514 @@
+"""Module and Parameter: the containers that hold a network's weights.
+
+A :class:`Module` is a function with state. Its parameters are found by walking its
+attributes (and the lists, tuples and dicts among them), so a layer only has to assign them::
+
+    class Neuron(nn.Module):                  # a = σ(Wx + b)
+        def __init__(self):
+            super().__init__()
+            self.W = nn.Parameter(np.zeros((1, 3)))
+            self.b = nn.Parameter(np.zeros(1))
+
+        def forward(self, x):
+            return (x @ self.W.T + self.b).sigmoid()
+
+Names follow PyTorch (``0.weight``, ``blocks.1.bias``); ``state_dict()``, ``parameters()``
+and ``named_parameters()`` all use the same order: a module's own parameters (in the order
+they were assigned), then its own buffers (``state_dict`` only), then each child module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..tensor import Tensor
+
+# --------------------------------------------------------------------------- Parameter
+
+
+class Parameter(Tensor):
+    """A Tensor that is a learnable weight of a Module (``requires_grad=True`` by default).
+
+    Assigning a Parameter to a Module attribute registers it: it then appears in
+    ``parameters()``, ``named_parameters()`` and ``state_dict()``.
+
+    Args:
+        data: numbers, nested lists, an ndarray or a Tensor (copied; an ndarray keeps its
+            dtype, Python floats become float32).
+        requires_grad: whether back-propagation fills ``.grad`` (default True; False freezes).
+        dtype: optional dtype to convert to.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule import nn
+        >>> w = nn.Parameter(np.zeros((2, 3)))
+        >>> isinstance(w, nn.Parameter), w.requires_grad, w.shape
+        (True, True, (2, 3))
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+        if self.data.dtype.kind != "f":
+            raise TypeError(f"Parameter: data must be floating point, got dtype {self.dtype}")
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` skipped."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _as_array(value: Any, name: str) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value)
+    raise TypeError(
+        f"load_state_dict: value for {name!r} must be an ndarray or a Tensor, "
+        f"got {type(value).__name__}"
+    )
+
+
+# --------------------------------------------------------------------------------- Module
+
+
+class Module:
+    """Base class of every layer and model: a callable with parameters, buffers and children.
+
+    Subclasses call ``super().__init__()``, assign Parameters, sub-Modules (directly or in
+    lists/tuples/dicts) and buffers (:meth:`register_buffer`), and define ``forward``.
+    Calling the module calls ``forward``.
+
+    Attributes:
+        training: True in training mode (Dropout drops, BatchNorm uses batch statistics),
+            False after :meth:`eval`.
+
+    Example:
+        >>> from chainrule import nn
+        >>> model = nn.Sequential(nn.Linear(3, 2, seed=0), nn.ReLU())
+        >>> [name for name, _ in model.named_parameters()]
+        ['0.weight', '0.bias']
+        >>> model.eval().training
+        False
+    """
+
+    training: bool = True
+
+    def __init__(self) -> None:
+        self.training = True
+        self._buffer_names: list[str] = []
+
+    # ------------------------------------------------------------------------- calling
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of the module (subclasses define it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -------------------------------------------------------------------------- walking
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        """(name, value) pairs holding this module's parameters, buffers and children."""
+        for name, value in vars(self).items():
+            if name not in ("_buffer_names", "training"):
+                yield name, value
+
+    def _entries(self) -> Iterator[tuple[str, str, Any]]:
+        """(kind, name, object) for own parameters, own buffers and children, in order."""
+        buffers = set(getattr(self, "_buffer_names", ()))
+        stack: list[tuple[str, Any, bool]] = [
+            (name, value, True) for name, value in reversed(list(self._members()))
+        ]
+        while stack:
+            name, value, top = stack.pop()
+            if isinstance(value, Parameter):
+                yield "parameter", name, value
+            elif isinstance(value, Module):
+                yield "module", name, value
+            elif isinstance(value, Tensor):
+                if top and name in buffers:
+                    yield "buffer", name, value
+            elif isinstance(value, (list, tuple)):
+                for i in reversed(range(len(value))):
+                    stack.append((f"{name}.{i}", value[i], False))
+            elif isinstance(value, dict):
+                for k in reversed(list(value)):
+                    stack.append((f"{name}.{k}", value[k], False))
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Direct sub-modules with their names."""
+        for kind, name, obj in self._entries():
+            if kind == "module":
+                yield name, obj
+
+    def children(self) -> Iterator[Module]:
+        """Direct sub-modules."""
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and all its descendants (pre-order, each module once)."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children()]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        """This module and all its descendants."""
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """``(name, parameter)`` pairs in ``state_dict`` order, each parameter once."""
+        seen: set[int] = set()
+        for mname, m in self.named_modules(prefix):
+            for kind, name, obj in m._entries():
+                if kind == "parameter" and id(obj) not in seen:
+                    seen.add(id(obj))
+                    yield (f"{mname}.{name}" if mname else name), obj
+
+    def parameters(self) -> Iterator[Tensor]:
+        """The parameters, in ``state_dict`` order (each shared parameter once)."""
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """``(name, buffer)`` pairs (e.g. BatchNorm's ``running_mean``)."""
+        for mname, m in self.named_modules(prefix):
+            for kind, name, obj in m._entries():
+                if kind == "buffer":
+                    yield (f"{mname}.{name}" if mname else name), obj
+
+    def buffers(self) -> Iterator[Tensor]:
+        """The buffers."""
+        for _, b in self.named_buffers():
+            yield b
+
+    def num_parameters(self) -> int:
+        """Total number of scalar parameters."""
+        return sum(p.size for p in self.parameters())
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        """Store ``value`` (a Tensor without gradient) as a buffer, saved in ``state_dict``.
+
+        Buffers are state that is not learned by gradient descent, such as BatchNorm's
+        running statistics.
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"register_buffer: invalid buffer name {name!r}")
+        if "_buffer_names" not in vars(self):
+            raise RuntimeError(
+                f"{type(self).__name__}: call super().__init__() before register_buffer"
+            )
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor(np.asarray(value))
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+        setattr(self, name, value)
+
+    # ---------------------------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=True``) or evaluation mode for this module and all
+        its descendants; returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (``train(False)``): Dropout is the identity, BatchNorm uses its
+        running statistics; returns self."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradients of all parameters (``p.grad = None``)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze (True) all parameters; returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def to(self, dtype: Any) -> Module:
+        """Convert every floating-point parameter and buffer to ``dtype`` in place.
+
+        The Parameter objects stay the same (an optimiser holding them keeps working);
+        their ``.data`` (and ``.grad``) are converted. Returns self.
+
+        Example:
+            >>> import numpy as np
+            >>> from chainrule import nn
+            >>> nn.Linear(2, 1, seed=0).to(np.float64).weight.dtype
+            dtype('float64')
+        """
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise ValueError(f"to: dtype must be a floating-point dtype, got {dtype}")
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t.data.dtype.kind == "f":
+                t.data = t.data.astype(dtype)
+                if t.grad is not None:
+                    t.grad = Tensor(t.grad.data.astype(dtype))
+        return self
+
+    def double(self) -> Module:
+        """``to(np.float64)``."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """``to(np.float32)``."""
+        return self.to(np.float32)
+
+    # ----------------------------------------------------------------------- state dict
+    def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        for kind, name, obj in self._entries():
+            full = f"{prefix}{name}"
+            if kind in ("parameter", "buffer"):
+                yield full, obj
+        for kind, name, obj in self._entries():
+            if kind == "module":
+                yield from obj._state_items(f"{prefix}{name}.")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """``{name: ndarray}`` of every parameter and buffer, in registration order.
+
+        Names are PyTorch's (``0.weight``, ``0.bias``, ``1.running_mean``, …). The arrays
+        are copies: later training does not change a state dict already taken.
+
+        Example:
+            >>> from chainrule import nn
+            >>> sd = nn.Sequential(nn.Linear(3, 2, seed=0), nn.BatchNorm1d(2)).state_dict()
+            >>> [(k, v.shape) for k, v in sd.items()]  # doctest: +NORMALIZE_WHITESPACE
+            [('0.weight', (2, 3)), ('0.bias', (2,)), ('1.weight', (2,)), ('1.bias', (2,)),
+             ('1.running_mean', (2,)), ('1.running_var', (2,)), ('1.num_batches_tracked', ())]
+        """
+        return {name: t.data.copy() for name, t in self._state_items()}
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> IncompatibleKeys:
+        """Copy parameters and buffers from ``state_dict`` (ndarrays or Tensors).
+
+        Every value is checked before anything changes: with ``strict=True`` a missing or
+        unexpected key is an error, and a shape mismatch always is. Values are cast to the
+        dtype of the parameter they replace; the Parameter objects themselves are kept.
+
+        Args:
+            state_dict: ``{name: ndarray | Tensor}`` as returned by :meth:`state_dict`.
+            strict: require exactly the model's keys.
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)`` (empty when strict).
+
+        Raises:
+            ValueError: naming every missing, unexpected or mis-shaped key (with both shapes).
+            TypeError: a value is neither an ndarray nor a Tensor.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict: expected a mapping name -> array, "
+                f"got {type(state_dict).__name__}"
+            )
+        own = dict(self._state_items())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        problems = []
+        if strict and missing:
+            problems.append("missing key(s): " + ", ".join(repr(k) for k in missing))
+        if strict and unexpected:
+            problems.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
+        new: dict[str, np.ndarray] = {}
+        for name, target in own.items():
+            if name not in state_dict:
+                continue
+            arr = _as_array(state_dict[name], name)
+            if arr.shape != target.data.shape:
+                problems.append(
+                    f"shape mismatch for {name!r}: the model has shape {target.data.shape}, "
+                    f"the state dict has shape {arr.shape}"
+                )
+                continue
+            try:
+                new[name] = np.array(arr, dtype=target.data.dtype)
+            except (TypeError, ValueError) as err:
+                problems.append(f"cannot convert {name!r} to {target.data.dtype}: {err}")
+        if problems:
+            raise ValueError(
+                f"load_state_dict for {type(self).__name__}: " + "; ".join(problems)
+            )
+        for name, arr in new.items():
+            own[name].data = arr
+        return IncompatibleKeys(missing if not strict else [], unexpected if not strict else [])
+
+    # -------------------------------------------------------------------------- config
+    def _config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this module (JSON-able; sub-modules allowed).
+
+        Built-in layers define it so :func:`chainrule.io.load` can rebuild a model without
+        the user's code. A custom module need not: save its weights and reload them with
+        ``model.load_state_dict(...)``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define _config()")
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Module:
+        return cls(**config)
+
+    # --------------------------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        """The text between the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        kids = list(self.named_children())
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not kids:
+            n = self.num_parameters()
+            return head + ")" + (f"  # {n:,} parameters" if n else "")
+        lines = [head]
+        for name, child in kids:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(f")  # {self.num_parameters():,} parameters in total")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- registry of modules
+
+MODULES: dict[str, type[Module]] = {}
+
+
+def register_module(cls: type[Module]) -> type[Module]:
+    """Class decorator: let :func:`chainrule.io.load` rebuild ``cls`` by name.
+
+    The class needs ``_config()`` returning JSON-able constructor arguments. Built-in layers
+    are registered; registering your own class is an explicit opt-in (loading a file never
+    imports or runs code that was not registered).
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Module)):
+        raise TypeError(f"register_module: expected a Module subclass, got {cls!r}")
+    MODULES[cls.__name__] = cls
+    return cls
+
+
+# ------------------------------------------------------------------------------ containers
+
+
+def _check_module(m: Any, where: str) -> Module:
+    if not isinstance(m, Module):
+        raise TypeError(f"{where}: expected a Module, got {type(m).__name__}")
+    return m
+
+
+@register_module
+class ModuleList(Module):
+    """A list of modules whose parameters are registered as ``0.…``, ``1.…``.
+
+    Args:
+        modules: an iterable of Modules.
+
+    Example:
+        >>> from chainrule import nn
+        >>> blocks = nn.ModuleList([nn.Linear(2, 2, seed=0), nn.Linear(2, 2, seed=1)])
+        >>> len(blocks), len(list(blocks.parameters()))
+        (2, 4)
+    """
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        super().__init__()
+        self._items: list[Module] = [_check_module(m, type(self).__name__) for m in modules]
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        for i, m in enumerate(self._items):
+            yield str(i), m
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._items)
+
+    def __getitem__(self, idx: Any) -> Any:
+        if isinstance(idx, slice):
+            return type(self)(self._items[idx])
+        return self._items[idx]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self._items[idx] = _check_module(module, type(self).__name__)
+
+    def append(self, module: Module) -> ModuleList:
+        """Add a module at the end; returns self."""
+        self._items.append(_check_module(module, type(self).__name__))
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Add modules at the end; returns self."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def _config(self) -> dict[str, Any]:
+        return {"modules": list(self._items)}
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Module:
+        return cls(config["modules"])
+
+
+@register_module
+class Sequential(ModuleList):
+    """A chain of modules: ``f(x) = f_L(… f_2(f_1(x)))``.
+
+    Indexable (``model[0]``, slices give a Sequential) and sized (``len(model)``); children
+    are named ``0``, ``1``, … as in PyTorch.
+
+    Args:
+        *modules: the layers, applied in order.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> model = nn.Sequential(nn.Linear(4, 3, seed=0), nn.Tanh(), nn.Linear(3, 1, seed=1))
+        >>> model(cr.tensor([[1.0, 2.0, 3.0, 4.0]])).shape, len(model)
+        ((1, 1), 3)
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+            modules = tuple(modules[0])
+        super().__init__(modules)
+
+    def __getitem__(self, idx: Any) -> Any:
+        if isinstance(idx, slice):
+            return type(self)(*self._items[idx])
+        return self._items[idx]
+
+    def forward(self, x: Any) -> Any:
+        for m in self._items:
+            x = m(x)
+        return x
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Module:
+        return cls(*config["modules"])
