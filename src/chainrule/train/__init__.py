@@ -1,0 +1,71 @@
+"""chainrule.train: the fit loop, callbacks, history, checkpoints and diagnosis.
+
+>>> import numpy as np
+>>> from chainrule import nn, optim, train
+>>> X = np.random.default_rng(0).normal(size=(100, 2)); y = (X.sum(axis=1) > 0).astype(int)
+>>> model = nn.Sequential(nn.Linear(2, 8, seed=0), nn.Tanh(), nn.Linear(8, 2, seed=1))
+>>> history = train.fit(model, "cross_entropy", optim.Adam(model.parameters(), lr=0.05),
+...                     (X[:80], y[:80]), (X[80:], y[80:]), epochs=30, seed=0, progress=False)
+>>> history.best_epoch("dev_loss") > 1, train.diagnose(history).verdict in train.VERDICTS
+(True, True)
+"""
+
+from .callbacks import (
+    Callback,
+    EarlyStopping,
+    GradientMonitor,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+)
+from .checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from .diagnosis import (
+    HIGH_BIAS_REMEDIES,
+    HIGH_VARIANCE_REMEDIES,
+    VERDICTS,
+    CVResult,
+    Diagnosis,
+    cross_validate,
+    diagnose,
+)
+from .history import History
+from .loop import (
+    CLASSIFICATION_LOSSES,
+    NonFiniteLossError,
+    Trainer,
+    TrainingError,
+    evaluate,
+    fit,
+    get_loss,
+    predict,
+)
+from .metrics import METRICS, Metric, get_metric
+
+__all__ = [
+    "CLASSIFICATION_LOSSES",
+    "HIGH_BIAS_REMEDIES",
+    "HIGH_VARIANCE_REMEDIES",
+    "METRICS",
+    "VERDICTS",
+    "CVResult",
+    "Callback",
+    "Diagnosis",
+    "EarlyStopping",
+    "GradientMonitor",
+    "History",
+    "LRSchedulerCallback",
+    "Metric",
+    "ModelCheckpoint",
+    "NonFiniteLossError",
+    "Trainer",
+    "TrainingError",
+    "atomic_write_bytes",
+    "cross_validate",
+    "diagnose",
+    "evaluate",
+    "fit",
+    "get_loss",
+    "get_metric",
+    "load_checkpoint",
+    "predict",
+    "save_checkpoint",
+]
