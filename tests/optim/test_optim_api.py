@@ -206,3 +206,17 @@ def test_sgd_dampened_momentum_is_ngs_exponentially_weighted_average() -> None:
         v = g.copy() if v is None else beta * v + (1 - beta) * g
         theta = theta - alpha * v
     np.testing.assert_allclose(w.data, theta, rtol=1e-14, atol=1e-15)
+
+
+def test_named_parameters_are_accepted_and_names_kept() -> None:
+    a, b = _w(), _w()
+    opt = optim.SGD([("0.weight", a), ("0.bias", b)], lr=0.1, momentum=0.9)
+    assert opt.param_groups[0]["params"] == [a, b]
+    assert opt.param_groups[0]["param_names"] == ["0.weight", "0.bias"]
+    (a * b).sum().backward()
+    opt.step()
+    sd = opt.state_dict()
+    assert sd["param_groups"][0]["param_names"] == ["0.weight", "0.bias"]
+    fresh = optim.SGD([_w(), _w()], lr=0.1, momentum=0.9)
+    fresh.load_state_dict(sd)
+    assert fresh.param_groups[0]["param_names"] == ["0.weight", "0.bias"]

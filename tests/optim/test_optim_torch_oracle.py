@@ -155,3 +155,27 @@ def test_params_without_grad_are_skipped_like_torch() -> None:
     np.testing.assert_array_equal(cr_p[3].data, weights["b2"])
     assert cr_p[3] not in opt.state
     assert opt.state[cr_p[0]]["step"] == 10
+
+
+@pytest.mark.parametrize(
+    ("cr_cls", "torch_cls", "kwargs"),
+    [
+        (optim.SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+        (optim.RMSprop, torch.optim.RMSprop, {"lr": 0.003, "centered": True, "momentum": 0.5}),
+        (optim.Adagrad, torch.optim.Adagrad, {"lr": 0.1, "lr_decay": 0.01}),
+        (optim.Adam, torch.optim.Adam, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
+        (optim.AdamW, torch.optim.AdamW, {"lr": 0.01}),
+    ],
+    ids=["sgd", "rmsprop", "adagrad", "adam", "adamw"],
+)
+def test_float32_follows_torch_float32(cr_cls: Any, torch_cls: Any, kwargs: dict[str, Any]) -> None:
+    """In float32 the parameters stay float32 and track torch's float32 run."""
+    weights = {k: v.astype(np.float32) for k, v in initial_weights(seed=9).items()}
+    data = [(x.astype(np.float32), y.astype(np.float32)) for x, y in batches(30, seed=10)]
+    cr_p = cr_params(weights, dtype=np.float32)
+    t_p = [torch.tensor(weights[n], requires_grad=True) for n in weights]
+    train_cr(cr_cls(cr_p, **kwargs), cr_p, data)
+    train_torch(torch_cls(t_p, **_torch_kwargs(torch_cls, kwargs)), t_p, data)
+    for p, tp in zip(cr_p, t_p):
+        assert p.data.dtype == np.float32 and tp.dtype == torch.float32
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=2e-5)

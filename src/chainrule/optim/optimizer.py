@@ -95,8 +95,10 @@ class Optimizer:
     update one group in ``_step_group``.
 
     Args:
-        params: an iterable of Tensors, or of dicts ``{"params": [...], "lr": ..., ...}``
-            (parameter groups; missing hyperparameters come from ``defaults``).
+        params: an iterable of Tensors, or of ``(name, Tensor)`` pairs (``named_parameters()``;
+            the names are kept in ``group["param_names"]``), or of dicts
+            ``{"params": [...], "lr": ..., ...}`` (parameter groups; missing hyperparameters
+            come from ``defaults``).
         defaults: the default value of every hyperparameter.
 
     Example:
@@ -144,6 +146,11 @@ class Optimizer:
         params = param_group["params"]
         params = [params] if _is_param(params) else list(params)
         index = len(self.param_groups)
+        names = None
+        if params and all(isinstance(p, tuple) and len(p) == 2 for p in params):
+            # named parameters, e.g. model.named_parameters(): keep the names (as torch)
+            names = [str(n) for n, _ in params]
+            params = [p for _, p in params]
         seen: set[int] = {id(p) for g in self.param_groups for p in g["params"]}
         for p in params:
             if not _is_param(p):
@@ -162,6 +169,8 @@ class Optimizer:
                 )
             seen.add(id(p))
         group = {k: v for k, v in param_group.items() if k != "params"}
+        if names is not None:
+            group["param_names"] = names
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self._validate(group, f"param group {index}: ")
@@ -285,6 +294,8 @@ class Optimizer:
                     value = tuple(value)
                 new[key] = value
             self._validate({**self.defaults, **new}, f"saved param group {i}: ")
+            if "param_names" in group and "param_names" not in new:
+                new["param_names"] = list(group["param_names"])
             new["params"] = group["params"]
             new_groups.append(new)
         self.state = new_state
