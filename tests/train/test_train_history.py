@@ -86,6 +86,7 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
                       "param_groups": [{"lr": 0.1 / 3, "betas": (0.9, 0.999), "params": [0]}]},
         "rng": gen.bit_generator.state,
         "scalar": np.float32(1.5),
+        "zero_d": np.array(3, dtype=np.int64),  # BatchNorm's num_batches_tracked
         "nothing": None,
     }
     path = tmp_path / "c.safetensors"
@@ -98,6 +99,7 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     assert back["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)  # tuples too
     assert back["optimizer"]["param_groups"][0]["lr"] == 0.1 / 3
     assert back["scalar"] == np.float32(1.5) and back["scalar"].dtype == np.float32
+    assert back["zero_d"].shape == () and back["zero_d"] == 3
     restored = np.random.default_rng()
     restored.bit_generator.state = back["rng"]
     assert restored.random() == gen.random()

@@ -52,7 +52,9 @@ class _Encoder:
 
     def encode(self, value: Any, path: str) -> Any:
         if isinstance(value, np.ndarray) or hasattr(value, "_ctx"):  # ndarray or Tensor
-            arr = np.ascontiguousarray(getattr(value, "data", value))
+            arr = np.asarray(getattr(value, "data", value))
+            if not arr.flags.c_contiguous:
+                arr = arr.copy(order="C")  # (np.ascontiguousarray would turn 0-d into 1-d)
             if arr.dtype == object:
                 raise TypeError(f"checkpoint: {path!r} is an object array; cannot store it")
             key = self._key(path)
