@@ -81,6 +81,9 @@ class L1Loss(_Loss):
         1.5
     """
 
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.l1_loss(input, target, self.reduction)
 
@@ -240,7 +243,7 @@ class KLDivLoss(_Loss):
         >>> import numpy as np, chainrule as cr
         >>> from chainrule import nn
         >>> p = cr.tensor(np.log([[0.5, 0.5]]))
-        >>> nn.KLDivLoss(reduction="batchmean")(p, cr.tensor([[0.5, 0.5]])).item()
+        >>> nn.KLDivLoss(reduction="batchmean")(p, np.array([[0.5, 0.5]])).item()
         0.0
     """
 

@@ -1,0 +1,435 @@
+"""Model files: weights in the safetensors format, the architecture as JSON in its metadata.
+
+``cr.save(model, path)`` writes every parameter and buffer (``model.state_dict()``) as a
+safetensors file, with the architecture and the library version as JSON strings in the
+file's metadata, so ``cr.load(path)`` rebuilds the model without the code that made it::
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    cr.save(model, "model.safetensors")
+    same = cr.load("model.safetensors")          # same class, same weights, same outputs
+
+Every built-in module can be rebuilt (each defines ``_config()`` and is listed in
+``chainrule.nn.MODULES``). A model that contains a module of your own is saved too (its
+weights and the names of its classes), but ``load`` refuses to guess how to construct it;
+rebuild it in code and load the weights::
+
+    model = MyNet(...)
+    state, _ = chainrule.io.load_state_dict_file("model.safetensors")
+    model.load_state_dict(state)
+
+(or opt in with :func:`chainrule.nn.register_module` and a ``_config()`` method).
+
+Safety and robustness:
+
+- Loading never executes code: the file holds raw arrays and JSON; classes are looked up by
+  name among the registered modules only (no pickle).
+- Writes are atomic: the bytes go to a temporary file in the same directory, which is
+  flushed, ``fsync``-ed and then moved over the target with ``os.replace`` — a crash leaves
+  the old file or the new one, never half of one.
+- A truncated, corrupted or foreign file raises ``ValueError`` naming the file and what is
+  wrong; a missing file raises ``FileNotFoundError`` naming it.
+
+:func:`save_state_dict` / :func:`load_state_dict_file` are the general building blocks:
+``{name: ndarray}`` plus a JSON-able metadata dict (training checkpoints use them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = [
+    "architecture",
+    "build",
+    "load",
+    "load_state_dict_file",
+    "save",
+    "save_state_dict",
+]
+
+FORMAT = "chainrule"
+_KEY_FORMAT = "format"
+_KEY_VERSION = "chainrule_version"
+_KEY_METADATA = "metadata"
+_KEY_ARCH = "architecture"
+_KEY_ORDER = "keys"
+_MODULE_TAG = "__module__"
+_DTYPES = {"F16", "F32", "F64", "BF16", "I8", "I16", "I32", "I64", "U8", "U16", "U32",
+           "U64", "BOOL", "F8_E4M3", "F8_E5M2"}
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _safetensors_numpy() -> Any:
+    try:
+        import safetensors.numpy as stn
+    except ImportError as err:  # pragma: no cover - safetensors is part of the 'all' extra
+        raise ImportError(
+            "chainrule.io needs the 'safetensors' package: pip install safetensors"
+        ) from err
+    return stn
+
+
+# ------------------------------------------------------------------------------- writing
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory + os.replace."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # persist the rename itself (POSIX; best effort)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _arrays(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a mapping name -> array, got {type(state).__name__}")
+    out = {}
+    for name, value in state.items():
+        if not isinstance(name, str):
+            raise TypeError(f"state keys must be strings, got {name!r}")
+        arr = value.data if isinstance(value, Tensor) else value
+        if not isinstance(arr, (np.ndarray, np.generic)):
+            raise TypeError(
+                f"state[{name!r}] must be an ndarray or a Tensor, got {type(value).__name__}"
+            )
+        arr = np.asarray(arr, order="C")  # (np.ascontiguousarray would turn 0-d into 1-d)
+        if arr.dtype.kind not in "biuf" or arr.dtype.itemsize > 8:
+            raise ValueError(
+                f"state[{name!r}] has dtype {arr.dtype}, which safetensors cannot store "
+                "(use bool, integer or float arrays)"
+            )
+        out[name] = arr
+    return out
+
+
+def _json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{what} must be JSON-serialisable: {err}") from None
+
+
+def save_state_dict(
+    state: Mapping[str, Any], path: str | os.PathLike[str], metadata: Any = None
+) -> None:
+    """Write ``{name: ndarray | Tensor}`` and a JSON-able ``metadata`` to a safetensors file.
+
+    Atomic (temporary file, fsync, ``os.replace``). The metadata comes back from
+    :func:`load_state_dict_file`.
+
+    Args:
+        state: arrays by name (bool, integer or float; any shape, 0-d included).
+        path: destination file (its directory must exist).
+        metadata: any JSON-serialisable value (dicts, lists, numbers, strings), or None.
+
+    Raises:
+        TypeError: a key is not a string, a value not an array, or metadata not JSON-able.
+        ValueError: an array dtype safetensors cannot store.
+
+    Example:
+        >>> import numpy as np, os, tempfile
+        >>> from chainrule import io
+        >>> path = os.path.join(tempfile.mkdtemp(), "state.safetensors")
+        >>> io.save_state_dict({"w": np.eye(2)}, path, metadata={"epoch": 3})
+        >>> state, meta = io.load_state_dict_file(path)
+        >>> state["w"].tolist(), meta
+        ([[1.0, 0.0], [0.0, 1.0]], {'epoch': 3})
+    """
+    _write(state, path, metadata, None)
+
+
+def _write(state: Mapping[str, Any], path: Any, metadata: Any, arch: Any) -> None:
+    path = os.fspath(path)
+    arrays = _arrays(state)
+    header = {_KEY_FORMAT: FORMAT, _KEY_VERSION: _version(),
+              _KEY_METADATA: _json(metadata, "metadata"),
+              _KEY_ORDER: json.dumps(list(arrays))}  # safetensors itself sorts the tensors
+    if arch is not None:
+        header[_KEY_ARCH] = _json(arch, "architecture")
+    data = _safetensors_numpy().save(arrays, metadata=header)
+    _atomic_write(path, data)
+
+
+# ------------------------------------------------------------------------------- reading
+
+
+def _check_layout(path: str, data: bytes) -> dict[str, Any]:
+    """Validate the safetensors framing with messages that say what is wrong."""
+    size = len(data)
+    if size < 8:
+        raise ValueError(f"{path}: not a safetensors file (only {size} bytes; a safetensors "
+                         "file starts with an 8-byte header length)")
+    (n,) = struct.unpack("<Q", data[:8])
+    looks_like_header = data[8:9] == b"{"
+    if n > size - 8:
+        if looks_like_header:
+            raise ValueError(f"{path}: truncated safetensors file (the header needs {n} bytes "
+                             f"but only {size - 8} follow)")
+        raise ValueError(f"{path}: not a safetensors file (it does not start with a "
+                         "safetensors header)")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        kind = "corrupted safetensors file" if looks_like_header else "not a safetensors file"
+        raise ValueError(f"{path}: {kind} (its header is not valid JSON: {err})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: corrupted safetensors file (the header is not a JSON object)")
+    available = size - 8 - n
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not isinstance(entry, dict):
+                raise ValueError(f"{path}: corrupted safetensors file (bad __metadata__)")
+            continue
+        if not (isinstance(entry, dict) and entry.get("dtype") in _DTYPES
+                and isinstance(entry.get("shape"), list)
+                and isinstance(entry.get("data_offsets"), list)
+                and len(entry["data_offsets"]) == 2):
+            raise ValueError(f"{path}: corrupted safetensors file (bad entry for tensor "
+                             f"{name!r}: {entry!r:.200})")
+        end = entry["data_offsets"][1]
+        if not isinstance(end, int) or end > available:
+            raise ValueError(f"{path}: truncated safetensors file (tensor {name!r} needs bytes "
+                             f"up to {end} of the data section, which has only {available})")
+    return header
+
+
+def _read(path: Any) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a directory, not a safetensors file")
+    with open(path, "rb") as f:
+        data = f.read()
+    header = _check_layout(path, data)
+    try:
+        arrays = _safetensors_numpy().load(data)
+    except Exception as err:  # safetensors raises its own error types
+        raise ValueError(f"{path}: corrupted safetensors file ({err})") from None
+    meta = header.get("__metadata__") or {}
+    order = [k for k in header if k != "__metadata__"]
+    if meta.get(_KEY_FORMAT) == FORMAT and _KEY_ORDER in meta:
+        saved_order = _decode_json(path, meta, _KEY_ORDER)
+        if isinstance(saved_order, list) and sorted(saved_order) == sorted(order):
+            order = saved_order
+    return path, {k: np.array(arrays[k]) for k in order}, meta
+
+
+def _decode_json(path: str, meta: Mapping[str, str], key: str) -> Any:
+    try:
+        return json.loads(meta[key])
+    except (TypeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: corrupted metadata {key!r} (not valid JSON: {err})") from None
+
+
+def load_state_dict_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], Any]:
+    """Read a safetensors file: ``(state, metadata)``.
+
+    ``state`` maps names to (writable) ndarrays, in the order they were saved.
+    ``metadata`` is what
+    :func:`save_state_dict` (or :func:`save`) stored; for a safetensors file written by
+    another tool it is that file's raw ``{str: str}`` metadata (possibly empty).
+
+    Raises:
+        FileNotFoundError: the file does not exist (the message names it).
+        ValueError: the file is truncated, corrupted or not a safetensors file (the message
+            names the file and the problem).
+
+    Example:
+        >>> import numpy as np, os, tempfile
+        >>> from chainrule import io
+        >>> path = os.path.join(tempfile.mkdtemp(), "s.safetensors")
+        >>> io.save_state_dict({"b": np.zeros(3, np.float32)}, path)
+        >>> io.load_state_dict_file(path)[0]["b"].dtype
+        dtype('float32')
+    """
+    path, arrays, meta = _read(path)
+    if meta.get(_KEY_FORMAT) == FORMAT and _KEY_METADATA in meta:
+        return arrays, _decode_json(path, meta, _KEY_METADATA)
+    return arrays, dict(meta)
+
+
+# ------------------------------------------------------------------------- architecture
+
+
+def _spec(module: Any) -> dict[str, Any]:
+    from .nn.module import MODULES
+
+    cls = type(module)
+    registered = MODULES.get(cls.__name__) is cls
+    name = cls.__name__ if registered else f"{cls.__module__}.{cls.__qualname__}"
+    config = None
+    if registered:
+        with contextlib.suppress(NotImplementedError):
+            config = _encode(module._config())
+    spec: dict[str, Any] = {"class": name, "config": config}
+    if config is None:
+        spec["children"] = {n: _spec(c) for n, c in module.named_children()}
+    return spec
+
+
+def _encode(value: Any) -> Any:
+    from .nn.module import Module
+
+    if isinstance(value, Module):
+        return {_MODULE_TAG: _spec(value)}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def architecture(model: Any) -> dict[str, Any]:
+    """The JSON-able description of ``model`` that :func:`save` stores and :func:`build`
+    reads: ``{"class": name, "config": constructor arguments}``, nested for containers.
+
+    A module that cannot be rebuilt (not registered, or without ``_config``) is described
+    by its qualified class name with ``"config": null`` (and its children, for reference).
+
+    Example:
+        >>> from chainrule import nn, io
+        >>> io.architecture(nn.Linear(3, 2, seed=0))     # doctest: +NORMALIZE_WHITESPACE
+        {'class': 'Linear', 'config': {'in_features': 3, 'out_features': 2, 'bias': True,
+         'dtype': 'float32'}}
+        >>> io.architecture(nn.Sequential(nn.ReLU()))["config"]["modules"]
+        [{'__module__': {'class': 'ReLU', 'config': {}}}]
+    """
+    from .nn.module import Module
+
+    if not isinstance(model, Module):
+        raise TypeError(f"expected a chainrule.nn.Module, got {type(model).__name__}")
+    return _spec(model)
+
+
+def _decode(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_MODULE_TAG}:
+            return build(value[_MODULE_TAG], where)
+        return {k: _decode(v, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v, where) for v in value]
+    return value
+
+
+def build(spec: Mapping[str, Any], where: str = "architecture") -> Any:
+    """Construct a model (with fresh weights) from :func:`architecture`'s description.
+
+    Only registered module classes (``chainrule.nn.MODULES``) are constructed.
+
+    Raises:
+        ValueError: the description names an unknown module or is malformed.
+    """
+    from .nn.module import MODULES
+
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("class"), str):
+        raise ValueError(f"{where}: malformed architecture entry {spec!r:.200}")
+    name = spec["class"]
+    cls = MODULES.get(name)
+    if cls is None or spec.get("config") is None:
+        why = ("is not a built-in or registered chainrule module" if cls is None
+               else "was saved without a constructor configuration")
+        raise ValueError(
+            f"{where}: the architecture names module {name!r}, which {why}, so it cannot be "
+            "rebuilt from the file. Construct the model in code and load the weights: "
+            "model.load_state_dict(chainrule.io.load_state_dict_file(path)[0]) "
+            "(or register the class with chainrule.nn.register_module and give it "
+            f"_config()). Known modules: {', '.join(sorted(MODULES))}"
+        )
+    config = _decode(spec["config"], where)
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: malformed configuration for {name}: {config!r:.200}")
+    try:
+        return cls._from_config(config)
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"{where}: cannot construct {name} from {config!r:.200}: {err}") \
+            from None
+
+
+# --------------------------------------------------------------------------- save / load
+
+
+def save(model: Any, path: str | os.PathLike[str], metadata: Any = None) -> None:
+    """Save ``model``'s parameters, buffers and architecture to a safetensors file.
+
+    Args:
+        model: a ``chainrule.nn.Module``.
+        path: destination file (written atomically).
+        metadata: optional JSON-able value stored alongside (read it back with
+            :func:`load_state_dict_file`).
+
+    Example:
+        >>> import os, tempfile, chainrule as cr
+        >>> from chainrule import nn
+        >>> model = nn.Sequential(nn.Linear(3, 2, seed=0), nn.Tanh())
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+        >>> cr.save(model, path)
+        >>> x = cr.ones(1, 3)
+        >>> bool((cr.load(path)(x).numpy() == model(x).numpy()).all())
+        True
+    """
+    arch = {"model": architecture(model), "training": bool(model.training)}
+    _write(model.state_dict(), path, metadata, arch)
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Rebuild the model saved by :func:`save` (same classes, weights, buffers and mode).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is truncated, corrupted, not a safetensors file, holds no
+            chainrule architecture, names a module that cannot be rebuilt, or its weights
+            do not fit the architecture (the message names the key and both shapes).
+    """
+    path, arrays, meta = _read(path)
+    if meta.get(_KEY_FORMAT) != FORMAT or _KEY_ARCH not in meta:
+        raise ValueError(
+            f"{path}: holds weights but no chainrule architecture (it was written by another "
+            "tool or by save_state_dict). Construct the model in code and use "
+            "model.load_state_dict(chainrule.io.load_state_dict_file(path)[0])"
+        )
+    arch = _decode_json(path, meta, _KEY_ARCH)
+    if not isinstance(arch, dict) or "model" not in arch:
+        raise ValueError(f"{path}: corrupted architecture metadata")
+    model = build(arch["model"], where=path)
+    try:
+        model.load_state_dict(arrays, strict=True)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: the weights do not fit the architecture: {err}") from None
+    model.train(bool(arch.get("training", True)))
+    return model

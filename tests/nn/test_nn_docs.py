@@ -1,0 +1,65 @@
+"""Documentation: every docstring example runs, and every layer, activation, loss and
+initialiser documents its equation, its parameters and an example."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import inspect
+
+import pytest
+
+from chainrule import nn
+from chainrule.nn import functional as F
+from chainrule.nn import init
+
+MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers",
+           "chainrule.nn.activations", "chainrule.nn.functional", "chainrule.nn.init",
+           "chainrule.nn.losses", "chainrule.nn.regularization", "chainrule.io"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.failed == 0, f"{result.failed} failing docstring example(s) in {name}"
+    assert result.attempted > 0
+
+
+def _documented_objects():
+    objs = {}
+    for cls in list(nn.ACTIVATIONS.values()) + list(nn.LOSSES.values()):
+        objs[cls.__name__] = cls
+    for cls in (nn.Linear, nn.Dropout, nn.BatchNorm1d, nn.LayerNorm, nn.Residual, nn.Flatten,
+                nn.Sequential, nn.ModuleList, nn.Parameter):
+        objs[cls.__name__] = cls
+    for name in F.__all__:
+        if name != "REDUCTIONS":
+            objs[f"F.{name}"] = getattr(F, name)
+    for name in init.__all__:
+        if name not in ("INITIALIZERS", "get_initializer"):
+            objs[f"init.{name}"] = getattr(init, name)
+    objs["l1_penalty"], objs["l2_penalty"] = nn.l1_penalty, nn.l2_penalty
+    return objs
+
+
+DOCUMENTED = _documented_objects()
+NO_EQUATION = {"Sequential", "ModuleList", "Parameter", "Flatten", "F.linear_"}
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED))
+def test_docstring_has_equation_parameters_and_example(name):
+    obj = DOCUMENTED[name]
+    doc = inspect.getdoc(obj) or ""
+    assert ">>>" in doc, f"{name}: no example"
+    text = doc.split(">>>")[0]
+    if name not in NO_EQUATION:
+        assert any(sign in text for sign in "=→~"), f"{name}: no equation"
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    params = [p for p in inspect.signature(target).parameters.values()
+              if p.name not in ("self", "input", "target", "x", "args", "kwargs", "dtype",
+                                "seed", "tensor", "dim")]
+    if params:
+        assert "Args:" in doc, f"{name}: parameters {[p.name for p in params]} undocumented"
+        for p in params:
+            assert p.name in doc, f"{name}: parameter {p.name!r} undocumented"
