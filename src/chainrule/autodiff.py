@@ -24,12 +24,14 @@ import numpy as np
 
 
 class _GradState:
-    """Whether operations record the graph (``no_grad`` switches it off)."""
+    """Whether operations record the graph (``no_grad`` switches it off), and the tape that
+    :mod:`chainrule.trace` uses to record one training step (None: not recording)."""
 
-    __slots__ = ("enabled",)
+    __slots__ = ("enabled", "tape")
 
     def __init__(self) -> None:
         self.enabled = True
+        self.tape: list[Any] | None = None
 
 
 _state = _GradState()

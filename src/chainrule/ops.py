@@ -24,6 +24,7 @@ from .autodiff import _state
 from .tensor import Tensor
 
 _new = object.__new__
+_NO_PARAMS: dict[str, Any] = {}
 
 
 def _make(data: Any, requires_grad: bool, ctx: Any) -> Tensor:
@@ -69,12 +70,18 @@ class Function:
             out = cls.forward(ctx, *datas, **params)
         except ValueError as err:
             _reraise_broadcast(cls, err, datas)
+        result = None
         if _state.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
                     ctx.parents = args
-                    return _make(out, True, ctx)
-        return _make(out, False, None)
+                    result = _make(out, True, ctx)
+                    break
+        if result is None:
+            result = _make(out, False, None)
+        if _state.tape is not None:
+            _state.tape.append((cls, args, params, result))
+        return result
 
     @classmethod
     def apply2(cls, x: Any, y: Any) -> Tensor:
@@ -88,8 +95,12 @@ class Function:
             _reraise_broadcast(cls, err, [x.data if xt else x, y.data if yt else y])
         if _state.enabled and ((xt and x.requires_grad) or (yt and y.requires_grad)):
             ctx.parents = (x, y)
-            return _make(out, True, ctx)
-        return _make(out, False, None)
+            result = _make(out, True, ctx)
+        else:
+            result = _make(out, False, None)
+        if _state.tape is not None:
+            _state.tape.append((cls, (x, y), _NO_PARAMS, result))
+        return result
 
     @classmethod
     def apply1(cls, x: Tensor) -> Tensor:
@@ -98,8 +109,12 @@ class Function:
         out = cls.forward(ctx, x.data)
         if x.requires_grad and _state.enabled:
             ctx.parents = (x,)
-            return _make(out, True, ctx)
-        return _make(out, False, None)
+            result = _make(out, True, ctx)
+        else:
+            result = _make(out, False, None)
+        if _state.tape is not None:
+            _state.tape.append((cls, (x,), _NO_PARAMS, result))
+        return result
 
     def save(self, *values: Any) -> None:
         """Keep values for ``backward`` (inputs are given back as the input Tensors)."""
@@ -344,6 +359,41 @@ class MatMul(Function):
         return gx, gy
 
 
+class Linear(Function):
+    """z = x @ Wᵀ + b  ;  ∂L/∂x = ∂L/∂z @ W,  ∂L/∂W = (∂L/∂z)ᵀ @ x,  ∂L/∂b = Σ_rows ∂L/∂z
+
+    The affine map of a layer, fused: ``W`` has shape ``(out, in)`` (the textbook matrix of
+    ``z = Wx + b``), ``x`` has shape ``(*, in)`` and ``b`` (optional, may be None) ``(out,)``.
+    One node instead of three (transpose, matmul, add), and every gradient is a fresh
+    C-contiguous array (∂L/∂W is computed as ``gᵀx``, already in ``W``'s layout), so it
+    can become ``.grad`` without a copy.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, b=None):
+        ctx.save(x, W)
+        z = x @ W.T
+        if b is not None:
+            if z.ndim:
+                z += b
+            else:
+                z = z + b
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        x, W = ctx.saved_tensors
+        n_out, n_in = W.shape
+        gx = gW = gb = None
+        if ctx.needs_grad(0):
+            gx = g @ W
+        if ctx.needs_grad(1):
+            gW = g.reshape(-1, n_out).T @ x.reshape(-1, n_in)
+        if ctx.needs_grad(2):
+            gb = g.reshape(-1, n_out).sum(axis=0)
+        return gx, gW, gb
+
+
 # ------------------------------------------------------------------------- elementwise
 
 
@@ -444,19 +494,44 @@ class Sigmoid(Function):
     """z = σ(x) = 1 / (1 + e⁻ˣ)  ;  ∂L/∂x = ∂L/∂z ⊙ z(1 − z)
 
     Fused and stable: with ``e = exp(−|x|)`` (never overflows),
-    ``σ(x) = 1/(1+e)`` for x ≥ 0 and ``e/(1+e)`` for x < 0.
+    ``σ(x) = 1/(1+e)`` for x ≥ 0 and ``e/(1+e)`` for x < 0 (SciPy's ``expit``, one ufunc,
+    when SciPy is installed; the same formula in NumPy otherwise).
     """
 
     @staticmethod
     def forward(ctx, x):
-        e = np.exp(-np.abs(x))
-        r = 1.0 / (1.0 + e)
-        return np.where(x >= 0, r, e * r)
+        return _expit(x)
 
     @staticmethod
     def backward(ctx, g):
         z = ctx.out
         return g * z * (1.0 - z)
+
+
+def _expit_numpy(x: Any) -> np.ndarray:
+    e = np.exp(-np.abs(x))
+    r = 1.0 / (1.0 + e)
+    return np.where(x >= 0, r, e * r)
+
+
+def _expit(x: Any, out: Any = None) -> Any:
+    """σ(x), stable, as one ufunc (``scipy.special.expit``) where available."""
+    f = _EXPIT[0]
+    if f is None:
+        try:
+            from scipy.special import expit as f
+        except ImportError:  # pragma: no cover - scipy is part of the 'all' extra
+            f = None
+        _EXPIT[0] = f = f if f is not None else False
+    if f is False:  # pragma: no cover
+        if out is None:
+            return _expit_numpy(x)
+        out[...] = _expit_numpy(x)
+        return out
+    return f(x) if out is None else f(x, out=out)
+
+
+_EXPIT: list[Any] = [None]
 
 
 class Erf(Function):
@@ -656,6 +731,45 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         softmax = _exp(ctx.out)
         return g - softmax * g.sum(axis=ctx.axis, keepdims=True)
+
+
+class SoftmaxCrossEntropy(Function):
+    """ℓ = (1/N) Σ_n (log Σ_c e^(x_nc) − x_{n,y_n})  ;  ∂ℓ/∂x = (softmax(x) − onehot(y)) / N
+
+    Softmax cross-entropy of logits ``x`` (shape ``(N, C)``) against integer class indices
+    ``y`` (shape ``(N,)``, each in ``[0, C)``; no gradient), fused: the softmax computed
+    in the forward pass (stably, the row maximum subtracted) is the backward pass. With
+    ``reduction="sum"`` the ``1/N`` is dropped.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, reduction="mean"):
+        n = x.shape[0]
+        m = np.max(x, axis=1, keepdims=True)
+        shifted = x - m
+        e = np.exp(shifted)
+        s = np.sum(e, axis=1, keepdims=True)
+        rows = np.arange(n)
+        total = np.sum(np.log(s[:, 0]) - shifted[rows, y])
+        e /= s
+        ctx.softmax = e
+        ctx.rows = rows
+        ctx.y = y
+        ctx.scale = 1.0 / n if reduction == "mean" else 1.0
+        return total * ctx.scale if reduction == "mean" else total
+
+    @staticmethod
+    def backward(ctx, g):
+        if isinstance(g, Tensor):  # recorded: the softmax must itself be differentiable
+            x = ctx.parents[0]
+            onehot = np.zeros(x.shape, dtype=x.dtype)
+            onehot[ctx.rows, ctx.y] = 1
+            p = x.log_softmax(axis=1).exp()
+            return (p - Tensor._wrap(onehot)) * (g * ctx.scale), None
+        d = ctx.softmax.copy()
+        d[ctx.rows, ctx.y] -= 1
+        d *= g * ctx.scale
+        return d, None
 
 
 # ------------------------------------------------------------------------------- shapes

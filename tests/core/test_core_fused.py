@@ -1,0 +1,94 @@
+"""The fused primitives (Linear, SoftmaxCrossEntropy, Sigmoid) against PyTorch in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tests.oracle import check_against_torch
+
+import chainrule as cr
+from chainrule import ops
+
+rng = np.random.default_rng(7)
+
+
+@pytest.mark.parametrize(
+    "x_shape", [(5, 3), (3,), (2, 4, 3), (1, 3)], ids=str
+)
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_matches_torch(x_shape, bias):
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal((2, 3))
+    if bias:
+        b = rng.standard_normal(2)
+        check_against_torch(
+            lambda x, w, b: ops.Linear.apply(x, w, b),
+            lambda x, w, b: torch.nn.functional.linear(x, w, b),
+            x, w, b, second_order=True,
+        )
+    else:
+        check_against_torch(
+            lambda x, w: ops.Linear.apply(x, w, None),
+            lambda x, w: torch.nn.functional.linear(x, w),
+            x, w, second_order=True,
+        )
+
+
+def test_linear_gradients_are_fresh_contiguous_arrays():
+    x = cr.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    w = cr.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(2), requires_grad=True)
+    ops.Linear.apply(x, w, b).sum().backward()
+    for t in (x, w, b):
+        g = t.grad.numpy()
+        assert g.flags.c_contiguous and g.flags.writeable and g.base is None
+        assert g.shape == t.shape
+
+
+def test_linear_keeps_float32():
+    x = cr.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
+    w = cr.tensor(rng.standard_normal((2, 3)).astype(np.float32), requires_grad=True)
+    b = cr.tensor(np.zeros(2, np.float32), requires_grad=True)
+    z = ops.Linear.apply(x, w, b)
+    (z * 2.0).sum().backward()
+    assert z.dtype == np.float32
+    assert x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("n, c", [(1, 2), (5, 3), (8, 10)])
+def test_softmax_cross_entropy_matches_torch(reduction, n, c):
+    x = rng.standard_normal((n, c)) * 3
+    y = rng.integers(0, c, n)
+    check_against_torch(
+        lambda x: ops.SoftmaxCrossEntropy.apply(x, y, reduction=reduction),
+        lambda x: torch.nn.functional.cross_entropy(x, torch.from_numpy(y),
+                                                    reduction=reduction),
+        x, second_order=True,
+    )
+
+
+def test_softmax_cross_entropy_is_stable_for_large_logits():
+    x = np.array([[1000.0, 0.0, -1000.0], [-500.0, 500.0, 0.0]])
+    y = np.array([2, 1])
+    check_against_torch(
+        lambda x: ops.SoftmaxCrossEntropy.apply(x, y),
+        lambda x: torch.nn.functional.cross_entropy(x, torch.from_numpy(y)),
+        x,
+    )
+
+
+def test_softmax_cross_entropy_keeps_float32():
+    x = cr.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
+    loss = ops.SoftmaxCrossEntropy.apply(x, np.array([0, 1, 2, 0]))
+    loss.backward()
+    assert loss.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+def test_sigmoid_numpy_fallback_agrees_with_expit():
+    x = np.concatenate([rng.standard_normal(1000) * 30, [-800.0, 800.0, 0.0]])
+    np.testing.assert_allclose(ops._expit_numpy(x), ops._expit(x), rtol=1e-15, atol=0)
+    out = np.empty_like(x)
+    assert ops._expit(x, out=out) is out
+    np.testing.assert_array_equal(out, ops._expit(x))
