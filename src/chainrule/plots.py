@@ -161,6 +161,15 @@ def _log_ticks(ax: Any, axis: str = "y") -> None:
     target.set_minor_formatter(fmt)
 
 
+def _thousands(v: float, _pos: Any = None) -> str:
+    """Tick label with thousands separators (``200,000``) or ``k``/``M`` suffixes."""
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:g}M"
+    if abs(v) >= 1e4:
+        return f"{v / 1e3:g}k"
+    return f"{v:g}"
+
+
 def _positive_range(values: np.ndarray) -> bool:
     """Whether values are all > 0 and span more than a factor 30 (so a log axis helps)."""
     v = values[np.isfinite(values)]
@@ -412,7 +421,8 @@ def decision_regions(
     ax.set_xlabel(feature_names[0])
     ax.set_ylabel(feature_names[1])
     ax.set_title(title)
-    ax.legend(loc="best", title="data (shading: prediction)", title_fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(k, 4),
+              title="data points (shading: predicted class)", title_fontsize=8, frameon=False)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -749,7 +759,7 @@ def cost_curve(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel + " (log scale)")
     ax.set_title(title)
-    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     fig.tight_layout()
     return _save(fig, path)
 
