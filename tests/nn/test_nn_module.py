@@ -230,3 +230,22 @@ def test_forward_not_defined_and_missing_super_init():
 
     with pytest.raises(RuntimeError, match="super"):
         Bad()
+
+
+def test_apply_visits_children_before_parents():
+    model = nn.Sequential(nn.Linear(2, 2, seed=0), nn.Sequential(nn.ReLU()))
+    seen = []
+    assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+    assert sorted(seen) == ["Linear", "ReLU", "Sequential", "Sequential"]
+    assert seen[-1] == "Sequential" and seen.index("ReLU") < len(seen) - 1
+
+
+def test_containers_may_hold_arrays_and_tensors_that_are_not_parameters():
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.arrays = [np.ones(3), cr.tensor([1.0, 2.0])]
+            self.table = {"w": np.zeros((2, 2)), "p": nn.Parameter(np.ones(2))}
+            self.weight = np.ones(4)
+
+    assert [n for n, _ in Holder().named_parameters()] == ["table.p"]

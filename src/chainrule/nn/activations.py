@@ -121,7 +121,7 @@ class LeakyReLU(_Activation):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        self.negative_slope = F._nonneg(negative_slope, "LeakyReLU", "negative_slope")
+        self.negative_slope = F._number(negative_slope, "LeakyReLU", "negative_slope")
 
     def forward(self, x: Any) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
@@ -151,7 +151,7 @@ class ELU(_Activation):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
-        self.alpha = F._nonneg(alpha, "ELU", "alpha")
+        self.alpha = F._number(alpha, "ELU", "alpha")
 
     def forward(self, x: Any) -> Tensor:
         return F.elu(x, self.alpha)
@@ -197,8 +197,8 @@ class Softplus(_Activation):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
-        self.beta = F._nonneg(beta, "Softplus", "beta")
-        self.threshold = F._nonneg(threshold, "Softplus", "threshold")
+        self.beta = F._number(beta, "Softplus", "beta")
+        self.threshold = F._number(threshold, "Softplus", "threshold")
         if self.beta <= 0:
             raise ValueError(f"Softplus: beta must be > 0, got {beta}")
 
@@ -280,7 +280,7 @@ class Swish(_Activation):
 
     def __init__(self, beta: float = 1.0) -> None:
         super().__init__()
-        self.beta = F._nonneg(beta, "Swish", "beta")
+        self.beta = F._number(beta, "Swish", "beta")
 
     def forward(self, x: Any) -> Tensor:
         return F.swish(x, self.beta)

@@ -109,7 +109,7 @@ def _same_shape(x: Tensor, y: Tensor, name: str) -> None:
         )
 
 
-def _nonneg(value: Any, name: str, what: str) -> float:
+def _number(value: Any, name: str, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__}")
     return float(value)
@@ -261,7 +261,7 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
         >>> F.leaky_relu(cr.tensor([-2.0, 3.0]), 0.1).numpy()
         array([-0.2,  3. ], dtype=float32)
     """
-    negative_slope = _nonneg(negative_slope, "leaky_relu", "negative_slope")
+    negative_slope = _number(negative_slope, "leaky_relu", "negative_slope")
     x = _t(x)
     return where(x.data > 0, x, x * negative_slope)
 
@@ -285,7 +285,7 @@ def elu(x: Any, alpha: float = 1.0) -> Tensor:
         >>> F.elu(cr.tensor([-1.0, 2.0])).numpy().round(4)
         array([-0.6321,  2.    ], dtype=float32)
     """
-    alpha = _nonneg(alpha, "elu", "alpha")
+    alpha = _number(alpha, "elu", "alpha")
     x = _t(x)
     x_neg = x.clip(max=0.0)
     return where(x.data > 0, x, (x_neg.exp() - 1.0) * alpha)
@@ -330,8 +330,8 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
         >>> F.softplus(cr.tensor([0.0, 30.0])).numpy().round(4)
         array([ 0.6931, 30.    ], dtype=float32)
     """
-    beta = _nonneg(beta, "softplus", "beta")
-    threshold = _nonneg(threshold, "softplus", "threshold")
+    beta = _number(beta, "softplus", "beta")
+    threshold = _number(threshold, "softplus", "threshold")
     if beta <= 0:
         raise ValueError(f"softplus: beta must be > 0, got {beta}")
     x = _t(x)
@@ -408,7 +408,7 @@ def swish(x: Any, beta: float = 1.0) -> Tensor:
         >>> F.swish(cr.tensor([1.0]), beta=2.0).numpy().round(4)
         array([0.8808], dtype=float32)
     """
-    beta = _nonneg(beta, "swish", "beta")
+    beta = _number(beta, "swish", "beta")
     x = _t(x)
     return x * (x * beta).sigmoid()
 
@@ -478,7 +478,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
             f"linear: input of shape {x.shape} does not fit weight of shape {W.shape} "
             f"(expected input shape (*, {W.shape[1]}))"
         )
-    z = x @ W.T
+    b = None
     if bias is not None:
         b = _t(bias)
         if b.shape != (W.shape[0],):
@@ -486,8 +486,37 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
                 f"linear: bias must have shape ({W.shape[0]},) for weight {W.shape}, "
                 f"got {b.shape}"
             )
-        z = z + b
-    return z
+    return Linear.apply(x, W, b)
+
+
+class Linear(Function):
+    """z = x @ Wᵀ + b  ;  ∂L/∂x = ∂L/∂z @ W,  ∂L/∂W = (∂L/∂z)ᵀ @ x,  ∂L/∂b = Σ_rows ∂L/∂z
+
+    Fused (one graph node instead of transpose, matmul and add): the weight gradient is
+    summed over all leading axes of a batched input; ``b`` may be None.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, b):
+        ctx.save(x, W)
+        z = x @ W.T
+        if b is not None:
+            z += b
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        x, W = ctx.saved_tensors
+        gx = gW = gb = None
+        out_f, in_f = W.shape
+        g2 = g.reshape(-1, out_f)
+        if ctx.needs_grad(0):
+            gx = g @ W
+        if ctx.needs_grad(1):
+            gW = g2.T @ x.reshape(-1, in_f)
+        if ctx.parents[2] is not None and ctx.needs_grad(2):
+            gb = g2.sum(axis=0)
+        return gx, gW, gb
 
 
 def _check_p(p: Any, name: str) -> float:
@@ -755,7 +784,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
         array([0.125, 2.5  ], dtype=float32)
     """
     _check_reduction(reduction, "huber_loss")
-    delta = _nonneg(delta, "huber_loss", "delta")
+    delta = _number(delta, "huber_loss", "delta")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
     x = _t(input)
@@ -918,36 +947,66 @@ def _weighted_nll(
             f"{name}: class-index target must have shape {expected} for input "
             f"{log_p.shape if not unbatched else (C,)}, got {t_arr.shape}"
         )
-    valid = t_arr != ignore_index
-    bad = valid & ((t_arr < 0) | (t_arr >= C))
-    if np.any(bad):
-        raise ValueError(
-            f"{name}: target class indices must be in [0, {C}) (or ignore_index="
-            f"{ignore_index}), got {t_arr[bad].flat[0]}"
-        )
-    t_safe = np.where(valid, t_arr, 0)
-    classes = np.arange(C).reshape(shape_b)
-    onehot = np.expand_dims(t_safe, 1) == classes
-    valid_b = np.expand_dims(valid, 1)
+    lo, hi = (int(t_arr.min()), int(t_arr.max())) if t_arr.size else (0, 0)
+    if 0 <= lo and hi < C and not 0 <= ignore_index < C:
+        valid = None  # the common case: every position counts
+        t_safe = t_arr
+    else:
+        valid = t_arr != ignore_index
+        bad = valid & ((t_arr < 0) | (t_arr >= C))
+        if np.any(bad):
+            raise ValueError(
+                f"{name}: target class indices must be in [0, {C}) (or ignore_index="
+                f"{ignore_index}), got {t_arr[bad].flat[0]}"
+            )
+        t_safe = np.where(valid, t_arr, 0)
+    # T[n, c] = valid_n · w_c · ((1 − ε)·[c = y_n] + ε/C)
     dtype = log_p.dtype
-    T = onehot.astype(dtype)
+    T = np.zeros(log_p.shape, dtype=dtype)
+    np.put_along_axis(T, np.expand_dims(t_safe, 1), 1.0, axis=1)
     if eps > 0:
         T = T * dtype.type(1.0 - eps) + dtype.type(eps / C)
     if w is not None:
         T = T * w.reshape(shape_b)
-    T = T * valid_b
-    loss = -(log_p * T).sum(axis=1)
-    if reduction == "mean":
-        w_n = (w[t_safe] if w is not None else np.ones(t_safe.shape)) * valid
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return loss.sum() / float(w_n.sum())
-    if unbatched:
-        loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    if valid is not None:
+        T = T * np.expand_dims(valid, 1)
+    if reduction == "none":
+        loss = WeightedSum.apply(log_p, T=T, axis=1, scale=-1.0)
+        return loss.reshape(()) if unbatched else loss
+    if reduction == "sum":
+        return WeightedSum.apply(log_p, T=T, axis=None, scale=-1.0)
+    if w is None:
+        denom = float(t_safe.size if valid is None else np.count_nonzero(valid))
+    else:
+        w_n = w[t_safe] if valid is None else w[t_safe] * valid
+        denom = float(w_n.sum(dtype=np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return WeightedSum.apply(log_p, T=T, axis=None, scale=-1.0 / denom if denom else
+                                 -np.inf)
+
+
+class WeightedSum(Function):
+    """z = scale · Σ_axis (x ⊙ T), T a constant array  ;  ∂L/∂x = scale · ∂L/∂z ⊙ T
+
+    The negative log-likelihood of every class-index loss, fused into one node:
+    ``−(1/denominator)·Σ T ⊙ log p``. Linear in x, so its backward is differentiable too.
+    """
+
+    @staticmethod
+    def forward(ctx, x, T, axis, scale):
+        ctx.T, ctx.axis, ctx.scale = T, axis, scale
+        return np.asarray(np.sum(x * T, axis=axis) * x.dtype.type(scale))
+
+    @staticmethod
+    def backward(ctx, g):
+        Ts = ctx.T * ctx.T.dtype.type(ctx.scale)
+        if ctx.axis is not None:
+            g = g.unsqueeze(ctx.axis) if isinstance(g, Tensor) else np.expand_dims(g, ctx.axis)
+        return g * Ts
 
 
 def _check_smoothing(label_smoothing: Any, name: str) -> float:
-    ls = _nonneg(label_smoothing, name, "label_smoothing")
+    ls = _number(label_smoothing, name, "label_smoothing")
     if not 0.0 <= ls <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {ls}")
     return ls

@@ -81,6 +81,19 @@ def _as_array(value: Any, name: str) -> np.ndarray:
     )
 
 
+def _walk_container(name: str, value: Any, out: list[tuple[str, str, Any]]) -> None:
+    """Entries of the Parameters and Modules inside a list, tuple or dict attribute."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for k, v in items:
+        full = f"{name}.{k}"
+        if isinstance(v, Parameter):
+            out.append(("parameter", full, v))
+        elif isinstance(v, Module):
+            out.append(("module", full, v))
+        elif isinstance(v, (list, tuple, dict)) and v:
+            _walk_container(full, v, out)
+
+
 # --------------------------------------------------------------------------------- Module
 
 
@@ -119,33 +132,41 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # -------------------------------------------------------------------------- walking
-    def _members(self) -> Iterator[tuple[str, Any]]:
+    def _members(self) -> Iterable[tuple[str, Any]]:
         """(name, value) pairs holding this module's parameters, buffers and children."""
-        for name, value in vars(self).items():
-            if name not in ("_buffer_names", "training"):
-                yield name, value
+        return vars(self).items()
 
-    def _entries(self) -> Iterator[tuple[str, str, Any]]:
+    def _entries(self) -> list[tuple[str, str, Any]]:
         """(kind, name, object) for own parameters, own buffers and children, in order."""
-        buffers = set(getattr(self, "_buffer_names", ()))
-        stack: list[tuple[str, Any, bool]] = [
-            (name, value, True) for name, value in reversed(list(self._members()))
-        ]
-        while stack:
-            name, value, top = stack.pop()
-            if isinstance(value, Parameter):
-                yield "parameter", name, value
+        buffers = getattr(self, "_buffer_names", ())
+        out: list[tuple[str, str, Any]] = []
+        for name, value in self._members():
+            if isinstance(value, Tensor):
+                if isinstance(value, Parameter):
+                    out.append(("parameter", name, value))
+                elif name in buffers:
+                    out.append(("buffer", name, value))
             elif isinstance(value, Module):
-                yield "module", name, value
-            elif isinstance(value, Tensor):
-                if top and name in buffers:
-                    yield "buffer", name, value
-            elif isinstance(value, (list, tuple)):
-                for i in reversed(range(len(value))):
-                    stack.append((f"{name}.{i}", value[i], False))
-            elif isinstance(value, dict):
-                for k in reversed(list(value)):
-                    stack.append((f"{name}.{k}", value[k], False))
+                out.append(("module", name, value))
+            elif isinstance(value, (list, tuple, dict)) and value and name != "_buffer_names":
+                _walk_container(name, value, out)
+        return out
+
+    def _walk(self, prefix: str = "") -> Iterator[tuple[str, Module, list[Any]]]:
+        """(name, module, its entries) for this module and its descendants, pre-order,
+        each module once."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            entries = m._entries()
+            yield name, m, entries
+            for kind, n, obj in reversed(entries):
+                if kind == "module":
+                    stack.append((f"{name}.{n}" if name else n, obj))
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Direct sub-modules with their names."""
@@ -160,40 +181,36 @@ class Module:
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module and all its descendants (pre-order, each module once)."""
-        seen: set[int] = set()
-        stack: list[tuple[str, Module]] = [(prefix, self)]
-        while stack:
-            name, m = stack.pop()
-            if id(m) in seen:
-                continue
-            seen.add(id(m))
+        for name, m, _ in self._walk(prefix):
             yield name, m
-            kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children()]
-            stack.extend(reversed(kids))
 
     def modules(self) -> Iterator[Module]:
         """This module and all its descendants."""
-        for _, m in self.named_modules():
+        for _, m, _ in self._walk():
             yield m
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """``(name, parameter)`` pairs in ``state_dict`` order, each parameter once."""
         seen: set[int] = set()
-        for mname, m in self.named_modules(prefix):
-            for kind, name, obj in m._entries():
+        for mname, _, entries in self._walk(prefix):
+            for kind, name, obj in entries:
                 if kind == "parameter" and id(obj) not in seen:
                     seen.add(id(obj))
                     yield (f"{mname}.{name}" if mname else name), obj
 
     def parameters(self) -> Iterator[Tensor]:
         """The parameters, in ``state_dict`` order (each shared parameter once)."""
-        for _, p in self.named_parameters():
-            yield p
+        seen: set[int] = set()
+        for _, _, entries in self._walk():
+            for kind, _, obj in entries:
+                if kind == "parameter" and id(obj) not in seen:
+                    seen.add(id(obj))
+                    yield obj
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """``(name, buffer)`` pairs (e.g. BatchNorm's ``running_mean``)."""
-        for mname, m in self.named_modules(prefix):
-            for kind, name, obj in m._entries():
+        for mname, _, entries in self._walk(prefix):
+            for kind, name, obj in entries:
                 if kind == "buffer":
                     yield (f"{mname}.{name}" if mname else name), obj
 
@@ -223,6 +240,20 @@ class Module:
         if name not in self._buffer_names:
             self._buffer_names.append(name)
         setattr(self, name, value)
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every descendant and then on this module; returns self.
+
+        Example (re-initialise every Linear layer):
+            >>> from chainrule import nn
+            >>> def he(m):
+            ...     if isinstance(m, nn.Linear):
+            ...         nn.init.kaiming_normal(m.weight, seed=0)
+            >>> model = nn.Sequential(nn.Linear(3, 2, seed=0)).apply(he)
+        """
+        for m in reversed(list(self.modules())):
+            fn(m)
+        return self
 
     # ---------------------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> Module:
@@ -282,11 +313,11 @@ class Module:
 
     # ----------------------------------------------------------------------- state dict
     def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        for kind, name, obj in self._entries():
-            full = f"{prefix}{name}"
-            if kind in ("parameter", "buffer"):
-                yield full, obj
-        for kind, name, obj in self._entries():
+        entries = self._entries()
+        for kind, name, obj in entries:
+            if kind != "module":
+                yield f"{prefix}{name}", obj
+        for kind, name, obj in entries:
             if kind == "module":
                 yield from obj._state_items(f"{prefix}{name}.")
 
@@ -439,9 +470,8 @@ class ModuleList(Module):
         super().__init__()
         self._items: list[Module] = [_check_module(m, type(self).__name__) for m in modules]
 
-    def _members(self) -> Iterator[tuple[str, Any]]:
-        for i, m in enumerate(self._items):
-            yield str(i), m
+    def _members(self) -> Iterable[tuple[str, Any]]:
+        return [(str(i), m) for i, m in enumerate(self._items)]
 
     def __len__(self) -> int:
         return len(self._items)
