@@ -1,0 +1,1324 @@
+"""MLPClassifier and MLPRegressor: scikit-learn estimators that train chainrule networks.
+
+The network is ``Linear → [BatchNorm1d] → activation → [Dropout]`` for every hidden layer,
+then an output ``Linear``; the output activation and the loss follow the task, as in
+``sklearn.neural_network``:
+
+=====================  ==================  ==============================================
+task                   output              loss per sample (``z`` the output layer)
+=====================  ==================  ==============================================
+multiclass             softmax             ``−log softmax(z)_y``
+binary, multilabel     logistic            ``Σ_k BCE(σ(z_k), y_k)``
+regression             identity            ``½·mean_k (z_k − y_k)²`` (``squared_error``)
+=====================  ==================  ==============================================
+
+Training minimises, over each mini-batch ``B`` with sample weights ``w`` (ones by default,
+times ``class_weight``)::
+
+    J = Σ_{i∈B} w_i·ℓ_i / Σ_{i∈B} w_i  +  alpha/(2·Σ_{i∈B} w_i)·‖W‖²  +  l1/Σ_{i∈B} w_i·‖W‖₁
+
+where ``W`` are the weight matrices (not the biases) — scikit-learn's scaling of ``alpha``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, log_softmax, xlogy
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import (
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+from threadpoolctl import threadpool_limits
+
+from .. import nn, optim
+from ..autodiff import no_grad
+from ..nn import functional as F
+from ..tensor import tensor
+
+__all__ = ["MLPClassifier", "MLPRegressor", "load"]
+
+_HIDDEN_ACTIVATIONS = frozenset(
+    name for name in nn.ACTIVATIONS if name not in ("softmax", "log_softmax", "logsoftmax")
+)
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+_BLAS_THREADING_FLOPS = 2**25  # multiply-adds per layer and batch above which BLAS may thread
+
+
+def _as_dtype(value: Any) -> np.dtype:
+    """The float dtype named by the ``dtype`` parameter (validated by the constraints)."""
+    return np.dtype(_DTYPES.get(value, value) if isinstance(value, str) else value)
+
+
+def _seed_generator(random_state: Any) -> np.random.Generator:
+    """A NumPy Generator for scikit-learn's ``random_state`` (None, int or RandomState)."""
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    return np.random.default_rng(int(random_state))
+
+
+def _blas_limit(model: Any, batch: int) -> Any:
+    """One BLAS thread while training small networks (a context manager).
+
+    For products of a few hundred rows and columns, waking other BLAS threads costs more
+    than it saves — several times more on a busy machine — so small networks train on one
+    thread; large ones keep the BLAS default.
+    """
+    flops = max(
+        (batch * m.in_features * m.out_features for m in model if isinstance(m, nn.Linear)),
+        default=0,
+    )
+    if flops > _BLAS_THREADING_FLOPS:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+class _BaseMLP(BaseEstimator):
+    """The training machinery shared by :class:`MLPClassifier` and :class:`MLPRegressor`."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(_HIDDEN_ACTIVATIONS))],
+        "solver": [StrOptions(set(optim.OPTIMIZERS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "init": [StrOptions(set(nn.INITIALIZERS) | {"auto"}), callable],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "optimizer_params": [dict, None],
+        "schedule": [StrOptions(set(optim.SCHEDULERS)), None],
+        "schedule_params": [dict, None],
+        "restore_best_weights": ["boolean"],
+        "dtype": [
+            StrOptions(set(_DTYPES)),
+            Options(type, {np.float32, np.float64}),
+            Options(np.dtype, {np.dtype(np.float32), np.dtype(np.float64)}),
+        ],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 1e-4,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 1e-3,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        init: Any = "auto",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        l1: float = 0.0,
+        optimizer_params: dict | None = None,
+        schedule: str | None = None,
+        schedule_params: dict | None = None,
+        restore_best_weights: bool = True,
+        dtype: Any = "float32",
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.init = init
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.l1 = l1
+        self.optimizer_params = optimizer_params
+        self.schedule = schedule
+        self.schedule_params = schedule_params
+        self.restore_best_weights = restore_best_weights
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------- checks of params
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        for s in sizes:
+            if isinstance(s, bool) or not isinstance(s, Integral) or s <= 0:
+                raise ValueError(
+                    f"hidden_layer_sizes must hold positive ints, got {self.hidden_layer_sizes!r}"
+                )
+        return [int(s) for s in sizes]
+
+    def _architecture(self) -> dict[str, Any]:
+        """What fixes the network's shape: a warm start must keep it."""
+        return {
+            "hidden_layer_sizes": self._hidden_sizes(),
+            "activation": self.activation,
+            "batch_norm": bool(self.batch_norm),
+            "dropout": float(self.dropout),
+            "dtype": str(_as_dtype(self.dtype)),
+        }
+
+    def _optimizer_kwargs(self) -> dict[str, Any]:
+        """The optimiser's hyperparameters from scikit-learn's names plus ``optimizer_params``."""
+        name = self.solver.lower()
+        lr = float(self.learning_rate_init)
+        if name in ("adam", "adamw"):
+            kwargs: dict[str, Any] = {
+                "lr": lr,
+                "betas": (float(self.beta_1), float(self.beta_2)),
+                "eps": float(self.epsilon),
+            }
+        elif name == "sgd":
+            kwargs = {
+                "lr": lr,
+                "momentum": float(self.momentum),
+                "nesterov": bool(self.nesterovs_momentum) and self.momentum > 0,
+            }
+        elif name == "momentum":
+            kwargs = {"lr": lr, "momentum": float(self.momentum)}
+        elif name in ("rmsprop", "adagrad"):
+            kwargs = {"lr": lr, "eps": float(self.epsilon)}
+        else:  # a solver registered later: only the learning rate is known to exist
+            kwargs = {"lr": lr}
+        kwargs.update(self.optimizer_params or {})
+        return kwargs
+
+    def _schedule_config(self) -> tuple[Any, ...]:
+        return (self.learning_rate, self.schedule, copy.deepcopy(self.schedule_params))
+
+    # -------------------------------------------------------------------------- building
+    def _build_model(self, n_features: int, n_outputs: int, gen: np.random.Generator) -> Any:
+        """``Linear → [BatchNorm1d] → activation → [Dropout]`` per hidden layer, then Linear."""
+        dt = _as_dtype(self.dtype)
+        init = None if self.init == "auto" else self.init
+        sizes = [n_features, *self._hidden_sizes(), n_outputs]
+        drop_gen = np.random.default_rng(gen.integers(2**63)) if self.dropout > 0 else None
+        self._dropout_rng = drop_gen
+        layers: list[Any] = []
+        for fan_in, fan_out in itertools.pairwise(sizes[:-1]):
+            layers.append(nn.Linear(fan_in, fan_out, init=init, seed=gen, dtype=dt))
+            if self.batch_norm:
+                layers.append(nn.BatchNorm1d(fan_out, dtype=dt))
+            layers.append(nn.get_activation(self.activation))
+            if self.dropout > 0:
+                layers.append(nn.Dropout(float(self.dropout), seed=drop_gen))
+        layers.append(nn.Linear(sizes[-2], sizes[-1], init=init, seed=gen, dtype=dt))
+        return nn.Sequential(*layers)
+
+    def _make_optimizer(self) -> Any:
+        kwargs = self._optimizer_kwargs()
+        try:
+            opt = optim.get_optimizer(self.solver, list(self.model_.parameters()), **kwargs)
+        except TypeError as err:
+            raise ValueError(
+                f"optimizer_params={self.optimizer_params!r} do not fit solver "
+                f"{self.solver!r}: {err}"
+            ) from None
+        self._optimizer_config = (self.solver.lower(), copy.deepcopy(kwargs))
+        return opt
+
+    def _make_scheduler(self) -> Any:
+        self._scheduler_config = self._schedule_config()
+        if self.schedule is None:
+            return None
+        if self.learning_rate != "constant":
+            raise ValueError(
+                f"give either schedule={self.schedule!r} or learning_rate="
+                f"{self.learning_rate!r}, not both (learning_rate must be 'constant' "
+                "when a schedule is set)"
+            )
+        try:
+            return optim.get_scheduler(
+                self.schedule, self.optimizer_, **(self.schedule_params or {})
+            )
+        except TypeError as err:
+            raise ValueError(
+                f"schedule_params={self.schedule_params!r} do not fit schedule "
+                f"{self.schedule!r}: {err}"
+            ) from None
+
+    def _initialize(self, n_features: int, n_outputs: int) -> None:
+        """Fresh network, optimiser, schedule and training records (first fit)."""
+        self._rng = _seed_generator(self.random_state)
+        self.n_outputs_ = int(n_outputs)
+        self.model_ = self._build_model(n_features, n_outputs, self._rng)
+        self._arch = self._architecture()
+        self.optimizer_ = self._make_optimizer()
+        self._scheduler = self._make_scheduler()
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_: list[float] = []
+        self.best_loss_ = np.inf
+        self._no_improvement_count = 0
+        self.validation_loss_curve_: list[float] | None = [] if self.early_stopping else None
+        self.validation_scores_: list[float] | None = [] if self.early_stopping else None
+        self.best_validation_score_: float | None = -np.inf if self.early_stopping else None
+
+    def _continue(self, n_outputs: int) -> None:
+        """Checks and updates before a warm start or a later ``partial_fit``."""
+        if self._architecture() != self._arch:
+            raise ValueError(
+                f"the network's architecture changed since the last fit ({self._arch} → "
+                f"{self._architecture()}); a warm start or partial_fit needs the same "
+                "architecture — set warm_start=False to train a new network"
+            )
+        if n_outputs != self.n_outputs_:
+            raise ValueError(
+                f"y gives {n_outputs} outputs but the network was fitted with "
+                f"{self.n_outputs_}"
+            )
+        kwargs = self._optimizer_kwargs()
+        if self.solver.lower() != self._optimizer_config[0]:
+            self.optimizer_ = self._make_optimizer()  # another algorithm: no state to keep
+            self._scheduler = self._make_scheduler()
+        elif kwargs != self._optimizer_config[1]:
+            for group in self.optimizer_.param_groups:  # new settings, same moments
+                group.update(copy.deepcopy(kwargs))
+            self._optimizer_config = (self._optimizer_config[0], copy.deepcopy(kwargs))
+        if self._schedule_config() != self._scheduler_config:
+            self._scheduler = self._make_scheduler()
+        if self.early_stopping and self.validation_scores_ is None:
+            self.validation_loss_curve_, self.validation_scores_ = [], []
+        if self.early_stopping:
+            self.best_validation_score_ = -np.inf
+
+    # -------------------------------------------------------------------------- fitting
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        incremental: bool = False,
+        classes: Any = None,
+    ) -> _BaseMLP:
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True (there is no validation "
+                "set to watch); set early_stopping=False"
+            )
+        self._hidden_sizes()
+        first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        X, Y, y_raw = self._validate_training_data(X, y, first_pass, incremental, classes)
+        sw = self._sample_weights(sample_weight, X, y_raw, incremental)
+        if first_pass:
+            self._initialize(X.shape[1], Y.shape[1])
+        else:
+            self._continue(Y.shape[1])
+        dt = _as_dtype(self.dtype)
+        X = np.ascontiguousarray(X, dtype=dt)
+        Y = np.ascontiguousarray(Y, dtype=dt)
+        batch = min(200 if self.batch_size == "auto" else int(self.batch_size), X.shape[0])
+        with _blas_limit(self.model_, batch):
+            self._train(X, Y, y_raw, sw, incremental)
+        return self
+
+    def _sample_weights(
+        self, sample_weight: Any, X: np.ndarray, y: np.ndarray, incremental: bool
+    ) -> np.ndarray:
+        return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+
+    def _batch_size(self, n: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn(
+                f"batch_size={self.batch_size} is larger than the {n} training samples; "
+                f"using batches of {n}",
+                UserWarning,
+                stacklevel=6,
+            )
+        return int(min(self.batch_size, n))
+
+    def _batches(self, n: int, batch_size: int) -> list[tuple[int, int]]:
+        bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+        if self.batch_norm and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+            # batch statistics need two samples: merge a lone last sample into its neighbour
+            bounds[-2:] = [(bounds[-2][0], n)]
+        if self.batch_norm and n < 2:
+            raise ValueError(
+                f"batch_norm=True needs at least 2 training samples per batch, got n={n}"
+            )
+        return bounds
+
+    def _split_validation(
+        self, X: np.ndarray, Y: np.ndarray, y_raw: np.ndarray, sw: np.ndarray
+    ) -> tuple[Any, ...]:
+        stratify = y_raw if self._stratify_validation() else None
+        idx_train, idx_val = train_test_split(
+            np.arange(X.shape[0]),
+            test_size=self.validation_fraction,
+            random_state=int(self._rng.integers(np.iinfo(np.int32).max)),
+            stratify=stratify,
+        )
+        if idx_val.shape[0] < 2:
+            raise ValueError(
+                f"the validation set is too small ({idx_val.shape[0]} sample(s) from "
+                f"validation_fraction={self.validation_fraction} of {X.shape[0]}); increase "
+                "validation_fraction or use more data"
+            )
+        return (
+            X[idx_train], Y[idx_train], sw[idx_train],
+            X[idx_val], Y[idx_val], y_raw[idx_val], sw[idx_val],
+        )
+
+    def _stratify_validation(self) -> bool:
+        return False
+
+    def _add_penalty_gradients(self, sw_sum: float) -> float:
+        """Add the penalties' gradients to the weights' ``.grad``; return their value.
+
+        ``∂/∂W [alpha/(2·Σw)·‖W‖² + l1/Σw·‖W‖₁] = (alpha·W + l1·sign(W))/Σw`` — added
+        directly (as scikit-learn does) rather than through the graph: the same numbers,
+        fewer graph nodes per step.
+        """
+        value = 0.0
+        alpha = float(self.alpha) / sw_sum
+        l1 = float(self.l1) / sw_sum
+        for p in self._weights:
+            w = p.data
+            if p.grad is None:
+                continue
+            g = p.grad.data
+            if alpha > 0:
+                flat = w.ravel()
+                value += 0.5 * alpha * float(np.dot(flat, flat))
+                g += alpha * w
+            if l1 > 0:
+                value += l1 * float(np.abs(w).sum())
+                g += l1 * np.sign(w)
+        return value
+
+    def _epoch(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray, batch_size: int) -> float:
+        """One pass over the training data; returns the mean loss (scikit-learn's loss_)."""
+        model, opt = self.model_, self.optimizer_
+        model.train()
+        n = X.shape[0]
+        if self.shuffle:
+            order = self._rng.permutation(n)
+            X, Y, sw = X[order], Y[order], sw[order]  # one gather; the batches are views
+        dt = X.dtype
+        accumulated = 0.0
+        for start, stop in self._batches(n, batch_size):
+            wb = sw[start:stop]
+            sw_sum = float(wb.sum())
+            if sw_sum <= 0:  # nothing to learn from this batch
+                continue
+            wn = (wb / sw_sum).astype(dt)
+            opt.zero_grad()
+            loss = self._data_loss(model(tensor(X[start:stop])), Y[start:stop], wn)
+            loss.backward()
+            penalty = self._add_penalty_gradients(sw_sum) if self._penalised else 0.0
+            opt.step()
+            accumulated += (float(loss.item()) + penalty) * (stop - start)
+        return accumulated / n
+
+    def _train(
+        self, X: np.ndarray, Y: np.ndarray, y_raw: np.ndarray, sw: np.ndarray, incremental: bool
+    ) -> None:
+        early = bool(self.early_stopping) and not incremental
+        if early:
+            X, Y, sw, X_val, Y_val, y_val, sw_val = self._split_validation(X, Y, y_raw, sw)
+            best_state = self.model_.state_dict()
+        batch_size = self._batch_size(X.shape[0])
+        self._weights = nn.weight_parameters(self.model_)
+        self._penalised = self.alpha > 0 or self.l1 > 0
+        self.n_iter_ = 0
+        stopped = False
+        for _ in range(self.max_iter):
+            loss = self._epoch(X, Y, sw, batch_size)
+            self.n_iter_ += 1
+            self.t_ += X.shape[0]
+            self.loss_ = loss
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+            if early:
+                val_loss = self._evaluate_loss(X_val, Y_val, sw_val)
+                score = self._validation_score(X_val, y_val, sw_val)
+                self.validation_loss_curve_.append(val_loss)
+                self.validation_scores_.append(score)
+                if self.verbose:
+                    print(f"Validation score: {score:.6f}, validation loss = {val_loss:.8f}")
+                if score < self.best_validation_score_ + self.tol:
+                    self._no_improvement_count += 1
+                else:
+                    self._no_improvement_count = 0
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_state = self.model_.state_dict()
+            else:
+                if loss > self.best_loss_ - self.tol:
+                    self._no_improvement_count += 1
+                else:
+                    self._no_improvement_count = 0
+            self.best_loss_ = min(self.best_loss_, loss)
+            self._end_of_epoch_schedule(val_loss if early else loss)
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if early else "Training loss"
+                msg = (
+                    f"{what} did not improve more than tol={self.tol} for "
+                    f"{self.n_iter_no_change} consecutive epochs."
+                )
+                lr = self.optimizer_.param_groups[0]["lr"]
+                if self.learning_rate == "adaptive" and lr > 1e-6:
+                    for group in self.optimizer_.param_groups:
+                        group["lr"] = group["lr"] / 5.0
+                    self._no_improvement_count = 0
+                    if self.verbose:
+                        print(f"{msg} Setting learning rate to {lr / 5.0:f}")
+                else:
+                    if self.verbose:
+                        print(f"{msg} Stopping.")
+                    stopped = True
+                    break
+            if incremental:
+                break
+        if not stopped and not incremental and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=5,  # _train ← _fit ← fit ← scikit-learn's wrapper ← caller
+            )
+        if early and self.restore_best_weights:
+            self.model_.load_state_dict(best_state)
+        self.model_.eval()
+        del self._weights, self._penalised
+        for p in self.model_.parameters():
+            if not np.all(np.isfinite(p.data)):
+                raise ValueError(
+                    "Solver produced non-finite parameter weights. The input data may "
+                    "contain large values and need to be preprocessed (or lower "
+                    f"learning_rate_init={self.learning_rate_init})."
+                )
+
+    def _end_of_epoch_schedule(self, monitored: float) -> None:
+        if self.learning_rate == "invscaling":
+            lr = float(self.learning_rate_init) / (self.t_ + 1) ** float(self.power_t)
+            for group in self.optimizer_.param_groups:
+                group["lr"] = lr
+        if self._scheduler is not None:
+            if isinstance(self._scheduler, optim.lr_scheduler.ReduceLROnPlateau):
+                self._scheduler.step(monitored)
+            else:
+                self._scheduler.step()
+
+    def _evaluate_loss(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray) -> float:
+        """The weighted data loss (no penalty) in evaluation mode."""
+        self.model_.eval()
+        wn = (sw / sw.sum()).astype(X.dtype)
+        with no_grad():
+            value = float(self._data_loss(self.model_(tensor(X)), Y, wn).item())
+        return value
+
+    # ------------------------------------------------------------------------ predicting
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        """The output layer ``z`` in float64 (evaluation mode, no graph).
+
+        The parameters are used in their own dtype but the arithmetic is float64, so the
+        result for a row does not depend on the other rows of the batch.
+        """
+        model = self.model_
+        model.eval()
+        with no_grad():
+            out = model(tensor(np.asarray(X, dtype=np.float64)))
+        return np.asarray(out.numpy(), dtype=np.float64)
+
+    def _check_X(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The weight matrices in scikit-learn's layout ``(fan_in, fan_out)`` (copies)."""
+        check_is_fitted(self)
+        return [np.array(m.weight.data.T) for m in self.model_ if isinstance(m, nn.Linear)]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The bias vectors of the Linear layers (copies)."""
+        check_is_fitted(self)
+        return [np.array(m.bias.data) for m in self.model_ if isinstance(m, nn.Linear)]
+
+    # ---------------------------------------------------------------------- persistence
+    def save(self, path: Any) -> None:
+        """Write the fitted estimator to a safetensors file (no pickle, no code).
+
+        The weights (and the optimiser's moments, so training can resume) are stored as
+        tensors; the hyperparameters, ``classes_``, ``n_features_in_``, the loss curves and
+        the rest of the fitted state go into the file's JSON metadata.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            Destination, conventionally ``*.safetensors``.
+
+        Raises
+        ------
+        ValueError
+            The estimator is not fitted, or a parameter cannot be written (a callable
+            ``init``).
+        """
+        from ._persist import save_estimator
+
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> Any:
+        """Read an estimator written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or PathLike
+
+        Returns
+        -------
+        estimator : an instance of this class, fitted.
+
+        Raises
+        ------
+        ValueError
+            The file is not a chainrule estimator file, or holds another estimator type.
+        """
+        from ._persist import load_estimator
+
+        return load_estimator(path, expected=cls)
+
+    # ------------------------------------------------------------------------- abstract
+    def _validate_training_data(
+        self, X: Any, y: Any, first_pass: bool, incremental: bool, classes: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _data_loss(self, z: Any, Y: np.ndarray, wn: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def _validation_score(self, X: np.ndarray, y: np.ndarray, sw: np.ndarray) -> float:
+        raise NotImplementedError
+
+
+_SHARED_DOC = """\
+    hidden_layer_sizes : array-like of int, default=(100,)
+        Width of each hidden layer; ``()`` gives no hidden layer.
+    activation : str, default="relu"
+        Hidden activation, a name of ``chainrule.nn.ACTIVATIONS`` (scikit-learn's
+        ``"identity"``, ``"logistic"``, ``"tanh"``, ``"relu"`` and e.g. ``"gelu"``,
+        ``"leaky_relu"``, ``"elu"``, ``"selu"``, ``"silu"``).
+    solver : str, default="adam"
+        The optimiser, a name of ``chainrule.optim.OPTIMIZERS``: ``"adam"``, ``"sgd"``
+        (scikit-learn's) and ``"adamw"``, ``"rmsprop"``, ``"adagrad"``, ``"momentum"``.
+        ``"lbfgs"`` is not available.
+    alpha : float, default=1e-4
+        L2 penalty ``alpha/(2·Σw)·‖W‖²`` per batch (scikit-learn's scaling).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        scikit-learn's schedules, here for every solver: ``invscaling`` sets
+        ``lr = learning_rate_init / (t + 1)^power_t`` after each epoch (``t`` samples seen);
+        ``adaptive`` divides ``lr`` by 5 instead of stopping when the stopping criterion
+        fires, until ``lr ≤ 1e-6``.
+    learning_rate_init : float, default=1e-3
+        Initial learning rate.
+    power_t : float, default=0.5
+        Exponent of ``invscaling``.
+    max_iter : int, default=200
+        Epochs per call to ``fit``.
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, shuffling, dropout masks and the validation split.
+    tol : float, default=1e-4
+        Minimum improvement of the training loss (or of the validation score with
+        ``early_stopping``) that resets the patience counter.
+    verbose : bool, default=False
+        Print the loss (and validation score) after every epoch.
+    warm_start : bool, default=False
+        Continue from the fitted network *and optimiser state* (Adam's moments, momentum
+        buffers, step counts, schedule) instead of starting afresh.
+    momentum : float, default=0.9
+        Momentum of ``solver="sgd"`` / ``"momentum"``.
+    nesterovs_momentum : bool, default=True
+        Nesterov momentum for ``solver="sgd"``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified for classifiers), stop when
+        its score has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+    validation_fraction : float, default=0.1
+        Fraction held out with ``early_stopping``.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's moment decay rates.
+    epsilon : float, default=1e-8
+        Adam's (and RMSprop's, Adagrad's) denominator term.
+    n_iter_no_change : int, default=10
+        Patience: epochs without improvement before stopping.
+    init : str or callable, default="auto"
+        Weight initialiser, a name of ``chainrule.nn.INITIALIZERS`` (``"he"``,
+        ``"xavier"``, ``"lecun"``, …) or a callable ``f(shape, seed=, dtype=)``; ``"auto"``
+        is ``nn.Linear``'s default (PyTorch's).
+    dropout : float, default=0.0
+        Dropout probability after every hidden activation.
+    batch_norm : bool, default=False
+        Batch normalisation after every hidden Linear layer.
+    l1 : float, default=0.0
+        L1 penalty ``l1/Σw·‖W‖₁`` per batch.
+    optimizer_params : dict or None, default=None
+        Further optimiser settings (``{"weight_decay": 0.01}``, ``{"amsgrad": True}``); they
+        override the ones derived from the parameters above.
+    schedule : str or None, default=None
+        A learning-rate schedule of ``chainrule.optim.SCHEDULERS`` (``"step"``,
+        ``"cosine"``, ``"exponential"``, ``"plateau"``, …), stepped once per epoch
+        (``"plateau"`` watches the validation loss, or the training loss).
+    schedule_params : dict or None, default=None
+        Its settings, e.g. ``{"T_max": 50}`` for ``"cosine"``.
+    restore_best_weights : bool, default=True
+        With ``early_stopping``, end with the weights of the best validation score.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the parameters and of training; predictions are computed in float64.
+"""
+
+_SHARED_ATTRIBUTES = """\
+    loss_ : float
+        Training loss of the last epoch (including the penalties).
+    loss_curve_ : list of float
+        Training loss of every epoch (over all warm starts and partial fits).
+    validation_loss_curve_ : list of float or None
+        With ``early_stopping``: the data loss on the validation set, every epoch.
+    validation_scores_ : list of float or None
+        With ``early_stopping``: the validation score (``score``) every epoch.
+    best_validation_score_ : float or None
+        The best validation score.
+    best_loss_ : float
+        The lowest training loss.
+    n_iter_ : int
+        Epochs run by the last call to ``fit`` / ``partial_fit``.
+    t_ : int
+        Training samples seen (over all calls).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` had string column names (a DataFrame).
+    n_outputs_ : int
+        Number of output units.
+    out_activation_ : str
+        ``"softmax"``, ``"logistic"``, ``"identity"`` or ``"exp"``.
+    model_ : chainrule.nn.Sequential
+        The network (a chainrule Module, in evaluation mode).
+    optimizer_ : chainrule.optim.Optimizer
+        The optimiser and its state.
+    coefs_, intercepts_ : list of ndarray
+        Weights in scikit-learn's ``(fan_in, fan_out)`` layout, and biases (copies).
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier trained by chainrule (scikit-learn API).
+
+    Multiclass targets use a softmax output and the cross-entropy; binary and multilabel
+    targets (an indicator matrix) use logistic outputs and the binary cross-entropy, as
+    ``sklearn.neural_network.MLPClassifier`` does.
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 1e-4,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 1e-3,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        init: Any = "auto",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        l1: float = 0.0,
+        optimizer_params: dict | None = None,
+        schedule: str | None = None,
+        schedule_params: dict | None = None,
+        restore_best_weights: bool = True,
+        class_weight: Any = None,
+        dtype: Any = "float32",
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            init=init,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            l1=l1,
+            optimizer_params=optimizer_params,
+            schedule=schedule,
+            schedule_params=schedule_params,
+            restore_best_weights=restore_best_weights,
+            dtype=dtype,
+        )
+        self.class_weight = class_weight
+
+    # ------------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+        """Train the network on ``X`` and the class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix for multilabel classification.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; each batch's loss is ``Σ wᵢℓᵢ / Σ wᵢ``.
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
+    ) -> MLPClassifier:
+        """One epoch over ``X, y``, continuing the network and optimiser state.
+
+        ``n`` calls equal ``fit`` with ``max_iter=n`` on the same data (same seed).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like, default=None
+            All the classes; required on the first call (ignored for multilabel ``y``).
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True, classes=classes)
+
+    def _validate_training_data(
+        self, X: Any, y: Any, first_pass: bool, incremental: bool, classes: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=first_pass
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        target_type = type_of_target(y)
+        if target_type not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(
+                f"MLPClassifier supports binary, multiclass and multilabel-indicator targets, "
+                f"got {target_type!r} targets"
+            )
+        if first_pass:
+            if target_type == "multilabel-indicator":
+                self.classes_ = np.arange(y.shape[1])
+            elif incremental:
+                if classes is None:
+                    raise ValueError("classes must be passed on the first call to partial_fit.")
+                self.classes_ = unique_labels(classes)
+            else:
+                self.classes_ = unique_labels(y)
+            self._target_type = target_type
+            if target_type != "multilabel-indicator" and len(self.classes_) < 2:
+                raise ValueError(
+                    "MLPClassifier needs samples of at least 2 classes in the data, but the "
+                    f"data contains only one class: {self.classes_[0]!r}"
+                )
+        else:
+            multilabel = target_type == "multilabel-indicator"
+            if multilabel != (self._target_type == "multilabel-indicator"):
+                raise ValueError(
+                    f"y is {target_type!r} but the network was fitted on "
+                    f"{self._target_type!r} targets"
+                )
+            if not multilabel:
+                unknown = np.setdiff1d(unique_labels(y), self.classes_)
+                if unknown.size:
+                    raise ValueError(
+                        f"y has classes not in classes_ {self.classes_.tolist()}: "
+                        f"{unknown.tolist()}"
+                    )
+        if self._target_type == "multilabel-indicator":
+            if y.ndim != 2 or y.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"multilabel y must have {len(self.classes_)} columns, got shape {y.shape}"
+                )
+            Y = np.asarray(y, dtype=np.float64)
+            self.out_activation_ = "logistic"
+        else:
+            idx = np.searchsorted(self.classes_, y)
+            if len(self.classes_) == 2:
+                Y = idx.reshape(-1, 1).astype(np.float64)
+                self.out_activation_ = "logistic"
+            else:
+                Y = np.zeros((len(y), len(self.classes_)))
+                Y[np.arange(len(y)), idx] = 1.0
+                self.out_activation_ = "softmax"
+        return X, Y, y
+
+    def _sample_weights(
+        self, sample_weight: Any, X: np.ndarray, y: np.ndarray, incremental: bool
+    ) -> np.ndarray:
+        sw = super()._sample_weights(sample_weight, X, y, incremental)
+        if self.class_weight is not None:
+            if incremental and isinstance(self.class_weight, str):
+                raise ValueError(
+                    "class_weight='balanced' is not supported for partial_fit (the class "
+                    "frequencies of one batch are not those of the data); pass a dict of "
+                    "class weights"
+                )
+            sw = sw * compute_sample_weight(self.class_weight, y)
+        return sw
+
+    def _stratify_validation(self) -> bool:
+        return self._target_type != "multilabel-indicator"
+
+    def _data_loss(self, z: Any, Y: np.ndarray, wn: np.ndarray) -> Any:
+        if self.out_activation_ == "softmax":
+            # Σᵢ wᵢ·(−log softmax(zᵢ)_yᵢ): F.cross_entropy(z, Y·w, reduction="sum") with
+            # probability targets, written out to skip its per-call checks
+            return -(F.log_softmax(z, axis=1) * (Y * wn[:, None])).sum()
+        return F.binary_cross_entropy_with_logits(z, Y, weight=wn[:, None], reduction="sum")
+
+    def _validation_score(self, X: np.ndarray, y: np.ndarray, sw: np.ndarray) -> float:
+        return float(accuracy_score(y, self._predict(X), sample_weight=sw))
+
+    # ---------------------------------------------------------------------- predicting
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        z = self._forward(X)
+        if self._target_type == "multilabel-indicator":
+            return (z > 0).astype(np.int64)
+        if z.shape[1] == 1:
+            return self.classes_[(z[:, 0] > 0).astype(np.intp)]
+        return self.classes_[np.argmax(z, axis=1)]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels (a 0/1 indicator matrix for multilabel targets).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+        """
+        return self._predict(self._check_X(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Softmax probabilities (multiclass), ``[1 − p, p]`` (binary) or one independent
+            probability per label (multilabel).
+        """
+        z = self._forward(self._check_X(X))
+        if self._target_type == "multilabel-indicator":
+            return expit(z)
+        if z.shape[1] == 1:
+            p = expit(z[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return np.exp(log_softmax(z, axis=1))
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba` (computed stably).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        z = self._forward(self._check_X(X))
+        if self._target_type == "multilabel-indicator":
+            return -np.logaddexp(0.0, -z)
+        if z.shape[1] == 1:
+            z0 = z[:, 0]
+            return np.column_stack([-np.logaddexp(0.0, z0), -np.logaddexp(0.0, -z0)])
+        return log_softmax(z, axis=1)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor trained by chainrule (scikit-learn API).
+
+    The output layer is linear (``loss="poisson"``: ``exp``); ``y`` may have several
+    columns (multi-output regression).
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "absolute_error", "huber", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        loss: str = "squared_error",
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 1e-4,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 1e-3,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        init: Any = "auto",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        l1: float = 0.0,
+        optimizer_params: dict | None = None,
+        schedule: str | None = None,
+        schedule_params: dict | None = None,
+        restore_best_weights: bool = True,
+        dtype: Any = "float32",
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            init=init,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            l1=l1,
+            optimizer_params=optimizer_params,
+            schedule=schedule,
+            schedule_params=schedule_params,
+            restore_best_weights=restore_best_weights,
+            dtype=dtype,
+        )
+        self.loss = loss
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """Train the network on ``X`` and the targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; each batch's loss is ``Σ wᵢℓᵢ / Σ wᵢ``.
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """One epoch over ``X, y``, continuing the network and optimiser state.
+
+        ``n`` calls equal ``fit`` with ``max_iter=n`` on the same data (same seed).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def _validate_training_data(
+        self, X: Any, y: Any, first_pass: bool, incremental: bool, classes: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=first_pass,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                f"loss='poisson' needs non-negative targets, got a minimum of {np.min(y)}"
+            )
+        if first_pass:
+            self._y_ndim = y.ndim
+        self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        return X, Y, y
+
+    def _data_loss(self, z: Any, Y: np.ndarray, wn: np.ndarray) -> Any:
+        k = Y.shape[1]
+        if self.loss == "poisson":
+            # μ = exp(z): ℓ = Σ_k (μ − y·z) + Σ_k (y·log y − y), the constant keeps ℓ ≥ 0
+            const = (xlogy(Y, Y) - Y).astype(Y.dtype)
+            per = z.exp() - z * Y + const
+            return (per * wn[:, None]).sum()
+        if self.loss == "squared_error":
+            per = F.mse_loss(z, Y, reduction="none", half=True)
+        elif self.loss == "absolute_error":
+            per = F.l1_loss(z, Y, reduction="none")
+        else:
+            per = F.huber_loss(z, Y, reduction="none", delta=1.0)
+        return (per * (wn / k)[:, None]).sum()
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        z = self._forward(X)
+        if self.loss == "poisson":
+            z = np.exp(z)
+        if z.shape[1] == 1:
+            return z.ravel()
+        return z
+
+    def _validation_score(self, X: np.ndarray, y: np.ndarray, sw: np.ndarray) -> float:
+        return float(r2_score(y, self._predict(X), sample_weight=sw))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        return self._predict(self._check_X(X))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+_CLASSIFIER_DOC = """
+    Parameters
+    ----------
+{params}    class_weight : dict, list of dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``
+        (``sklearn.utils.class_weight.compute_sample_weight``); ``"balanced"`` uses
+        ``n_samples / (n_classes · count(class))``. Not ``"balanced"`` in ``partial_fit``.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels (for multilabel ``y``: the label indices).
+{attributes}
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import train_test_split
+    >>> from chainrule.sklearn import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X_tr, X_te, y_tr, y_te = train_test_split(X / 16, y, random_state=0)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=30, random_state=0)
+    >>> clf.fit(X_tr, y_tr).score(X_te, y_te) > 0.9
+    True
+    >>> clf.predict_proba(X_te[:1]).shape
+    (1, 10)
+"""
+
+_REGRESSOR_DOC = """
+    Parameters
+    ----------
+    loss : {{"squared_error", "absolute_error", "huber", "poisson"}}, default="squared_error"
+        ``½·mean_k (z_k − y_k)²`` (scikit-learn's), ``mean_k |z_k − y_k|``, Huber with
+        ``delta = 1`` averaged over the outputs, or the half Poisson deviance
+        ``Σ_k (y_k·log(y_k/μ_k) − y_k + μ_k)`` with ``μ = exp(z)`` (needs ``y ≥ 0``).
+{params}
+    Attributes
+    ----------
+{attributes}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.sklearn import MLPRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, size=(300, 2))
+    >>> y = np.column_stack([X[:, 0] * X[:, 1], np.sin(3 * X[:, 0])])   # two outputs
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32, 32), learning_rate_init=0.01,
+    ...                    max_iter=150, random_state=0).fit(X, y)
+    >>> reg.predict(X).shape, reg.score(X, y) > 0.9
+    ((300, 2), True)
+"""
+
+MLPClassifier.__doc__ += _CLASSIFIER_DOC.format(
+    params=_SHARED_DOC, attributes=_SHARED_ATTRIBUTES
+)
+MLPRegressor.__doc__ += _REGRESSOR_DOC.format(
+    params=_SHARED_DOC, attributes=_SHARED_ATTRIBUTES
+)
+
+
+def load(path: Any) -> Any:
+    """Read an :class:`MLPClassifier` or :class:`MLPRegressor` written by ``save``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    estimator : MLPClassifier or MLPRegressor, fitted.
+    """
+    from ._persist import load_estimator
+
+    return load_estimator(path, expected=None)
