@@ -278,3 +278,19 @@ def test_sync_helper_checks_names():
     # the oracle copies state by name: a renamed parameter would be caught
     with pytest.raises(RuntimeError):
         sync_to_torch(nn.Linear(2, 2, seed=0), torch.nn.Bilinear(2, 2, 2))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.Linear(4, 3, seed=0), lambda: nn.BatchNorm1d(4), lambda: nn.BatchNorm1d(4).eval(),
+    lambda: nn.LayerNorm(4), lambda: nn.Residual(nn.Linear(4, 4, seed=0)),
+    lambda: nn.Dropout(0.3, seed=0), lambda: nn.Flatten(),
+], ids=["linear", "bn_train", "bn_eval", "layernorm", "residual", "dropout", "flatten"])
+def test_float32_layers_stay_float32(make):
+    layer = make()
+    x = cr.tensor(_x((5, 4)).astype(np.float32), requires_grad=True)
+    y = layer(x)
+    assert y.dtype == np.float32
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in layer.parameters())
+    assert all(b.dtype in (np.float32, np.int64) for b in layer.buffers())

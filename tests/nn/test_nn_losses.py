@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch_oracle import check_fn
 
 import chainrule as cr
@@ -286,6 +288,8 @@ def test_validation_errors():
         F.cross_entropy(x, np.array([0, 1, 1]), weight=np.ones(3))
     with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\], got 1.5"):
         F.cross_entropy(x, np.array([0, 1, 1]), label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"looks like class indices: pass them as integers"):
+        F.cross_entropy(x, np.array([0.0, 1.0, 1.0]))
     with pytest.raises(TypeError, match="integer class indices"):
         F.nll_loss(x, np.zeros((3, 2)))
     with pytest.raises(ValueError, match="delta must be > 0, got -1"):
@@ -301,3 +305,21 @@ def test_registry():
         assert isinstance(nn.get_loss(name), cls)
     with pytest.raises(ValueError, match=r"unknown loss 'hinge'; valid names: .*mse"):
         nn.get_loss("hinge")
+
+
+@settings(max_examples=25, deadline=None)
+@given(N=st.integers(1, 6), C=st.integers(2, 5), eps=st.sampled_from([0.0, 0.1, 0.5]),
+       reduction=st.sampled_from(REDUCTIONS), seed=st.integers(0, 10_000))
+def test_cross_entropy_property_against_torch(N, C, eps, reduction, seed):
+    r = _rng(seed)
+    x = r.standard_normal((N, C)) * 3
+    t = r.integers(0, C, N)
+    w = r.uniform(0.1, 2.0, C)
+    got = F.cross_entropy(cr.tensor(x), t, w, reduction=reduction, label_smoothing=eps)
+    want = TF.cross_entropy(torch.tensor(x), torch.tensor(t), torch.tensor(w),
+                            reduction=reduction, label_smoothing=eps)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-12)
+    # and it is nll_loss of log_softmax when there is no smoothing
+    if eps == 0.0:
+        nll = F.nll_loss(F.log_softmax(cr.tensor(x), axis=1), t, w, reduction=reduction)
+        np.testing.assert_allclose(got.numpy(), nll.numpy(), rtol=1e-12)

@@ -926,9 +926,13 @@ def _weighted_nll(
         if unbatched:
             y = y.reshape(1, C)
         if y.shape != log_p.shape:
+            hint = ""
+            if t_arr.shape == log_p.shape[:1] + log_p.shape[2:] or (unbatched and not t_arr.ndim):
+                hint = (" (a float target of this shape looks like class indices: pass them "
+                        "as integers, e.g. y.astype(np.int64))")
             raise ValueError(
                 f"{name}: class-probability target must have the input's shape "
-                f"{log_p.shape if not unbatched else (C,)}, got {t_arr.shape}"
+                f"{log_p.shape if not unbatched else (C,)}, got {t_arr.shape}{hint}"
             )
         if eps > 0:
             y = y * (1.0 - eps) + eps / C
