@@ -19,9 +19,10 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/chainrule train
 	$(VENV)/bin/chainrule demo higham
 
+# two pytest workers on two cores: one BLAS/OpenMP thread each, so they do not oversubscribe
 test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests bench
-	$(PY) -m pytest -n 2
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests bench
