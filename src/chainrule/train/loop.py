@@ -317,16 +317,16 @@ def _evaluate_arrays(
     batch_size: int | None,
     output_fn: Callable[[np.ndarray], np.ndarray] | None,
 ) -> dict[str, float]:
+    """Loss and metrics of the model as it is (the caller sets eval mode and no_grad)."""
     n = X.shape[0]
     total = 0.0
     outs = []
-    with _eval_mode(model):
-        for start, out in _forward_batches(model, X, batch_size):
-            m = out.shape[0]
-            value = float(loss_fn(out, Tensor._wrap(y[start : start + m])).data)
-            total += value * m
-            if metrics:
-                outs.append(out.data)
+    for start, out in _forward_batches(model, X, batch_size):
+        m = out.shape[0]
+        value = float(loss_fn(out, Tensor._wrap(y[start : start + m])).data)
+        total += value * m
+        if metrics:
+            outs.append(out.data)
     result = {"loss": total / n}
     if metrics:
         pred = outs[0] if len(outs) == 1 else np.concatenate(outs)
@@ -387,7 +387,8 @@ def evaluate(
     if batch_size is not None:
         batch_size = _check_int(batch_size, "batch_size", 1)
     output_fn = _sigmoid if loss_name == "binary_cross_entropy_with_logits" else None
-    return _evaluate_arrays(model, loss_fn, X, y, ms, batch_size, output_fn)
+    with _eval_mode(model):
+        return _evaluate_arrays(model, loss_fn, X, y, ms, batch_size, output_fn)
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -539,6 +540,13 @@ class Trainer:
         self._batch_end = [c for c in self.callbacks if _overrides(c, "on_batch_end")]
 
         self.model = model
+        from ..nn import Module
+
+        modules = list(model.modules()) if isinstance(model, Module) else []
+        # Module.train only sets ``training`` on every module: do that directly, unless a
+        # module overrides train()
+        plain = modules and all(type(m).train is Module.train for m in modules)
+        self._modules: list[Any] | None = modules if plain else None
         self.optimizer = optimizer
         self.eval_batch_size = eval_batch_size
         self.history = History()
@@ -550,6 +558,15 @@ class Trainer:
         from ..nn import weight_parameters
 
         self._weights = weight_parameters(model) if (self.l1 or self.l2) else []
+
+    # ------------------------------------------------------------------ modes
+    def _set_training(self, mode: bool) -> None:
+        """``model.train(mode)``, without walking the module tree every epoch."""
+        if self._modules is None:
+            self.model.train(mode)
+        else:
+            for m in self._modules:
+                m.training = mode
 
     # ------------------------------------------------------------------ penalties
     def _penalty(self) -> Tensor:
@@ -675,7 +692,7 @@ class Trainer:
         lr = self._lr()
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch)
-        model.train()
+        self._set_training(True)
         if bar is not None:
             bar.start_epoch(epoch, len(self.loader))
         keep_outputs = bool(self.metrics)
@@ -722,8 +739,10 @@ class Trainer:
             for metric in self.metrics:
                 logs[f"train_{metric.name}"] = float(metric(y_seen, pred))
         if self.dev is not None:
-            res = _evaluate_arrays(model, loss_fn, self.dev[0], self.dev[1], self.metrics,
-                                   self.eval_batch_size, self._output_fn)
+            self._set_training(False)
+            with no_grad():
+                res = _evaluate_arrays(model, loss_fn, self.dev[0], self.dev[1], self.metrics,
+                                       self.eval_batch_size, self._output_fn)
             logs["dev_loss"] = res["loss"]
             for metric in self.metrics:
                 logs[f"dev_{metric.name}"] = res[metric.name]
