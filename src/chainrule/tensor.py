@@ -163,7 +163,8 @@ class Tensor:
         dtype = np.dtype(dtype)
         if dtype == self.data.dtype:
             return self
-        if self.requires_grad and dtype.kind == "f":
+        if dtype.kind == "f" and (self.requires_grad or _autodiff._state.tape is not None):
+            # a primitive also when a step is being traced, so the cast is replayed
             return _ops.Cast.apply(self, dtype=dtype)
         return Tensor._wrap(self.data.astype(dtype))
 
