@@ -215,3 +215,35 @@ def test_regression_target_shape_must_match_outputs():
     model = _mlp(out=1)
     with pytest.raises(ValueError, match=r"y has shape \(120, 3\) but the model outputs"):
         fit(model, "mse", "sgd", (X, np.zeros((120, 3))), epochs=1, progress=False)
+
+
+def test_l2_argument_is_half_lambda_squared_norm_like_weight_decay():
+    # (λ/2)‖W‖² has gradient λW: fit(l2=λ) with plain SGD equals SGD(weight_decay=λ) on
+    # the weights (the biases are not penalised, so give them no gradient difference: both
+    # runs share everything else)
+    X, y = _blobs()
+    a = nn.Sequential(nn.Linear(2, 3, bias=False, seed=0, dtype=np.float64))
+    b = nn.Sequential(nn.Linear(2, 3, bias=False, seed=0, dtype=np.float64))
+    fit(a, "cross_entropy", optim.SGD(a.parameters(), lr=0.1), (X, y % 3), epochs=2,
+        batch_size=40, seed=0, l2=0.5, progress=False)
+    fit(b, "cross_entropy", optim.SGD(b.parameters(), lr=0.1, weight_decay=0.5), (X, y % 3),
+        epochs=2, batch_size=40, seed=0, progress=False)
+    np.testing.assert_allclose(a[0].weight.data, b[0].weight.data, rtol=1e-12)
+
+
+def test_clip_grad_norm_caps_every_step():
+    X, y = _blobs()
+    model = _mlp(dtype=np.float64)
+    before = np.concatenate([p.data.ravel() for p in model.parameters()])
+    fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=1.0), (X, y), epochs=1,
+        batch_size=30, seed=0, clip_grad_norm=1e-3, progress=False)  # 4 steps
+    after = np.concatenate([p.data.ravel() for p in model.parameters()])
+    moved = np.linalg.norm(after - before)
+    assert 1e-3 < moved <= 4 * 1e-3  # each step is at most lr · max_norm long
+    with pytest.raises(ValueError, match="clip_grad_norm must be > 0"):
+        _bad(clip_grad_norm=0)
+
+
+def test_loss_must_be_a_scalar():
+    with pytest.raises(ValueError, match=r"the loss must return a scalar .* got shape \(32,\)"):
+        _bad(loss=nn.CrossEntropyLoss(reduction="none"))

@@ -326,11 +326,11 @@ class GradientMonitor(Callback):
     For layer ``l`` with parameters ``θ_l`` (``0.weight`` and ``0.bias`` form layer ``0``)
     the norm after batch ``b`` is ``‖g_l‖₂ = √(Σ_{θ ∈ θ_l} Σ (∂J/∂θ)²)``; the epoch's value is
     the mean over its batches, stored in ``history.grad_norms`` (one dict per epoch) and
-    returned by ``history.grad_norm(layer)``. A ``RuntimeWarning``-free
-    ``warnings.warn`` (category :class:`UserWarning`) names the layer and epoch when the
-    norm is below ``vanish`` (gradients vanish: the layer stops learning — try ReLU, He
-    initialisation, batch norm, residual connections) or above ``explode`` (gradients
-    explode — try a smaller learning rate, gradient clipping, better initialisation).
+    returned by ``history.grad_norm(layer)``. ``warnings.warn`` (a :class:`UserWarning`)
+    names the layer and the epoch when the norm is below ``vanish`` (vanishing gradients:
+    the layer stops learning — try ReLU, He initialisation, batch norm, residual
+    connections) or above ``explode`` (exploding gradients — try a smaller learning rate,
+    gradient clipping, better initialisation).
 
     Args:
         vanish: lower threshold (default 1e-7).

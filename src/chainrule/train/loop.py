@@ -4,7 +4,7 @@ One epoch of :func:`fit` is, for every mini-batch ``(X_b, y_b)`` of the shuffled
 set::
 
     ŷ = model(X_b)                                   forward (training mode)
-    J = L(ŷ, y_b) + λ₁ Σ|w| + λ₂ Σ w²                data loss plus optional penalties
+    J = L(ŷ, y_b) + λ₁ Σ|w| + (λ₂/2) Σ w²            data loss plus optional penalties
     ∂J/∂θ = backward(J)                              back-propagation
     θ ← optimizer.step(θ, ∂J/∂θ)                     the update rule
 
@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import rng as _rng
 from ..autodiff import no_grad
+from ..optim import clip_grad_norm_
 from ..tensor import Tensor
 from .callbacks import Callback, LRSchedulerCallback, ModelCheckpoint
 from .checkpoint import load_checkpoint
@@ -438,6 +439,7 @@ class Trainer:
         resume: bool | str | os.PathLike = False,
         progress: bool | None = None,
         eval_batch_size: int | None = None,
+        clip_grad_norm: float | None = None,
     ) -> None:
         from ..data import DataLoader
 
@@ -464,6 +466,11 @@ class Trainer:
             eval_batch_size = _check_int(eval_batch_size, "eval_batch_size", 1)
         self.l1 = _check_penalty(l1, "l1")
         self.l2 = _check_penalty(l2, "l2")
+        if clip_grad_norm is not None:
+            clip_grad_norm = _check_penalty(clip_grad_norm, "clip_grad_norm")
+            if clip_grad_norm == 0:
+                raise ValueError("clip_grad_norm must be > 0 (or None for no clipping), got 0")
+        self.clip_grad_norm = clip_grad_norm
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress must be None or a bool, got {type(progress).__name__}")
         if not isinstance(resume, (bool, str, os.PathLike)):
@@ -495,9 +502,10 @@ class Trainer:
                 self._adapt = adapt
             self.loader = given_loader
         else:
+            # full-batch gradient descent needs no shuffling (and no copy of X per epoch)
             self.loader = DataLoader(
                 X, y, batch_size=batch_size if batch_size is not None else X.shape[0],
-                shuffle=True, seed=seed,
+                shuffle=batch_size is not None, seed=seed,
             )
         self.dev: tuple[np.ndarray, np.ndarray] | None = None
         if dev_data is not None:
@@ -547,6 +555,7 @@ class Trainer:
         # module overrides train()
         plain = modules and all(type(m).train is Module.train for m in modules)
         self._modules: list[Any] | None = modules if plain else None
+        self._params = list(model.parameters())
         self.optimizer = optimizer
         self.eval_batch_size = eval_batch_size
         self.history = History()
@@ -702,6 +711,8 @@ class Trainer:
         seen = 0
         wrap = Tensor._wrap
         adapt = self._adapt
+        clip = self.clip_grad_norm
+        params = self._params
         for b, (xb, yb) in enumerate(self.loader, start=1):
             self.batch = b
             if adapt is not None:
@@ -711,6 +722,11 @@ class Trainer:
             J = data_loss
             if self._weights:
                 J = J + self._penalty()
+            if data_loss.data.size != 1:
+                raise ValueError(
+                    f"the loss must return a scalar (reduction='mean'), got shape "
+                    f"{data_loss.shape}"
+                )
             value = float(data_loss.data)
             if not math.isfinite(value) or not math.isfinite(float(J.data)):
                 bad = value if not math.isfinite(value) else float(J.data)
@@ -719,6 +735,8 @@ class Trainer:
             J.backward()
             for cb in self._after_backward:
                 cb.on_after_backward(self)
+            if clip is not None:
+                clip_grad_norm_(params, clip)
             optimizer.step()
             m = xb.shape[0]
             total += value * m
@@ -839,12 +857,13 @@ def fit(
     resume: bool | str | os.PathLike = False,
     progress: bool | None = None,
     eval_batch_size: int | None = None,
+    clip_grad_norm: float | None = None,
 ) -> History:
     """Train ``model`` by mini-batch gradient descent; return the per-epoch :class:`History`.
 
     For each mini-batch ``(X_b, y_b)`` (reshuffled every epoch)::
 
-        J(θ) = (1/|b|) Σ_{i∈b} ℓ(f_θ(x_i), y_i) + λ₁ Σ_W |w| + λ₂ Σ_W w²
+        J(θ) = (1/|b|) Σ_{i∈b} ℓ(f_θ(x_i), y_i) + λ₁ Σ_W |w| + (λ₂/2) Σ_W w²
         θ ← optimizer.step(θ, ∂J/∂θ)
 
     where the penalties run over the weight matrices (not biases). After each epoch the dev
@@ -874,12 +893,17 @@ def fit(
         scheduler: a learning-rate schedule, stepped once per epoch
             (``ReduceLROnPlateau`` with the dev loss); same as
             ``LRSchedulerCallback(scheduler)``.
-        l1, l2: penalty weights ``λ₁``, ``λ₂`` (≥ 0) on the weight matrices.
+        l1, l2: penalty weights ``λ₁``, ``λ₂`` (≥ 0) on the weight matrices
+            (``nn.l1_penalty``, ``nn.l2_penalty``; the L2 gradient ``λ₂w`` is what
+            ``SGD(weight_decay=λ₂)`` adds).
         checkpoint_dir: write ``last.safetensors`` there after every epoch (atomically).
         resume: ``True`` to continue from ``checkpoint_dir/last.safetensors`` when it
             exists (and start afresh otherwise), or the path of a checkpoint.
         progress: show a rich progress bar (default: only when stderr is a terminal).
         eval_batch_size: rows per forward pass in dev evaluation (default: all at once).
+        clip_grad_norm: if given, rescale the gradients before each step so that their
+            global 2-norm is at most this (``optim.clip_grad_norm_``); GradientMonitor
+            sees them before clipping.
 
     Returns:
         the :class:`History` (the model is trained in place).
@@ -906,5 +930,6 @@ def fit(
         epochs=epochs, batch_size=batch_size, callbacks=callbacks, seed=seed,
         metrics=metrics, scheduler=scheduler, l1=l1, l2=l2, checkpoint_dir=checkpoint_dir,
         resume=resume, progress=progress, eval_batch_size=eval_batch_size,
+        clip_grad_norm=clip_grad_norm,
     )
     return trainer.run()
