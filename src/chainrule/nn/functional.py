@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import rng as _rng
-from ..ops import Function
+from ..ops import Function, Linear, SoftmaxCrossEntropy
 from ..ops import _erf as _erf_array
 from ..tensor import Tensor, where
 
@@ -487,36 +487,6 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
                 f"got {b.shape}"
             )
     return Linear.apply(x, W, b)
-
-
-class Linear(Function):
-    """z = x @ Wᵀ + b  ;  ∂L/∂x = ∂L/∂z @ W,  ∂L/∂W = (∂L/∂z)ᵀ @ x,  ∂L/∂b = Σ_rows ∂L/∂z
-
-    Fused (one graph node instead of transpose, matmul and add): the weight gradient is
-    summed over all leading axes of a batched input; ``b`` may be None.
-    """
-
-    @staticmethod
-    def forward(ctx, x, W, b):
-        ctx.save(x, W)
-        z = x @ W.T
-        if b is not None:
-            z += b
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        x, W = ctx.saved_tensors
-        gx = gW = gb = None
-        out_f, in_f = W.shape
-        g2 = g.reshape(-1, out_f)
-        if ctx.needs_grad(0):
-            gx = g @ W
-        if ctx.needs_grad(1):
-            gW = g2.T @ x.reshape(-1, in_f)
-        if ctx.parents[2] is not None and ctx.needs_grad(2):
-            gb = g2.sum(axis=0)
-        return gx, gW, gb
 
 
 def _check_p(p: Any, name: str) -> float:
@@ -1062,6 +1032,14 @@ def cross_entropy(
     axis = 1 if x.ndim >= 2 else 0
     if x.ndim == 0:
         raise ValueError("cross_entropy: input must have a class axis, got a 0-d tensor")
+    if x.ndim == 2 and weight is None and eps == 0 and reduction != "none":
+        t_arr = target.data if isinstance(target, Tensor) else target
+        C = x.shape[1]
+        if (isinstance(t_arr, np.ndarray) and t_arr.dtype.kind in "iu" and t_arr.size
+                and t_arr.shape == x.shape[:1] and not 0 <= ignore_index < C
+                and 0 <= t_arr.min() and t_arr.max() < C):
+            # the common case as one fused node (its backward is softmax − onehot)
+            return SoftmaxCrossEntropy.apply(x, t_arr, reduction=reduction)
     log_p = x.log_softmax(axis=axis)
     return _weighted_nll(log_p, target, weight, ignore_index, reduction, eps,
                          "cross_entropy", allow_probs=True)
