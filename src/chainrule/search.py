@@ -1,0 +1,465 @@
+"""Hyperparameter search for the scikit-learn estimators, on this machine or a Dask cluster.
+
+``chainrule search CONFIG.toml`` (and :func:`run_search`) runs scikit-learn's
+``GridSearchCV`` or ``RandomizedSearchCV`` over :class:`chainrule.sklearn.MLPClassifier` or
+:class:`~chainrule.sklearn.MLPRegressor` on a dataset named in a TOML file. The fits run
+in parallel through joblib: on all local cores by default, or on a Dask cluster when a
+scheduler address is given (``--scheduler tcp://host:8786``), with
+``joblib.parallel_backend("dask")``. The results are the same either way.
+
+The configuration (every key but ``param_grid`` is optional)::
+
+    estimator = "classifier"       # "classifier", "regressor" or "auto" (from the dataset)
+    dataset = "digits"             # a name of chainrule.data.DATASETS, or a .csv/.npz path
+    target = "label"               # the target column of a CSV file
+    search = "grid"                # "grid" (every combination) or "random"
+    n_iter = 10                    # random search: number of sampled settings
+    cv = 5                         # number of folds (stratified for classifiers)
+    cv_shuffle = false             # shuffle before splitting (seeded by random_state)
+    scoring = "accuracy"           # a scikit-learn scorer name; default the estimator's score
+    standardize = true             # StandardScaler fitted inside each fold
+    n_jobs = -1                    # local joblib workers (-1: all cores)
+    random_state = 0               # seeds the folds' shuffle and the random search
+
+    [estimator_params]             # fixed estimator parameters
+    max_iter = 50
+    random_state = 0
+
+    [param_grid]                   # the values to try
+    hidden_layer_sizes = [[32], [64, 32]]
+    alpha = [1e-4, 1e-3]
+    learning_rate_init = { distribution = "loguniform", low = 1e-4, high = 1e-1 }  # random
+
+Outputs in ``out_dir``: ``cv_results.csv`` (``cv_results_``, one row per setting, the
+``mlp__`` prefix of the pipeline removed), ``best_model.safetensors`` (the best setting
+refitted on all the data; ``MLPClassifier.load``), ``search.json`` (best parameters and
+score, settings, timing) and, with ``standardize``, ``preprocessing.json`` (the scaler's
+``mean`` and ``scale``, to apply as ``(X − mean) / scale`` before ``predict``).
+
+Register the command on the CLI's typer app with one line::
+
+    app.command("search")(search_command)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+__all__ = ["SearchResult", "load_search_config", "run_search", "search_command"]
+
+_PREFIX = "mlp__"
+_KEYS = {
+    "estimator": "auto",
+    "dataset": "digits",
+    "target": None,
+    "dataset_params": {},
+    "search": "grid",
+    "n_iter": 10,
+    "cv": 5,
+    "cv_shuffle": False,
+    "scoring": None,
+    "standardize": True,
+    "n_jobs": -1,
+    "random_state": 0,
+    "estimator_params": {},
+    "param_grid": None,
+}
+_DISTRIBUTIONS = ("uniform", "loguniform", "randint")
+
+
+@dataclass
+class SearchResult:
+    """What :func:`run_search` did.
+
+    Attributes:
+        best_params: the best setting (parameter names without the pipeline prefix).
+        best_score: its mean cross-validated score.
+        scoring: the scorer's name (``"score"``: the estimator's own ``score``).
+        n_candidates: number of settings tried.
+        backend: ``"dask (ADDRESS)"`` or ``"joblib (n_jobs=…)"``.
+        seconds: wall time of the search (with the final refit).
+        out_dir: where the files were written.
+        files: the written files by role (``results``, ``model``, ``summary``,
+            ``preprocessing``).
+        mean_test_scores: ``cv_results_["mean_test_score"]`` in the order of the CSV rows.
+    """
+
+    best_params: dict[str, Any]
+    best_score: float
+    scoring: str
+    n_candidates: int
+    backend: str
+    seconds: float
+    out_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    mean_test_scores: np.ndarray | None = None
+
+
+# ------------------------------------------------------------------------------ config
+
+
+def load_search_config(config_path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a search configuration (TOML); fill in the defaults.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: invalid TOML, an unknown key, or a value of the wrong kind (the message
+            names the key and the value).
+    """
+    path = Path(config_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such configuration file: {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: invalid TOML: {err}") from None
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; valid keys: "
+            f"{', '.join(_KEYS)}"
+        )
+    cfg = {**_KEYS, **raw}
+    if not isinstance(cfg["param_grid"], dict) or not cfg["param_grid"]:
+        raise ValueError(f"{path}: a [param_grid] table with at least one parameter is needed")
+    for key in ("estimator_params", "dataset_params"):
+        if not isinstance(cfg[key], dict):
+            raise ValueError(f"{path}: {key} must be a table, got {cfg[key]!r}")
+    if cfg["search"] not in ("grid", "random"):
+        raise ValueError(f"{path}: search must be 'grid' or 'random', got {cfg['search']!r}")
+    for key, minimum in (("cv", 2), ("n_iter", 1)):
+        value = cfg[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{path}: {key} must be an int >= {minimum}, got {value!r}")
+    if isinstance(cfg["n_jobs"], bool) or not isinstance(cfg["n_jobs"], int) or cfg["n_jobs"] == 0:
+        raise ValueError(f"{path}: n_jobs must be a non-zero int, got {cfg['n_jobs']!r}")
+    for key in ("standardize", "cv_shuffle"):
+        if not isinstance(cfg[key], bool):
+            raise ValueError(f"{path}: {key} must be true or false, got {cfg[key]!r}")
+    if cfg["scoring"] is not None and not isinstance(cfg["scoring"], str):
+        raise ValueError(f"{path}: scoring must be a scorer name, got {cfg['scoring']!r}")
+    cfg["_dir"] = path.parent
+    cfg["_name"] = path.stem
+    return cfg
+
+
+def _tuples(value: Any) -> Any:
+    """TOML arrays inside a parameter value as tuples (``[64, 32]`` → ``(64, 32)``)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def _distribution(name: str, spec: dict[str, Any]) -> Any:
+    from scipy import stats
+
+    kind = spec.get("distribution")
+    if kind not in _DISTRIBUTIONS or set(spec) != {"distribution", "low", "high"}:
+        raise ValueError(
+            f"param_grid.{name}: a distribution is a table "
+            f"{{ distribution = one of {list(_DISTRIBUTIONS)}, low = …, high = … }}, "
+            f"got {spec!r}"
+        )
+    low, high = spec["low"], spec["high"]
+    if not low < high:
+        raise ValueError(f"param_grid.{name}: need low < high, got low={low}, high={high}")
+    if kind == "uniform":
+        return stats.uniform(low, high - low)
+    if kind == "loguniform":
+        return stats.loguniform(low, high)
+    return stats.randint(int(low), int(high) + 1)
+
+
+def _param_space(cfg: dict[str, Any], valid: set[str]) -> dict[str, Any]:
+    space: dict[str, Any] = {}
+    for name, values in cfg["param_grid"].items():
+        if name not in valid:
+            raise ValueError(
+                f"param_grid: {name!r} is not a parameter of the estimator; valid names: "
+                f"{', '.join(sorted(valid))}"
+            )
+        if isinstance(values, dict):
+            if cfg["search"] != "random":
+                raise ValueError(
+                    f"param_grid.{name}: distributions need search = \"random\"; a grid "
+                    "search takes a list of values"
+                )
+            space[_PREFIX + name] = _distribution(name, values)
+        elif isinstance(values, list) and values:
+            space[_PREFIX + name] = [_tuples(v) for v in values]
+        else:
+            raise ValueError(f"param_grid.{name}: expected a non-empty list of values, "
+                             f"got {values!r}")
+    return space
+
+
+def _dataset(cfg: dict[str, Any]) -> Any:
+    from .data import load_dataset
+
+    name = cfg["dataset"]
+    if not isinstance(name, str):
+        raise ValueError(f"dataset must be a name or a file path, got {name!r}")
+    kwargs = dict(cfg["dataset_params"])
+    if name.lower().endswith((".csv", ".npz")):
+        path = Path(name)
+        if not path.is_absolute() and not path.exists() and (cfg["_dir"] / path).exists():
+            path = cfg["_dir"] / path  # relative to the configuration file
+        name = str(path)
+        if name.lower().endswith(".csv"):
+            if cfg["target"] is None:
+                raise ValueError(f"dataset {name!r} is a CSV file: set target = \"column\"")
+            kwargs["target"] = cfg["target"]
+    return load_dataset(name, **kwargs)
+
+
+def _estimator(cfg: dict[str, Any], task: str) -> Any:
+    from .sklearn import MLPClassifier, MLPRegressor
+
+    kind = str(cfg["estimator"]).lower()
+    aliases = {"classifier": "classification", "mlpclassifier": "classification",
+               "regressor": "regression", "mlpregressor": "regression", "auto": task}
+    if kind not in aliases:
+        raise ValueError(
+            f"estimator must be 'classifier', 'regressor' or 'auto', got {cfg['estimator']!r}"
+        )
+    kind = aliases[kind]
+    if kind != task:
+        raise ValueError(
+            f"estimator {cfg['estimator']!r} does not fit dataset {cfg['dataset']!r}, whose "
+            f"task is {task}"
+        )
+    cls = MLPClassifier if kind == "classification" else MLPRegressor
+    valid = set(cls().get_params())
+    params = {k: _tuples(v) for k, v in cfg["estimator_params"].items()}
+    bad = sorted(set(params) - valid)
+    if bad:
+        raise ValueError(
+            f"estimator_params: {', '.join(map(repr, bad))} not parameter(s) of "
+            f"{cls.__name__}; valid names: {', '.join(sorted(valid))}"
+        )
+    return cls(**params), valid
+
+
+# ------------------------------------------------------------------------------ output
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, np.ma.core.MaskedConstant):
+        return ""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(_plain(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_strip(str(k)): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _strip(name: str) -> str:
+    return name.replace("param_" + _PREFIX, "param_").removeprefix(_PREFIX)
+
+
+def write_cv_results(cv_results: dict[str, Any], path: Path) -> None:
+    """Write ``cv_results_`` as CSV: one row per setting, one column per key."""
+    keys = list(cv_results)
+    n = len(cv_results["params"])
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([_strip(k) for k in keys])
+        for i in range(n):
+            writer.writerow([_cell(cv_results[k][i]) for k in keys])
+
+
+# ------------------------------------------------------------------------------ search
+
+
+def run_search(
+    config_path: str | os.PathLike,
+    scheduler: str | None = None,
+    out_dir: str | os.PathLike | None = None,
+    n_jobs: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SearchResult:
+    """Run the search described by a TOML file and write its results.
+
+    Args:
+        config_path: the configuration (see the module docstring).
+        scheduler: address of a Dask scheduler (``tcp://host:8786``); None runs locally
+            with joblib on ``n_jobs`` workers.
+        out_dir: output folder (created); default ``runs/search-<config name>``.
+        n_jobs: overrides the configuration's ``n_jobs`` (local runs).
+        progress: called with one-line progress messages.
+
+    Returns:
+        A :class:`SearchResult`.
+
+    Raises:
+        FileNotFoundError: missing configuration or data file.
+        ValueError: an invalid configuration (the message names the key and value).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "s.toml").write_text(
+        ...     'dataset = "iris"\\ncv = 3\\nn_jobs = 1\\n'
+        ...     '[estimator_params]\\nmax_iter = 30\\nlearning_rate_init = 0.01\\n'
+        ...     'random_state = 0\\n[param_grid]\\nhidden_layer_sizes = [[4], [16]]\\n')
+        >>> result = run_search(folder / "s.toml", out_dir=folder / "out")
+        >>> result.n_candidates, sorted(p.name for p in result.files.values())
+        (2, ['best_model.safetensors', 'cv_results.csv', 'preprocessing.json', 'search.json'])
+    """
+    import joblib
+    from sklearn.model_selection import (
+        GridSearchCV,
+        KFold,
+        RandomizedSearchCV,
+        StratifiedKFold,
+    )
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    say = progress or (lambda message: None)
+    cfg = load_search_config(config_path)
+    ds = _dataset(cfg)
+    estimator, valid = _estimator(cfg, ds.task)
+    space = _param_space(cfg, valid)
+    X = ds.X
+    y = ds.y
+    if ds.task == "classification":
+        y = np.asarray(ds.target_names, dtype=object)[ds.y]  # predict returns the names
+    steps = [("scale", StandardScaler())] if cfg["standardize"] else []
+    pipeline = Pipeline([*steps, ("mlp", estimator)])
+    splitter = StratifiedKFold if ds.task == "classification" else KFold
+    cv = splitter(
+        n_splits=cfg["cv"],
+        shuffle=cfg["cv_shuffle"],
+        random_state=cfg["random_state"] if cfg["cv_shuffle"] else None,
+    )
+    jobs = cfg["n_jobs"] if n_jobs is None else n_jobs
+    common = {"scoring": cfg["scoring"], "cv": cv, "n_jobs": jobs, "refit": True,
+              "error_score": "raise"}
+    if cfg["search"] == "grid":
+        search = GridSearchCV(pipeline, space, **common)
+    else:
+        search = RandomizedSearchCV(
+            pipeline, space, n_iter=cfg["n_iter"], random_state=cfg["random_state"], **common
+        )
+    out = Path(out_dir) if out_dir is not None else Path("runs") / f"search-{cfg['_name']}"
+    out.mkdir(parents=True, exist_ok=True)
+
+    say(f"{type(search).__name__} of {type(estimator).__name__} on {ds.name} "
+        f"({ds.n_samples} samples), {cfg['cv']}-fold CV")
+    start = time.perf_counter()
+    if scheduler:
+        from dask.distributed import Client
+
+        backend = f"dask ({scheduler})"
+        say(f"connecting to the Dask scheduler at {scheduler}")
+        with Client(scheduler, timeout="30s", set_as_default=False) as client:
+            with joblib.parallel_backend("dask", client=client):
+                search.fit(X, y)
+    else:
+        backend = f"joblib (n_jobs={jobs})"
+        search.fit(X, y)
+    seconds = time.perf_counter() - start
+
+    files = {"results": out / "cv_results.csv", "model": out / "best_model.safetensors",
+             "summary": out / "search.json"}
+    write_cv_results(search.cv_results_, files["results"])
+    best = search.best_estimator_
+    best.named_steps["mlp"].save(files["model"])
+    if cfg["standardize"]:
+        scaler = best.named_steps["scale"]
+        files["preprocessing"] = out / "preprocessing.json"
+        files["preprocessing"].write_text(json.dumps({
+            "standardize": True,
+            "mean": scaler.mean_.tolist(),
+            "scale": scaler.scale_.tolist(),
+            "feature_names": list(ds.feature_names),
+        }, indent=2) + "\n", encoding="utf-8")
+    scoring = cfg["scoring"] or "score"
+    best_params = _plain(search.best_params_)
+    files["summary"].write_text(json.dumps({
+        "estimator": type(estimator).__name__,
+        "dataset": ds.name,
+        "search": cfg["search"],
+        "cv": cfg["cv"],
+        "scoring": scoring,
+        "best_score": float(search.best_score_),
+        "best_params": best_params,
+        "n_candidates": len(search.cv_results_["params"]),
+        "backend": backend,
+        "seconds": round(seconds, 3),
+    }, indent=2) + "\n", encoding="utf-8")
+    return SearchResult(
+        best_params=best_params,
+        best_score=float(search.best_score_),
+        scoring=scoring,
+        n_candidates=len(search.cv_results_["params"]),
+        backend=backend,
+        seconds=seconds,
+        out_dir=out,
+        files=files,
+        mean_test_scores=np.asarray(search.cv_results_["mean_test_score"]),
+    )
+
+
+# ----------------------------------------------------------------------------- command
+
+
+def search_command(
+    config: Annotated[Path, typer.Argument(
+        help="TOML file: estimator, dataset (name or CSV), param_grid, cv, scoring…",
+        show_default=False)],
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Address of a Dask scheduler (tcp://host:8786); default: run "
+        "locally with joblib on all cores.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder. [default: runs/search-<config name>]",
+        show_default=False)] = None,
+    n_jobs: Annotated[int | None, typer.Option(
+        "--n-jobs", help="Local joblib workers (overrides the configuration; -1: all "
+        "cores).", show_default=False)] = None,
+) -> None:
+    """Cross-validated hyperparameter search for MLPClassifier/MLPRegressor.
+
+    Writes cv_results.csv, best_model.safetensors and search.json (and
+    preprocessing.json when standardising) to the output folder.
+    """
+    def say(message: str) -> None:
+        typer.echo(message, err=True)
+
+    try:
+        result = run_search(config, scheduler=scheduler, out_dir=out, n_jobs=n_jobs,
+                            progress=say)
+    except (ValueError, TypeError, KeyError, FileNotFoundError, OSError) as err:
+        message = " ".join(str(err).split())
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"best {result.scoring}: {result.best_score:.6g}")
+    typer.echo(f"best parameters: {json.dumps(result.best_params)}")
+    typer.echo(f"{result.n_candidates} settings via {result.backend} in "
+               f"{result.seconds:.1f} s; results in {result.out_dir}: "
+               f"{', '.join(sorted(p.name for p in result.files.values()))}")

@@ -1,0 +1,134 @@
+"""Grid search on a Dask cluster gives the same results as plain joblib.
+
+One ``LocalCluster`` (two worker processes, loopback only) serves both tests and is closed
+at the end of the module.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import typer
+from sklearn.datasets import load_iris
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from typer.testing import CliRunner
+
+from chainrule.search import run_search, search_command
+from chainrule.sklearn import MLPClassifier
+
+distributed = pytest.importorskip("dask.distributed")
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Dask's notes about ports and resources
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+        assert cluster.status.name == "closed"
+
+
+def _grid() -> GridSearchCV:
+    pipe = make_pipeline(
+        StandardScaler(),
+        MLPClassifier(max_iter=40, learning_rate_init=0.03, random_state=0),
+    )
+    return GridSearchCV(
+        pipe,
+        {"mlpclassifier__hidden_layer_sizes": [(4,), (16,)],
+         "mlpclassifier__alpha": [1e-4, 1.0]},
+        cv=StratifiedKFold(3, shuffle=True, random_state=0),
+        n_jobs=2,
+    )
+
+
+def test_grid_search_on_dask_equals_joblib(cluster):
+    X, y = load_iris(return_X_y=True)
+    local = _grid().fit(X, y)
+    start = time.perf_counter()
+    with distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            with joblib.parallel_backend("dask", client=client):
+                remote = _grid().fit(X, y)
+        workers = set(client.scheduler_info()["workers"])
+    assert time.perf_counter() - start < 60
+    # the fits ran as tasks on the cluster's two worker processes
+    assert len(stream.data) > 0
+    assert {task["worker"] for task in stream.data} <= workers and len(workers) == 2
+    np.testing.assert_array_equal(remote.cv_results_["mean_test_score"],
+                                  local.cv_results_["mean_test_score"])
+    for k in range(3):
+        np.testing.assert_array_equal(remote.cv_results_[f"split{k}_test_score"],
+                                      local.cv_results_[f"split{k}_test_score"])
+    assert remote.best_params_ == local.best_params_
+    assert local.cv_results_["mean_test_score"].max() > 0.9  # a real search, not constants
+
+
+CONFIG = """\
+estimator = "classifier"
+dataset = "iris"
+cv = 3
+cv_shuffle = true
+random_state = 0
+scoring = "accuracy"
+
+[estimator_params]
+max_iter = 40
+learning_rate_init = 0.03
+random_state = 0
+
+[param_grid]
+hidden_layer_sizes = [[4], [16]]
+alpha = [1e-4, 1.0]
+"""
+
+
+def _scores(path) -> list[float]:
+    with open(path, newline="") as fh:
+        return [float(row["mean_test_score"]) for row in csv.DictReader(fh)]
+
+
+def test_search_command_through_the_scheduler(cluster, tmp_path):
+    config = tmp_path / "search.toml"
+    config.write_text(CONFIG)
+    local = run_search(config, out_dir=tmp_path / "local", n_jobs=2)
+
+    app = typer.Typer()
+    app.command("search")(search_command)
+
+    @app.callback()
+    def main() -> None:
+        """chainrule (the search command alone)."""
+
+    result = CliRunner().invoke(app, [
+        "search", str(config), "--scheduler", cluster.scheduler_address,
+        "--out", str(tmp_path / "dask"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "best accuracy:" in result.output
+    assert f"dask ({cluster.scheduler_address})" in result.output
+    remote_scores = _scores(tmp_path / "dask" / "cv_results.csv")
+    assert remote_scores == _scores(tmp_path / "local" / "cv_results.csv")
+    np.testing.assert_array_equal(remote_scores, local.mean_test_scores)
+    assert len(remote_scores) == 4
+    assert (tmp_path / "dask" / "best_model.safetensors").is_file()
