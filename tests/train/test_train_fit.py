@@ -247,3 +247,19 @@ def test_clip_grad_norm_caps_every_step():
 def test_loss_must_be_a_scalar():
     with pytest.raises(ValueError, match=r"the loss must return a scalar .* got shape \(32,\)"):
         _bad(loss=nn.CrossEntropyLoss(reduction="none"))
+
+
+def test_target_checks_for_other_losses():
+    X, y = _blobs()
+    with pytest.raises(ValueError, match=r"y has shape \(120,\) but the model outputs \(n, 2\); "
+                                         "class indices must be an integer array"):
+        _bad(train_data=(X, y.astype(np.float64)))
+    with pytest.raises(ValueError, match=r"y contains 2\.0; binary_cross_entropy_with_logits "
+                                         r"needs targets in \[0, 1\]"):
+        fit(_mlp(out=1), "bce_with_logits", "sgd", (X, 2.0 * y), epochs=1, progress=False)
+
+    def hinge(out, target):  # a loss of the user's own, with labels ±1
+        return (1 - out[:, 1] * target).relu().mean()
+
+    h = fit(_mlp(), hinge, "sgd", (X, 2 * y - 1), epochs=2, progress=False)
+    assert len(h) == 2 and "train_accuracy" not in h.records[0]  # no default metric

@@ -119,3 +119,14 @@ def test_load_checkpoint_errors_name_the_file(tmp_path):
     save_file({"w": np.zeros(2)}, str(other))
     with pytest.raises(ValueError, match="not a chainrule training checkpoint"):
         load_checkpoint(other)
+
+
+@pytest.mark.parametrize("name", ["", ".callbacks", ".checkpoint", ".diagnosis", ".history",
+                                  ".loop", ".metrics"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"chainrule.train{name}")
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

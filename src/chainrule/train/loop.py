@@ -164,10 +164,12 @@ def _split_data(data: Any, name: str) -> tuple[Any, Any, Any]:
 
 
 def _prepare(
-    X: Any, y: Any, name: str, dtype: np.dtype, classification: bool,
+    X: Any, y: Any, name: str, dtype: np.dtype, loss_name: str,
     feature_names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate and convert one ``(X, y)`` pair (no copy when dtypes already match)."""
+    """Validate and convert one ``(X, y)`` pair (no copy when dtypes already match): inputs
+    to the model's dtype, integer class indices to int64, other targets to the model's
+    dtype."""
     from ..data import check_finite, check_lengths
 
     if isinstance(X, Tensor):
@@ -183,10 +185,10 @@ def _prepare(
         raise ValueError(f"{name} has no samples")
     check_finite(X, f"{name} X", feature_names)
     X = X.astype(dtype, copy=False)
-    if classification and y.dtype.kind in "iub":
-        y = y.astype(np.int64, copy=False)
-        if y.min() < 0:
-            raise ValueError(f"{name} y contains label {int(y.min())}; class labels must be >= 0")
+    if y.dtype.kind in "iub" and (
+        loss_name in ("cross_entropy", "nll") or loss_name not in _KNOWN_LOSSES
+    ):
+        y = y.astype(np.int64, copy=False)  # class indices (checked against the outputs later)
     else:
         check_finite(y, f"{name} y")
         y = y.astype(dtype, copy=False)
@@ -205,32 +207,39 @@ def _output_width(model: Any, x: np.ndarray) -> tuple[int, ...]:
     return tuple(out.shape[1:])
 
 
+def _out_shape(out: tuple[int, ...]) -> str:
+    return "(n" + "".join(f", {d}" for d in out) + ")"
+
+
 def _check_targets(
     model: Any, X: np.ndarray, y: np.ndarray, loss_name: str, name: str
 ) -> np.ndarray:
-    """Check labels against the number of outputs; give regression targets the output's
-    shape (``(n,)`` → ``(n, 1)``) so that the loss does not broadcast."""
+    """Check targets against the model's outputs: class labels in ``0 … K−1`` for
+    cross-entropy; for regression and binary losses, give ``(n,)`` targets the output's
+    shape ``(n, 1)`` (so that the loss does not broadcast) and check the shapes match."""
     from ..data import check_labels
 
     out = _output_width(model, X)
-    if loss_name in ("cross_entropy", "nll") and y.dtype == np.int64:
-        if len(out) != 1:
-            raise ValueError(
-                f"{loss_name} needs outputs of shape (n, K), the model gives (n, {out})"
-            )
-        check_labels(y, out[0], f"{name} y")
-        return y
     if loss_name in ("cross_entropy", "nll"):
-        if y.shape[1:] != out:
+        if y.dtype == np.int64:
+            if len(out) != 1:
+                raise ValueError(
+                    f"{loss_name} needs outputs of shape (n, K), the model gives {_out_shape(out)}"
+                )
+            check_labels(y, out[0], f"{name} y")
+        elif y.shape[1:] != out:
+            hint = "; class indices must be an integer array" if y.ndim == 1 else ""
             raise ValueError(
-                f"{name} y has shape {y.shape} but the model outputs {('n',) + out}"
+                f"{name} y has shape {y.shape} but the model outputs {_out_shape(out)}{hint}"
             )
         return y
     if y.ndim == 1 and out == (1,):
         y = y.reshape(-1, 1)
+    if loss_name not in _KNOWN_LOSSES:
+        return y  # a loss function of the user's: its targets are its business
     if y.shape[1:] != out:
         raise ValueError(
-            f"{name} y has shape {y.shape} but the model outputs shape {('n',) + out}; "
+            f"{name} y has shape {y.shape} but the model outputs {_out_shape(out)}; "
             "targets must match the outputs"
         )
     if loss_name in ("binary_cross_entropy", "binary_cross_entropy_with_logits"):
@@ -238,13 +247,16 @@ def _check_targets(
         if bad.any():
             i = int(np.argmax(bad.reshape(-1)))
             raise ValueError(
-                f"{name} y contains {y.reshape(-1)[i]!r}; {loss_name} needs targets in [0, 1]"
+                f"{name} y contains {y.reshape(-1)[i].item()!r}; {loss_name} needs targets in "
+                "[0, 1]"
             )
     return y
 
 
-def _default_metrics(loss_name: str, classification: bool) -> list[str]:
-    if classification:
+def _default_metrics(loss_name: str) -> list[str]:
+    """Accuracy for classification losses, rmse and r2 for regression losses; none for a
+    loss function of the user's (pass ``metrics=`` explicitly)."""
+    if loss_name in CLASSIFICATION_LOSSES:
         return ["accuracy"]
     if loss_name in ("mse", "l1", "huber"):
         return ["rmse", "r2"]
@@ -379,11 +391,10 @@ def evaluate(
     loss_fn, loss_name = get_loss(loss)
     X, y, _ = _split_data(data, "data")
     dtype = _model_dtype(model)
-    classification = _is_classification(loss_name, y)
-    X, y = _prepare(X, y, "data", dtype, classification)
+    X, y = _prepare(X, y, "data", dtype, loss_name)
     y = _check_targets(model, X, y, loss_name, "data")
     if metrics is None:
-        metrics = _default_metrics(loss_name, classification)
+        metrics = _default_metrics(loss_name)
     ms = [get_metric(m) for m in metrics]
     if batch_size is not None:
         batch_size = _check_int(batch_size, "batch_size", 1)
@@ -486,7 +497,7 @@ class Trainer:
         X, y, given_loader = _split_data(train_data, "train_data")
         self.classification = _is_classification(self.loss_name, y)
         names = getattr(train_data, "feature_names", None)
-        X, y = _prepare(X, y, "train_data", dtype, self.classification, names)
+        X, y = _prepare(X, y, "train_data", dtype, self.loss_name, names)
         y = _check_targets(model, X, y, self.loss_name, "train_data")
         self._adapt: Callable[[Any, Any], tuple[Any, Any]] | None = None
         if given_loader is not None:
@@ -510,7 +521,7 @@ class Trainer:
         self.dev: tuple[np.ndarray, np.ndarray] | None = None
         if dev_data is not None:
             Xd, yd, _ = _split_data(dev_data, "dev_data")
-            Xd, yd = _prepare(Xd, yd, "dev_data", dtype, self.classification,
+            Xd, yd = _prepare(Xd, yd, "dev_data", dtype, self.loss_name,
                               getattr(dev_data, "feature_names", None))
             yd = _check_targets(model, Xd, yd, self.loss_name, "dev_data")
             self.dev = (Xd, yd)
@@ -519,7 +530,7 @@ class Trainer:
 
         # ---- metrics
         if metrics is None:
-            metrics = _default_metrics(self.loss_name, self.classification)
+            metrics = _default_metrics(self.loss_name)
         elif isinstance(metrics, (str, Metric)) or callable(metrics):
             metrics = [metrics]
         self.metrics = [get_metric(m) for m in metrics]
@@ -889,7 +900,8 @@ def fit(
         seed: seed of the shuffling generator (int or Generator); ``None`` draws one from
             the library's global generator (``cr.manual_seed``).
         metrics: metric names or functions; default accuracy for classification losses,
-            rmse and r2 for regression losses; ``()`` for none.
+            rmse and r2 for regression losses, none for other loss functions; ``()`` for
+            none.
         scheduler: a learning-rate schedule, stepped once per epoch
             (``ReduceLROnPlateau`` with the dev loss); same as
             ``LRSchedulerCallback(scheduler)``.
