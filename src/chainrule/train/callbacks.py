@@ -265,7 +265,9 @@ class LRSchedulerCallback(Callback):
         'epoch'
     """
 
-    def __init__(self, scheduler: Any, monitor: str = "dev_loss", interval: str = "epoch"):
+    def __init__(
+        self, scheduler: Any, monitor: str = "dev_loss", interval: str = "epoch"
+    ) -> None:
         if not callable(getattr(scheduler, "step", None)):
             raise TypeError(
                 f"scheduler must have a step() method, got {type(scheduler).__name__}"
