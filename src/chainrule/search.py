@@ -431,6 +431,7 @@ def run_search(
 
 def search_command(
     config: Annotated[Path, typer.Argument(
+        metavar="CONFIG",
         help="TOML file: estimator, dataset (name or CSV), param_grid, cv, scoring…",
         show_default=False)],
     scheduler: Annotated[str | None, typer.Option(
