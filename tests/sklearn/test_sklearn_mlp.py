@@ -187,6 +187,8 @@ def test_warm_start_checks(iris):
         MLPClassifier().partial_fit(X, y)
     with pytest.raises(ValueError, match=r"early_stopping"):
         MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"validation_fraction must be > 0, got 0.0"):
+        MLPClassifier(early_stopping=True, validation_fraction=0.0).fit(X, y)
 
 
 # ---------------------------------------------------------------- weights and targets

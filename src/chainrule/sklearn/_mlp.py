@@ -116,7 +116,7 @@ class _BaseMLP(BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
@@ -414,6 +414,11 @@ class _BaseMLP(BaseEstimator):
     def _split_validation(
         self, X: np.ndarray, Y: np.ndarray, y_raw: np.ndarray, sw: np.ndarray
     ) -> tuple[Any, ...]:
+        if not self.validation_fraction > 0:
+            raise ValueError(
+                "early_stopping=True needs a validation set: validation_fraction must be > 0, "
+                f"got {self.validation_fraction}"
+            )
         stratify = y_raw if self._stratify_validation() else None
         idx_train, idx_val = train_test_split(
             np.arange(X.shape[0]),
@@ -1226,8 +1231,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             raise ValueError(
                 f"loss='poisson' needs non-negative targets, got a minimum of {np.min(y)}"
             )
-        if first_pass:
-            self._y_ndim = y.ndim
         self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         return X, Y, y

@@ -116,8 +116,6 @@ def save_estimator(est: Any, path: Any) -> None:
         classes = est.classes_
         fitted["classes_"] = {"values": classes.tolist(), "dtype": classes.dtype.str}
         fitted["target_type"] = est._target_type
-    if hasattr(est, "_y_ndim"):
-        fitted["y_ndim"] = est._y_ndim
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -172,8 +170,6 @@ def load_estimator(path: Any, expected: type | None = None) -> Any:
     if "classes_" in fitted:
         est.classes_ = _classes(fitted["classes_"])
         est._target_type = fitted["target_type"]
-    if "y_ndim" in fitted:
-        est._y_ndim = int(fitted["y_ndim"])
     est.n_outputs_ = int(fitted["n_outputs_"])
     est.out_activation_ = fitted["out_activation_"]
     est.n_iter_ = int(fitted["n_iter_"])
