@@ -82,25 +82,24 @@ def _toposort(roots: Sequence[Any]) -> list[Any]:
     Iterative depth-first search with an explicit stack: deterministic (parents are visited
     in argument order) and free of Python's recursion limit.
     """
-    from .tensor import Tensor
-
     order: list[Any] = []
     visited: set[Any] = set()  # Tensors hash by identity
     stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(roots)]
+    pop, push, add, emit = stack.pop, stack.append, visited.add, order.append
     while stack:
-        t, expanded = stack.pop()
+        t, expanded = pop()
         if expanded:
-            order.append(t)
+            emit(t)
             continue
         if t in visited:
             continue
-        visited.add(t)
-        stack.append((t, True))
+        add(t)
+        push((t, True))
         ctx = t._ctx
         if ctx is not None:
             for p in reversed(ctx.parents):
                 if isinstance(p, Tensor) and p.requires_grad and p not in visited:
-                    stack.append((p, False))
+                    push((p, False))
     return order
 
 
@@ -116,8 +115,6 @@ def _run_backward(
     are accumulated into their ``.grad``; otherwise the gradients of ``inputs`` are returned
     in a dict keyed by ``id`` and no ``.grad`` is touched.
     """
-    from .tensor import Tensor
-
     order = _toposort(roots)
     # First order (the common case): gradients flow as plain ndarrays and the backward
     # formulas run on them directly. With create_graph they flow as Tensors, recorded.
@@ -173,8 +170,6 @@ def _run_backward(
 
 def _accumulate_grad(t: Any, g: Any, raw: bool, maybe_shared: bool) -> None:
     """``t.grad ← t.grad + g`` (or ``g`` on first use); a fresh ``.grad`` owns its array."""
-    from .tensor import Tensor
-
     if raw:
         if t.grad is not None:
             t.grad = Tensor._wrap(t.grad.data + g)
@@ -190,8 +185,6 @@ def _accumulate_grad(t: Any, g: Any, raw: bool, maybe_shared: bool) -> None:
 
 def _as_grad_tensor(t: Any, grad: Any) -> Any:
     """The seed gradient ``∂L/∂t``: ones for a scalar, else ``grad`` checked against ``t``."""
-    from .tensor import Tensor
-
     if grad is None:
         if t.data.size != 1:
             raise ValueError(
@@ -243,8 +236,6 @@ def autograd_grad(
     Tensors, where ``L = Σ grad_outputs ⊙ outputs``. An input the outputs do not depend on
     gets a zero gradient (or ``None`` when ``allow_unused=True``).
     """
-    from .tensor import Tensor
-
     outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     if grad_outputs is None:
         gouts = [None] * len(outs)
@@ -271,8 +262,6 @@ def autograd_grad(
 
 
 def _prepare_args(args: tuple[Any, ...], argnums: tuple[int, ...]) -> list[Any]:
-    from .tensor import Tensor
-
     prepared = list(args)
     for i in argnums:
         if i >= len(args):
@@ -337,8 +326,6 @@ def _is_tracked(x: Any) -> bool:
 
 
 def _check_scalar_output(out: Any, name: str) -> None:
-    from .tensor import Tensor
-
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}: f must return a Tensor, got {type(out).__name__}")
     if out.data.size != 1:
@@ -347,8 +334,6 @@ def _check_scalar_output(out: Any, name: str) -> None:
 
 def _jacobian_of(out: Any, x: Any, create_graph: bool) -> Any:
     """Rows ``∂out_k/∂x`` stacked: an ndarray (or Tensor list) of shape out.shape + x.shape."""
-    from .tensor import Tensor
-
     rows = []
     flat_n = out.data.size
     for k in range(flat_n):
@@ -485,8 +470,6 @@ def gradcheck(
         >>> bool(cr.gradcheck(lambda x: x.tanh() * x, np.array([0.3, -1.2])))
         True
     """
-    from .tensor import Tensor
-
     if eps <= 0:
         raise ValueError(f"gradcheck: eps must be > 0, got {eps}")
     if tol <= 0:
@@ -537,3 +520,6 @@ def gradcheck(
         max_rel_diff=diffs[worst],
         tol=tol,
     )
+
+
+from .tensor import Tensor  # noqa: E402  (tensor imports this module first)

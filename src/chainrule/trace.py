@@ -519,6 +519,28 @@ class _GenericUpdate:
 _STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
 
 
+class _Scratch:
+    """The temporaries of an update (shaped like ``like``), allocated on first use."""
+
+    __slots__ = ("_a", "_b", "like")
+
+    def __init__(self, like: np.ndarray) -> None:
+        self.like = like
+        self._a = self._b = None
+
+    @property
+    def a(self) -> np.ndarray:
+        if self._a is None:
+            self._a = np.empty_like(self.like)
+        return self._a
+
+    @property
+    def b(self) -> np.ndarray:
+        if self._b is None:
+            self._b = np.empty_like(self.like)
+        return self._b
+
+
 class _Pack:
     """One parameter group stored flat: ``theta`` (the parameters), ``grad`` and the
     optimiser's state arrays, each a 1-D array whose slices are the per-parameter views."""
@@ -529,8 +551,7 @@ class _Pack:
         self.params = params
         self.theta = np.empty(n, dtype)
         self.grad = np.empty(n, dtype)
-        self.tmp = np.empty(n, dtype)
-        self.tmp2 = np.empty(n, dtype)
+        self.scratch = _Scratch(self.theta)
         self.flat: dict[str, np.ndarray] = {}
         self.views: list[tuple[Any, np.ndarray]] = []  # (param, data view)
         self.gviews: dict[int, np.ndarray] = {}
@@ -581,8 +602,7 @@ class _SGDUpdate:
     def __init__(self, opt: Any, groups: list[tuple[Any, _Pack | None, list]]) -> None:
         self.opt = opt
         self.groups = [
-            (group, pack, [(p, theta, g, np.empty_like(theta), np.empty_like(theta))
-                           for p, theta, g in items])
+            (group, pack, [(p, theta, g, _Scratch(theta)) for p, theta, g in items])
             for group, pack, items in groups
         ]
 
@@ -598,25 +618,25 @@ class _SGDUpdate:
                 momentum == 0 or "momentum_buffer" in pack.flat
             ):
                 b = pack.flat.get("momentum_buffer")
-                _sgd(pack.theta, pack.grad, b, pack.tmp, pack.tmp2, lr, momentum, dampening,
+                _sgd(pack.theta, pack.grad, b, pack.scratch, lr, momentum, dampening,
                      weight_decay, nesterov)
                 continue
-            for p, theta, g, tmp, tmp2 in items:
+            for p, theta, g, scratch in items:
                 st = state.setdefault(p, {}) if momentum != 0 else None
                 b = st.get("momentum_buffer") if st is not None else None
-                _sgd(theta, g, b, tmp, tmp2, lr, momentum, dampening, weight_decay, nesterov,
-                     st)
+                _sgd(theta, g, b, scratch, lr, momentum, dampening, weight_decay, nesterov, st)
 
 
-def _sgd(theta, g, b, tmp, tmp2, lr, momentum, dampening, weight_decay, nesterov, st=None):
+def _sgd(theta, g, b, scratch, lr, momentum, dampening, weight_decay, nesterov, st=None):
     """One SGD update in place, the operations of ``SGD._step_group`` in its order."""
+    tmp = scratch.a
     if momentum == 0 and weight_decay == 0:  # θ −= lr·g
         np.multiply(g, lr, tmp)
         np.subtract(theta, tmp, theta)
         return
     owned = False
     if weight_decay != 0:
-        d = np.multiply(theta, weight_decay, tmp2)
+        d = np.multiply(theta, weight_decay, scratch.b)
         d += g
         g, owned = d, True
     if momentum != 0:
@@ -652,8 +672,7 @@ class _AdamUpdate:
         self.lerp = _lerp_
         self.opt = opt
         self.groups = [
-            (group, pack, [(p, theta, g, np.empty_like(theta), np.empty_like(theta))
-                           for p, theta, g in items])
+            (group, pack, [(p, theta, g, _Scratch(theta)) for p, theta, g in items])
             for group, pack, items in groups
         ]
 
@@ -675,9 +694,9 @@ class _AdamUpdate:
                         st["step"] = t
                     if amsgrad and "max_exp_avg_sq" not in pack.flat:
                         pack.add_state("max_exp_avg_sq", 0)
-                    self._update(pack.theta, pack.grad, pack.flat, t, pack.tmp, pack.tmp2, hp)
+                    self._update(pack.theta, pack.grad, pack.flat, t, pack.scratch, hp)
                     continue
-            for p, theta, g, tmp, tmp2 in items:
+            for p, theta, g, scratch in items:
                 state = state_of.setdefault(p, {})
                 if not state:
                     state["step"] = 0
@@ -688,18 +707,19 @@ class _AdamUpdate:
                 state["step"] += 1
                 if amsgrad:
                     state.setdefault("max_exp_avg_sq", np.zeros_like(theta))
-                self._update(theta, g, state, state["step"], tmp, tmp2, hp)
+                self._update(theta, g, state, state["step"], scratch, hp)
 
-    def _update(self, theta, g, state, t, tmp, tmp2, hp) -> None:
+    def _update(self, theta, g, state, t, scratch, hp) -> None:
         lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled = hp
         m, v = state["exp_avg"], state["exp_avg_sq"]
         if weight_decay != 0:
             if decoupled:
                 theta *= 1 - lr * weight_decay
             else:
-                d = np.multiply(theta, weight_decay, out=tmp2)
+                d = np.multiply(theta, weight_decay, out=scratch.b)
                 d += g
                 g = d
+        tmp = scratch.a
         self.lerp(m, g, 1 - beta1, tmp)
         np.multiply(g, 1 - beta2, out=tmp)
         tmp *= g
