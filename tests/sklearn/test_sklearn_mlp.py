@@ -412,12 +412,7 @@ def test_parameter_errors_name_the_value(params, pattern, iris):
 
 def test_feature_names_from_a_dataframe(iris):
     X, y = iris
-    pd = pytest.importorskip("pandas") if _has("pandas") else None
-    if pd is not None:
-        frame = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
-        other = pd.DataFrame(X, columns=["sw", "sl", "pl", "pw"])
-    else:
-        frame, other = _Frame(X, ["sl", "sw", "pl", "pw"]), _Frame(X, ["sw", "sl", "pl", "pw"])
+    frame, other = _frame(X, ["sl", "sw", "pl", "pw"]), _frame(X, ["sw", "sl", "pl", "pw"])
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(frame, y)
     np.testing.assert_array_equal(clf.feature_names_in_, ["sl", "sw", "pl", "pw"])
     with pytest.warns(UserWarning, match=r"X does not have valid feature names"):
@@ -428,10 +423,15 @@ def test_feature_names_from_a_dataframe(iris):
     assert not hasattr(plain, "feature_names_in_")
 
 
-def _has(module: str) -> bool:
+def _frame(X, columns):
+    """A pandas DataFrame if pandas is installed, else the stand-in below."""
     import importlib.util
 
-    return importlib.util.find_spec(module) is not None
+    if importlib.util.find_spec("pandas") is not None:
+        import pandas as pd
+
+        return pd.DataFrame(X, columns=columns)
+    return _Frame(X, columns)
 
 
 class _Frame:
@@ -489,7 +489,7 @@ def test_save_and_load(cls, iris, tmp_path):
     X, y = iris
     if cls is MLPClassifier:
         target = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
-        frame = _Frame(X, ["sl", "sw", "pl", "pw"])
+        frame = _frame(X, ["sl", "sw", "pl", "pw"])
     else:
         target, frame = X[:, :2] @ [1.0, -2.0], X
     est = cls(hidden_layer_sizes=(8, 4), batch_norm=True, dropout=0.1, early_stopping=True,
