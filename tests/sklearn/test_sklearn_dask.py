@@ -103,6 +103,27 @@ alpha = [1e-4, 1.0]
 """
 
 
+def cli_app() -> typer.Typer:
+    """The ``chainrule`` app if it has the search command, else an app with just that."""
+    try:
+        from chainrule.cli import app as chainrule_app
+    except ImportError:
+        chainrule_app = None
+    if chainrule_app is not None and any(
+        info.name == "search" or info.callback is search_command
+        for info in chainrule_app.registered_commands
+    ):
+        return chainrule_app
+    app = typer.Typer()
+    app.command("search")(search_command)
+
+    @app.callback()
+    def main() -> None:
+        """chainrule (the search command alone)."""
+
+    return app
+
+
 def _scores(path) -> list[float]:
     with open(path, newline="") as fh:
         return [float(row["mean_test_score"]) for row in csv.DictReader(fh)]
@@ -113,14 +134,7 @@ def test_search_command_through_the_scheduler(cluster, tmp_path):
     config.write_text(CONFIG)
     local = run_search(config, out_dir=tmp_path / "local", n_jobs=2)
 
-    app = typer.Typer()
-    app.command("search")(search_command)
-
-    @app.callback()
-    def main() -> None:
-        """chainrule (the search command alone)."""
-
-    result = CliRunner().invoke(app, [
+    result = CliRunner().invoke(cli_app(), [
         "search", str(config), "--scheduler", cluster.scheduler_address,
         "--out", str(tmp_path / "dask"),
     ])

@@ -140,7 +140,17 @@ def test_config_defaults_and_missing_file(tmp_path):
         load_search_config(tmp_path / "nope.toml")
 
 
-def _app() -> typer.Typer:
+def cli_app() -> typer.Typer:
+    """The ``chainrule`` app if it has the search command, else an app with just that."""
+    try:
+        from chainrule.cli import app as chainrule_app
+    except ImportError:
+        chainrule_app = None
+    if chainrule_app is not None and any(
+        info.name == "search" or info.callback is search_command
+        for info in chainrule_app.registered_commands
+    ):
+        return chainrule_app
     app = typer.Typer()
     app.command("search")(search_command)
 
@@ -154,14 +164,14 @@ def _app() -> typer.Typer:
 def test_search_command_locally_and_its_errors(tmp_path):
     config = write(tmp_path, BASE + "[param_grid]\nhidden_layer_sizes = [[4], [8]]\n")
     runner = CliRunner()
-    ok = runner.invoke(_app(), ["search", str(config), "--out", str(tmp_path / "o"),
+    ok = runner.invoke(cli_app(), ["search", str(config), "--out", str(tmp_path / "o"),
                                 "--n-jobs", "1"])
     assert ok.exit_code == 0, ok.output
     assert "best score:" in ok.output and "joblib (n_jobs=1)" in ok.output
     assert (tmp_path / "o" / "cv_results.csv").is_file()
-    bad = runner.invoke(_app(), ["search", str(write(tmp_path, "[param_grid]\nx = [1]\n",
+    bad = runner.invoke(cli_app(), ["search", str(write(tmp_path, "[param_grid]\nx = [1]\n",
                                                        "bad.toml"))])
     assert bad.exit_code == 2
     assert "error: param_grid: 'x' is not a parameter" in bad.output
-    missing = runner.invoke(_app(), ["search", str(tmp_path / "missing.toml")])
+    missing = runner.invoke(cli_app(), ["search", str(tmp_path / "missing.toml")])
     assert missing.exit_code == 2 and "no such configuration file" in missing.output
