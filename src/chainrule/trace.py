@@ -472,11 +472,50 @@ def _bwd_sum(em, node, g):
 
 
 def _fwd_softmax_xent(em, node):
+    """SoftmaxCrossEntropy.forward on buffers; the label gather ``shifted[rows, y]`` as a
+    ``take`` at the flat indices ``rows·C + y``."""
     x, y = node.ins[0], node.ins[1]
-    n_classes = x.shape[1]
-    if isinstance(y, np.ndarray):
-        em.checks.append(lambda: y.size == 0 or (y.min() >= 0 and y.max() < n_classes))
-    return _fwd_generic(em, node)
+    reduction = node.params.get("reduction", "mean")
+    if not (isinstance(y, np.ndarray) and np.ndim(x) == 2 and x.flags.c_contiguous
+            and y.ndim == 1 and y.size and y.dtype.kind in "iu"):
+        return _fwd_generic(em, node)
+    n, n_classes = x.shape
+    em.checks.append(lambda: y.min() >= 0 and y.max() < n_classes)
+    m = em.reduce(np.maximum, x, 1, True)
+    shifted = em.ufunc(np.subtract, x, m)
+    e = em.ufunc(np.exp, shifted)
+    s = em.reduce(np.add, e, 1, True)
+    flat = em.ufunc(np.add, np.arange(n) * n_classes, y)  # rows·C + y
+    picked = _take(em, shifted.reshape(-1), flat)
+    total = em.reduce(np.add, em.ufunc(np.subtract, em.ufunc(np.log, s[:, 0]), picked),
+                      None, False)
+    em.inplace(np.divide, e, s)  # the softmax, kept for the backward pass
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    node.params = {"_softmax": e, "_flat": flat, "_scale": scale}
+    return em.ufunc(np.multiply, total, scale) if reduction == "mean" else total
+
+
+def _take(em: _Emitter, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    buf = np.take(a, idx)
+    em.prog.append((np.take, (a, idx, None, buf)))
+    np.take(a, idx, None, buf)
+    return buf
+
+
+def _bwd_softmax_xent(em, node, g):
+    if "_softmax" not in node.params:
+        return _bwd_generic(em, node, g)
+    e, flat, scale = node.params["_softmax"], node.params["_flat"], node.params["_scale"]
+    d = np.empty_like(e)  # d = softmax.copy(); d[rows, y] -= 1; d *= g·scale
+    em.prog.append((np.copyto, (d, e)))
+    np.copyto(d, e)
+    d_flat = d.reshape(-1)
+    picked = _take(em, d_flat, flat)
+    em.inplace(np.subtract, picked, 1)
+    em.prog.append((np.put, (d_flat, flat, picked)))
+    np.put(d_flat, flat, picked)
+    em.inplace(np.multiply, d, em.ufunc(np.multiply, g, scale))
+    return [d, None]
 
 
 _LOWER: dict[type, tuple[Callable, Callable]] = {
@@ -493,7 +532,7 @@ _LOWER: dict[type, tuple[Callable, Callable]] = {
     ops.Sigmoid: (_fwd_sigmoid, _bwd_sigmoid),
     ops.Relu: (_fwd_relu, _bwd_relu),
     ops.Sum: (_fwd_sum, _bwd_sum),
-    ops.SoftmaxCrossEntropy: (_fwd_softmax_xent, _bwd_generic),
+    ops.SoftmaxCrossEntropy: (_fwd_softmax_xent, _bwd_softmax_xent),
 }
 
 

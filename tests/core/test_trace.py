@@ -242,3 +242,19 @@ def test_docstring_examples():
 
     result = doctest.testmod(T)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_functional_cross_entropy_float32_is_fully_lowered(reduction):
+    from chainrule import trace
+
+    def loss_fn(out, y):
+        return F.cross_entropy(out, y, reduction=reduction)
+
+    data = batches(8, (16, 5), n_classes=3, dtype=np.float32)
+    step = run_both(lambda: relu_mlp(np.float32), lambda m: optim.Adam(m.parameters()),
+                    loss_fn, data)
+    assert step.stats["replayed"] == 6
+    (prog,) = step._programs.values()
+    generic = {trace._run_fwd, trace._run_bwd}
+    assert not [fn for fn, _ in prog.prog if fn in generic]
