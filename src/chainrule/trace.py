@@ -558,6 +558,17 @@ class _GenericUpdate:
 _STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
 
 
+_ALIGN = 64  # bytes
+
+
+def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
+    """``np.zeros(n, dtype)`` starting on a 64-byte boundary."""
+    pad = _ALIGN // dtype.itemsize
+    raw = np.zeros(n + pad, dtype)
+    start = (-raw.ctypes.data % _ALIGN) // dtype.itemsize
+    return raw[start:start + n]
+
+
 class _Scratch:
     """The temporaries of an update (shaped like ``like``), allocated on first use."""
 
@@ -586,34 +597,35 @@ class _Pack:
 
     def __init__(self, params: list[Any], state: dict, keys: tuple[str, ...]) -> None:
         dtype = params[0].data.dtype
-        n = sum(p.data.size for p in params)
+        per_line = max(1, _ALIGN // dtype.itemsize)  # each slice starts on a cache line
+        slices = []
+        n = 0
+        for p in params:
+            slices.append((n, p.data.size, p.data.shape))
+            n += -(-p.data.size // per_line) * per_line
         self.params = params
-        self.theta = np.empty(n, dtype)
-        self.grad = np.empty(n, dtype)
+        self._n, self._dtype = n, dtype
+        self.theta = _aligned_zeros(n, dtype)  # the gaps stay 0 in every flat array
+        self.grad = _aligned_zeros(n, dtype)
         self.scratch = _Scratch(self.theta)
         self.flat: dict[str, np.ndarray] = {}
         self.views: list[tuple[Any, np.ndarray]] = []  # (param, data view)
         self.gviews: dict[int, np.ndarray] = {}
         self.sviews: list[tuple[dict, str, np.ndarray]] = []  # (state of p, key, view)
         self.states = [state[p] for p in params]
-        off = 0
-        slices = []
-        for p in params:
-            size, shape = p.data.size, p.data.shape
-            slices.append((off, size, shape))
+        for p, (off, size, shape) in zip(params, slices):
             v = self.theta[off:off + size].reshape(shape)
             v[...] = p.data
             p.data = v
             self.views.append((p, v))
             self.gviews[id(p)] = self.grad[off:off + size].reshape(shape)
-            off += size
         self._slices = slices
         for key in keys:
             if all(key in st and st[key] is not None for st in self.states):
                 self.add_state(key)
 
     def add_state(self, key: str, fill: Any = None) -> None:
-        flat = np.empty_like(self.theta)
+        flat = _aligned_zeros(self._n, self._dtype)
         for st, (off, size, shape) in zip(self.states, self._slices):
             v = flat[off:off + size].reshape(shape)
             if fill is None:
