@@ -559,6 +559,7 @@ _STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq", "m
 
 
 _ALIGN = 64  # bytes
+_CHUNK = 32768  # elements per piece of a large elementwise update (128-256 KiB)
 
 
 def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
@@ -572,11 +573,17 @@ def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
 class _Scratch:
     """The temporaries of an update (shaped like ``like``), allocated on first use."""
 
-    __slots__ = ("_a", "_b", "like")
+    __slots__ = ("_a", "_b", "_c", "like")
 
     def __init__(self, like: np.ndarray) -> None:
         self.like = like
-        self._a = self._b = None
+        self._a = self._b = self._c = None
+
+    @property
+    def chunk(self) -> np.ndarray:
+        if self._c is None:
+            self._c = np.empty(_CHUNK, self.like.dtype)
+        return self._c
 
     @property
     def a(self) -> np.ndarray:
@@ -680,11 +687,21 @@ class _SGDUpdate:
 
 def _sgd(theta, g, b, scratch, lr, momentum, dampening, weight_decay, nesterov, st=None):
     """One SGD update in place, the operations of ``SGD._step_group`` in its order."""
-    tmp = scratch.a
     if momentum == 0 and weight_decay == 0:  # θ −= lr·g
+        if theta.ndim == 1 and theta.size > 2 * _CHUNK:
+            # in cache-sized pieces: lr·g never travels to memory and back
+            tmp = scratch.chunk
+            for i in range(0, theta.size, _CHUNK):
+                t = theta[i:i + _CHUNK]
+                tc = tmp[: t.size]
+                np.multiply(g[i:i + _CHUNK], lr, tc)
+                np.subtract(t, tc, t)
+            return
+        tmp = scratch.a
         np.multiply(g, lr, tmp)
         np.subtract(theta, tmp, theta)
         return
+    tmp = scratch.a
     owned = False
     if weight_decay != 0:
         d = np.multiply(theta, weight_decay, scratch.b)
