@@ -258,3 +258,14 @@ def test_functional_cross_entropy_float32_is_fully_lowered(reduction):
     (prog,) = step._programs.values()
     generic = {trace._run_fwd, trace._run_bwd}
     assert not [fn for fn, _ in prog.prog if fn in generic]
+
+
+def test_large_packed_group_is_updated_in_pieces_exactly():
+    from chainrule import trace
+
+    sizes = (300, 256, 10)
+    assert 300 * 256 > 2 * trace._CHUNK
+    data = batches(5, (32, 300), n_classes=10, dtype=np.float32)
+    step = run_both(lambda: relu_mlp(np.float32, sizes=sizes),
+                    lambda m: optim.SGD(m.parameters(), lr=0.1), F.cross_entropy, data)
+    assert step.stats["replayed"] == 3
