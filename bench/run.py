@@ -485,6 +485,29 @@ def digits_data():
     return train_test_split(X, y.astype(np.int64), test_size=0.25, stratify=y, random_state=0)
 
 
+def sklearn_init_and_order(sizes: list[int], n: int, epochs: int, seed: int = 0):
+    """The initial weights and the sample order of ``MLPClassifier(random_state=seed)``
+    (ReLU, shuffle=True), so that every contender starts from scikit-learn's weights and
+    sees the batches in its order: Glorot-uniform ``U(−√(6/(in+out)), √(6/(in+out)))``
+    for ``W`` then ``b`` layer by layer, then one ``RandomState.shuffle`` per epoch of the
+    running sample order."""
+    rs = np.random.RandomState(seed)
+    weights = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        bound = np.sqrt(6.0 / (fan_in + fan_out))
+        coef = rs.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32)
+        intercept = rs.uniform(-bound, bound, fan_out).astype(np.float32)
+        weights.append((np.ascontiguousarray(coef.T), intercept))
+    order = np.arange(n)
+    perms = []
+    for _ in range(epochs):
+        shuffled = np.arange(n)
+        rs.shuffle(shuffled)
+        order = order[shuffled]
+        perms.append(order)
+    return weights, perms
+
+
 def run_digits(args, threads: int) -> dict[str, Any]:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
@@ -493,8 +516,7 @@ def run_digits(args, threads: int) -> dict[str, Any]:
     epochs, batch, lr, hidden = 50, 32, 1e-3, 64
     sizes = [64, hidden, 10]
     n = len(Xtr)
-    perms = [np.random.default_rng(e).permutation(n) for e in range(epochs)]
-    weights = _init_weights(sizes, np.float32, seed=0)
+    weights, perms = sklearn_init_and_order(sizes, n, epochs)
 
     def batches():  # each epoch: one shuffled copy of the data, then contiguous slices
         for perm in perms:
@@ -582,8 +604,11 @@ def run_digits(args, threads: int) -> dict[str, Any]:
     acc: dict[str, float] = {}
     repeats = 1 if args.quick else max(1, min(3, args.repeats))
     names = list(fits)
+    spent = {k: 0.0 for k in fits}
     for r in range(repeats):
         for name in names[r % len(names):] + names[: r % len(names)]:
+            if r and spent[name] > 60:  # one fit of a very slow contender is enough
+                continue
             t0 = time.perf_counter()
             try:
                 acc[name] = fits[name]()
@@ -591,7 +616,9 @@ def run_digits(args, threads: int) -> dict[str, Any]:
                 acc[name] = float("nan")
                 print(f"digits: {name} failed: {type(err).__name__}: {err}", file=sys.stderr)
                 continue
-            times[name] = min(times[name], time.perf_counter() - t0)
+            dt = time.perf_counter() - t0
+            spent[name] += dt
+            times[name] = min(times[name], dt)
     times = {k: v for k, v in times.items() if np.isfinite(v)}
     return {"unit": "s/fit", "times": times, "accuracy": acc, "epochs": epochs,
             "train_size": n, "test_size": len(Xte)}
@@ -840,6 +867,12 @@ def print_report(results: dict[str, Any], meta: dict[str, Any]) -> None:
         emit("acceptance (issue 7)", ["target", "measured", "met"], checks)
 
 
+def _ours(times: dict[str, float]) -> str | None:
+    """The chainrule contender the targets are checked on: the traced step, or the eager
+    one where there is no traced step (a version of chainrule before it existed)."""
+    return next((k for k in ("chainrule", "chainrule eager") if k in times), None)
+
+
 def acceptance(results: dict[str, Any]) -> list[list[str]]:
     rows = []
     limits = {"tiny": 2.0, "mid": 1.3, "large": 1.15}
@@ -847,31 +880,34 @@ def acceptance(results: dict[str, Any]) -> list[list[str]]:
         if w not in results:
             continue
         t = results[w]["times"]
-        if "chainrule" not in t:
+        ours = _ours(t)
+        if ours is None or "numpy floor" not in t:
             continue
-        ratio = t["chainrule"] / t["numpy floor"]
-        rows.append([f"{w}: chainrule / floor ≤ {lim}", f"{ratio:.2f}",
+        ratio = t[ours] / t["numpy floor"]
+        rows.append([f"{w}: {ours} / floor ≤ {lim}", f"{ratio:.2f}",
                      "yes" if ratio <= lim else "NO"])
         if "torch" in t:
-            sp = t["torch"] / t["chainrule"]
-            rows.append([f"{w}: faster than torch", f"{sp:.2f}× faster",
+            sp = t["torch"] / t[ours]
+            rows.append([f"{w}: {ours} faster than torch", f"{sp:.2f}× faster",
                          "yes" if sp > 1 else "NO"])
-    if "digits" in results and "chainrule" in results["digits"]["times"]:
+    if "digits" in results and _ours(results["digits"]["times"]):
         r = results["digits"]
         t, a = r["times"], r["accuracy"]
+        ours = _ours(t)
         if "sklearn" in t:
-            frac = t["chainrule"] / t["sklearn"]
-            ok = frac <= 0.5 and a["chainrule"] >= a["sklearn"]
-            rows.append(["digits: ≤ ½ sklearn's time, accuracy ≥ sklearn's",
-                         f"{frac:.2f}× time, acc {a['chainrule']:.4f} vs {a['sklearn']:.4f}",
+            frac = t[ours] / t["sklearn"]
+            ok = frac <= 0.5 and a[ours] >= a["sklearn"]
+            rows.append([f"digits: {ours} ≤ ½ sklearn's time, accuracy ≥ sklearn's",
+                         f"{frac:.2f}× time, acc {a[ours]:.4f} vs {a['sklearn']:.4f}",
                          "yes" if ok else "NO"])
     if "memory" in results:
         m = results["memory"]
         p = m["peak"]
-        if "chainrule" in p and "peak_rss" in p["chainrule"] and "peak_rss" in p["numpy floor"]:
-            ratio = p["chainrule"]["peak_rss"] / p["numpy floor"]["peak_rss"]
-            rows.append(["large: peak RSS ≤ 1.5 × floor", f"{ratio:.2f}",
-                         "yes" if ratio <= 1.5 else "NO"])
+        for name in ("chainrule", "chainrule eager"):
+            if "peak_rss" in p.get(name, {}) and "peak_rss" in p.get("numpy floor", {}):
+                ratio = p[name]["peak_rss"] / p["numpy floor"]["peak_rss"]
+                rows.append([f"large: {name} peak RSS ≤ 1.5 × floor", f"{ratio:.2f}",
+                             "yes" if ratio <= 1.5 else "NO"])
         for name, v in m["growth"].items():
             if "rss_1" in v:
                 grow = (v["rss_2"] - v["rss_1"]) / 1024
