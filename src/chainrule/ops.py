@@ -16,6 +16,7 @@ Subgradient conventions (where the derivative does not exist):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -208,7 +209,11 @@ def _where(c: Any, x: Any, y: Any) -> Any:
 
 
 def _broadcast_to(g: Any, shape: tuple[int, ...]) -> Any:
-    return BroadcastTo.apply(g, shape=shape) if isinstance(g, Tensor) else np.broadcast_to(g, shape)
+    if isinstance(g, Tensor):
+        return BroadcastTo.apply(g, shape=shape)
+    if g.size == 1 and math.prod(shape) <= 4096:
+        return np.full(shape, g)  # small: a filled array is cheaper than a broadcast view
+    return np.broadcast_to(g, shape)
 
 
 def _data(x: Any) -> Any:
