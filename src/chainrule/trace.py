@@ -643,10 +643,15 @@ class _Pack:
             self.sviews.append((st, key, v))
         self.flat[key] = flat
 
-    def valid(self) -> bool:
+    def valid(self, opt_state: dict | None = None) -> bool:
+        """Whether the parameters and optimiser state still live in the flat arrays."""
         for p, v in self.views:
             if p.data is not v:
                 return False
+        if opt_state is not None:
+            for p, st in zip(self.params, self.states):
+                if opt_state.get(p) is not st:
+                    return False
         for st, key, v in self.sviews:
             if st.get(key) is not v:
                 return False
@@ -672,7 +677,7 @@ class _SGDUpdate:
             dampening = float(group["dampening"])
             weight_decay = float(group["weight_decay"])
             nesterov = bool(group["nesterov"])
-            if pack is not None and pack.valid() and (
+            if pack is not None and pack.valid(state) and (
                 momentum == 0 or "momentum_buffer" in pack.flat
             ):
                 b = pack.flat.get("momentum_buffer")
@@ -754,7 +759,7 @@ class _AdamUpdate:
             amsgrad = bool(group["amsgrad"])
             decoupled = bool(group["decoupled_weight_decay"])
             hp = (lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled)
-            if pack is not None and pack.valid() and "exp_avg" in pack.flat:
+            if pack is not None and pack.valid(state_of) and "exp_avg" in pack.flat:
                 steps = [st["step"] for st in pack.states]
                 t = steps[0] + 1
                 if all(s == t - 1 for s in steps):
@@ -875,7 +880,7 @@ class _Program:
         packs = step._packs_for(kind, with_grad) if kind is not None else {}
         # (packing may have re-homed parameters: read .data only now)
         self.live = [(t, t.data, t.requires_grad) for t in live]
-        self.groups = [(g["params"], len(g["params"])) for g in opt.param_groups]
+        self.groups = [(g, g["params"], len(g["params"])) for g in opt.param_groups]
         em = _Emitter()
         homes: list[Any] = []
 
@@ -990,8 +995,8 @@ class _Program:
         groups = self.step.optimizer.param_groups
         if len(groups) != len(self.groups):
             return False
-        for group, (params, n) in zip(groups, self.groups):
-            if group["params"] is not params or len(params) != n:
+        for group, (g, params, n) in zip(groups, self.groups):
+            if group is not g or group["params"] is not params or len(params) != n:
                 return False
         return True
 
@@ -1079,7 +1084,7 @@ class CompiledStep:
         a gradient, they share a float dtype and their optimiser state is in step."""
         opt = self.optimizer
         result: dict[int, _Pack] = {}
-        valid = [pk for pk in self._packs if pk.valid()]
+        valid = [pk for pk in self._packs if pk.valid(opt.state)]
         self._packs = valid
         for group in opt.param_groups:
             params = list(group["params"])

@@ -269,3 +269,25 @@ def test_large_packed_group_is_updated_in_pieces_exactly():
     step = run_both(lambda: relu_mlp(np.float32, sizes=sizes),
                     lambda m: optim.SGD(m.parameters(), lr=0.1), F.cross_entropy, data)
     assert step.stats["replayed"] == 3
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_optimizer_and_model_state_dicts_loaded_mid_training(with_model):
+    saved = {}
+
+    def between(i, model, opt):
+        key = id(model)
+        if i == 4:
+            saved[key] = (model.state_dict(), opt.state_dict())
+        if i == 7:  # back to step 4: new arrays for the parameters and the Adam state
+            sd, osd = saved[key]
+            if with_model:
+                model.load_state_dict(sd)
+            opt.load_state_dict(osd)
+            for g in opt.param_groups:
+                g["lr"] = 0.05
+
+    data = batches(14, (8, 5), n_classes=3)
+    step = run_both(relu_mlp, lambda m: optim.Adam(m.parameters(), lr=1e-2), xent, data,
+                    between=between)
+    assert step.stats["compiled"] == 2
