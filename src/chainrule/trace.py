@@ -116,9 +116,10 @@ class _Entry:
 class _Recording:
     """What one recorded step did, without holding on to its tensors."""
 
-    __slots__ = ("entries", "loss", "order", "x", "y")
+    __slots__ = ("entries", "live", "loss", "order", "x", "y")
 
-    def __init__(self, entries, loss, order, x, y):
+    def __init__(self, entries, loss, order, x, y, live):
+        self.live = live  # the live tensors the "live" references index
         self.entries: list[_Entry] = entries
         self.loss: int = loss
         self.order: list[tuple[str, int]] = order  # graph-walk order, parents first
@@ -155,6 +156,8 @@ def _agree(r1: _Recording, r2: _Recording) -> str | None:
     """None if the two recordings describe the same computation, else why not."""
     if len(r1.entries) != len(r2.entries):
         return f"the steps applied {len(r1.entries)} and {len(r2.entries)} primitives"
+    if r1.live is not r2.live:
+        return "the model's or optimiser's parameters changed between the recorded steps"
     if r1.loss != r2.loss or r1.order != r2.order:
         return "the graphs of the two recorded steps differ"
     for k, (e1, e2) in enumerate(zip(r1.entries, r2.entries)):
@@ -1040,25 +1043,12 @@ class CompiledStep:
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self._modules = list(model.modules()) if hasattr(model, "modules") else []
-        live: list[Any] = []
-        seen: set[int] = set()
-        sources = []
-        if hasattr(model, "parameters"):
-            sources.append(model.parameters())
-        if hasattr(model, "buffers"):
-            sources.append(model.buffers())
-        sources.append(p for g in optimizer.param_groups for p in g["params"])
-        for src in sources:
-            for t in src:
-                if id(t) not in seen:
-                    seen.add(id(t))
-                    live.append(t)
-        self._live = live
-        self._buffers = list(model.buffers()) if hasattr(model, "buffers") else []
+        self._refresh_live()
         self._programs: dict[Any, _Program] = {}
         self._packs: list[_Pack] = []
         self._pending: dict[Any, _Recording] = {}
         self.untraceable: dict[Any, str] = {}
+        self._rejected_at: dict[Any, Any] = {}
         self.stats = {"eager": 0, "replayed": 0, "compiled": 0}
 
     def __call__(self, x: Any, y: Any) -> Tensor:
@@ -1077,6 +1067,31 @@ class CompiledStep:
             else:
                 del self._programs[key]
         return self._eager(key, xa, ya)
+
+    def _structure(self) -> tuple:
+        """The optimiser's groups and their sizes (a change may make a step traceable)."""
+        return tuple(len(g["params"]) for g in self.optimizer.param_groups)
+
+    def _refresh_live(self) -> None:
+        """The tensors read live by a replay: the model's parameters and buffers and the
+        optimiser's parameters (looked up again before every recorded step)."""
+        model, optimizer = self.model, self.optimizer
+        live: list[Any] = []
+        seen: set[int] = set()
+        sources: list[Any] = []
+        if hasattr(model, "parameters"):
+            sources.append(model.parameters())
+        if hasattr(model, "buffers"):
+            sources.append(model.buffers())
+        sources.append(p for g in optimizer.param_groups for p in g["params"])
+        for src in sources:
+            for t in src:
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    live.append(t)
+        if getattr(self, "_live", None) is None or not _same_params(self._live, live):
+            self._live = live
+        self._buffers = list(model.buffers()) if hasattr(model, "buffers") else []
 
     def _packs_for(self, kind: str, with_grad: set[int]) -> dict[int, _Pack]:
         """The packed parameter groups, by ``id`` of each parameter: existing packs are
@@ -1115,6 +1130,9 @@ class CompiledStep:
     # ------------------------------------------------------------------------- eager
     def _eager(self, key: Any, xa: np.ndarray, ya: np.ndarray) -> Tensor:
         self.stats["eager"] += 1
+        shape = self._structure()
+        if key in self.untraceable and self._rejected_at.get(key) != shape:
+            del self.untraceable[key]  # the optimiser changed since: try again
         record = (key not in self.untraceable and _state.enabled and _state.tape is None
                   and len(self._programs) < self.max_programs)
         loss, rec = self._eager_step(xa, ya, record)
@@ -1122,10 +1140,14 @@ class CompiledStep:
             return loss
         if isinstance(rec, str):
             self.untraceable[key] = rec
+            self._rejected_at[key] = shape
             self._pending.pop(key, None)
             return loss
         first = self._pending.get(key)
         if first is None:
+            self._pending[key] = rec
+            return loss
+        if first.live is not rec.live:  # parameters were added: start again from here
             self._pending[key] = rec
             return loss
         if _same(first.x, rec.x) and _same(first.y, rec.y):
@@ -1134,12 +1156,14 @@ class CompiledStep:
         del self._pending[key]
         if reason is not None:
             self.untraceable[key] = reason
+            self._rejected_at[key] = shape
             return loss
         try:
             self._programs[key] = _Program(self, rec)
             self.stats["compiled"] += 1
         except _UntraceableError as err:
             self.untraceable[key] = str(err)
+            self._rejected_at[key] = shape
         return loss
 
     def _eager_step(self, xa: np.ndarray, ya: np.ndarray, record: bool) -> tuple[Tensor, Any]:
@@ -1152,6 +1176,7 @@ class CompiledStep:
             loss.backward()
             opt.step()
             return loss.detach(), None
+        self._refresh_live()
         before = [b.data.copy() for b in self._buffers]
         tape: list[Any] = []
         _state.tape = tape
@@ -1220,7 +1245,8 @@ class CompiledStep:
         for kind, i in walk:
             if kind == "live" and id(self._live[i]) not in opt_ids:
                 raise _UntraceableError("a parameter that requires grad is not in the optimiser")
-        return _Recording(entries, out_index[id(loss)], walk, np.array(xa), np.array(ya))
+        return _Recording(entries, out_index[id(loss)], walk, np.array(xa), np.array(ya),
+                          self._live)
 
 
 def _array(v: Any) -> np.ndarray:

@@ -291,3 +291,20 @@ def test_optimizer_and_model_state_dicts_loaded_mid_training(with_model):
     step = run_both(relu_mlp, lambda m: optim.Adam(m.parameters(), lr=1e-2), xent, data,
                     between=between)
     assert step.stats["compiled"] == 2
+
+
+def test_a_parameter_group_added_later_is_trained_by_the_replay():
+    def make():
+        return relu_mlp()
+
+    def make_opt(m):
+        params = list(m.parameters())
+        return optim.SGD(params[:2], lr=0.1)
+
+    def between(i, model, opt):
+        if i == 5:
+            opt.add_param_group({"params": list(model.parameters())[2:], "lr": 0.05})
+
+    data = batches(12, (8, 5), n_classes=3)
+    step = run_both(make, make_opt, xent, data, between=between)
+    assert step.stats["compiled"] == 1 and step.stats["replayed"] >= 4, step.untraceable
