@@ -1,0 +1,1231 @@
+"""The ``chainrule`` command: train, evaluate, predict, inspect and demonstrate.
+
+::
+
+    chainrule train                          # the embedded default: an MLP on digits
+    chainrule train --data moons --hidden 32,32 --optimizer sgd --lr 0.1 --momentum 0.9
+    chainrule train --config run.toml --name exp1
+    chainrule train --resume runs/exp1       # continue an interrupted run
+    chainrule evaluate runs/exp1             # its test split (or --data another set)
+    chainrule predict runs/exp1 input.csv -o predictions.csv
+    chainrule datasets | gradcheck RUN | diagnose RUN | demo NAME
+
+Every training run writes a *run folder* ``<out>/<name>/``::
+
+    config.toml          the resolved configuration (rerun with --config)
+    history.csv          one row per epoch: losses, metrics, learning rate, time
+    metrics.json         train/dev/test loss and metrics of the final model, timings
+    model.safetensors    the trained model (``cr.load``)
+    preprocessing.json   feature and class names, the task, the standardiser's μ and σ
+    checkpoints/         the full training state after the last epoch (for --resume)
+    *.png, *.svg         loss/metric curves, confusion matrix, gradient norms, schedule,
+                         decision regions (2-D inputs)
+
+Bad input (an invalid configuration value, an unknown dataset, a CSV without the target
+column, a file that is not a model) ends the command with a one-line ``error: …`` message
+on stderr and exit code 2; a run that fails while training (for example a diverging loss)
+exits with 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import ConfigError, RunConfig, load_config, read_config_file, write_config
+
+__all__ = [
+    "CLIError",
+    "PreparedData",
+    "RunArtifacts",
+    "TrainResult",
+    "app",
+    "build_model",
+    "load_run",
+    "main",
+    "prepare_data",
+    "run_training",
+]
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.toml"
+PREPROCESSING_FILE = "preprocessing.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+CHECKPOINT_DIR = "checkpoints"
+
+app = typer.Typer(
+    name="chainrule",
+    help="chainrule: train, evaluate and inspect neural networks; reproduce classic demos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class CLIError(Exception):
+    """A problem to report on one line (``error: message``) and exit with ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _one_line(message: Any) -> str:
+    text = str(message.args[0]) if isinstance(message, KeyError) and message.args else str(
+        message)
+    return " ".join(text.split())
+
+
+def _err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _out_console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures into ``error: <one line>`` on stderr and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .train import TrainingError
+
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except CLIError as e:
+            code = e.code
+            message = str(e)
+        except ConfigError as e:
+            code, message = 2, str(e)
+        except TrainingError as e:
+            code, message = 1, str(e)
+        except FloatingPointError as e:
+            code, message = 1, str(e)
+        except (ValueError, TypeError, KeyError, FileNotFoundError, IsADirectoryError,
+                PermissionError, UnicodeDecodeError) as e:
+            code, message = 2, _one_line(e)
+        except KeyboardInterrupt:
+            code, message = 130, "interrupted"
+        typer.echo(f"error: {_one_line(message)}", err=True)
+        raise typer.Exit(code)
+
+    return wrapper
+
+
+# ================================================================================= data
+
+
+@dataclass
+class PreparedData:
+    """A dataset split into train/dev/test and standardised with the training statistics.
+
+    Attributes:
+        name: the dataset's name.
+        task: ``"classification"`` or ``"regression"``.
+        feature_names: one name per input column.
+        target_names: class names (classification) or the target's name (regression).
+        train, dev, test: ``(X, y)`` pairs, ``X`` standardised when ``standardize`` is on.
+        scaler: the fitted :class:`~chainrule.data.Standardizer`, or None.
+        target: the CSV target column, if the data came from a CSV file.
+    """
+
+    name: str
+    task: str
+    feature_names: tuple[str, ...]
+    target_names: tuple[str, ...]
+    train: tuple[np.ndarray, np.ndarray]
+    dev: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    scaler: Any = None
+    target: str | None = None
+
+    @property
+    def n_features(self) -> int:
+        """Number of input columns."""
+        return int(self.train[0].shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Output units: the number of classes, or the number of regression targets."""
+        if self.task == "classification":
+            return len(self.target_names)
+        y = self.train[1]
+        return 1 if y.ndim == 1 else int(y.shape[1])
+
+
+def _csv_header(path: str | os.PathLike) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        for row in csv.reader(fh):
+            if any(cell.strip() for cell in row):
+                return [c.strip() for c in row]
+    raise CLIError(f"{os.fspath(path)} is empty; expected a header row")
+
+
+def load_data(data: str, target: str | None = None, task: str = "auto") -> Any:
+    """The :class:`~chainrule.data.Dataset` named ``data`` (a registry name or a CSV/NPZ file).
+
+    For a CSV file the target column is ``target``, or its last column when None.
+    """
+    from .data import load_dataset
+
+    if data.lower().endswith(".csv"):
+        if not Path(data).is_file():
+            raise CLIError(f"data: file not found (got {data!r})")
+        if target is None:
+            target = _csv_header(data)[-1]
+        ds = load_dataset(data, target=target,
+                          task="auto" if task == "auto" else task)
+    else:
+        if target is not None:
+            raise CLIError(f"target: only used with a CSV file, not with the dataset {data!r}")
+        ds = load_dataset(data)
+    if task != "auto" and ds.task != task:
+        raise CLIError(f"task: the dataset {ds.name!r} is a {ds.task} set (got {task!r})")
+    return ds
+
+
+def prepare_data(cfg: RunConfig) -> PreparedData:
+    """Load, split (stratified for classification) and standardise the data of ``cfg``.
+
+    The split and the standardiser depend only on ``cfg.data``, ``cfg.target``,
+    ``cfg.seed`` and ``cfg.standardize``, so a run folder's data can be rebuilt exactly
+    (``evaluate``, ``gradcheck``, ``--resume``).
+    """
+    from .data import Standardizer, train_dev_test_split
+
+    ds = load_data(cfg.data, cfg.target, cfg.task)
+    task = ds.task
+    split = train_dev_test_split(ds.X, ds.y, stratify=task == "classification",
+                                 seed=cfg.seed)
+    parts = [(np.asarray(p[0], dtype=np.float64), np.asarray(p[1])) for p in split]
+    scaler = None
+    if cfg.standardize:
+        scaler = Standardizer().fit(parts[0][0])
+        parts = [(scaler.transform(X), y) for X, y in parts]
+    target = cfg.target
+    if cfg.data.lower().endswith(".csv") and target is None:
+        target = _csv_header(cfg.data)[-1]
+    return PreparedData(
+        name=ds.name, task=task, feature_names=tuple(ds.feature_names),
+        target_names=tuple(ds.target_names), train=parts[0], dev=parts[1], test=parts[2],
+        scaler=scaler, target=target,
+    )
+
+
+# ================================================================================ model
+
+
+def build_model(cfg: RunConfig, n_in: int, n_out: int) -> Any:
+    """The MLP described by ``cfg``: for each hidden width ``h``::
+
+        Linear(h, init) → [BatchNorm1d] → activation → [Dropout]
+
+    (wrapped in ``Residual`` when ``cfg.residual`` and the width is unchanged), then a
+    final ``Linear(n_out)``. Seeds derive from ``cfg.seed``, so the same config gives the
+    same initial weights.
+    """
+    from . import nn
+
+    layers: list[Any] = []
+    width = n_in
+    seed = cfg.seed
+    for i, h in enumerate(cfg.hidden):
+        block: list[Any] = [nn.Linear(width, h, init=cfg.init, seed=seed * 1000 + i)]
+        if cfg.batch_norm:
+            block.append(nn.BatchNorm1d(h))
+        block.append(nn.get_activation(cfg.activation))
+        if cfg.dropout > 0:
+            block.append(nn.Dropout(cfg.dropout, seed=seed * 1000 + 500 + i))
+        if cfg.residual and width == h:
+            layers.append(nn.Residual(nn.Sequential(*block)))
+        else:
+            layers.extend(block)
+        width = h
+    layers.append(nn.Linear(width, n_out, init=cfg.init, seed=seed * 1000 + len(cfg.hidden)))
+    return nn.Sequential(*layers)
+
+
+def _loss_name(cfg: RunConfig, task: str) -> str:
+    if cfg.loss is not None:
+        return cfg.loss
+    return "cross_entropy" if task == "classification" else "mse"
+
+
+def _make_optimizer(cfg: RunConfig, model: Any) -> Any:
+    from .optim import get_optimizer
+
+    kwargs = cfg.optimizer_kwargs()
+    try:
+        return get_optimizer(cfg.optimizer, model.parameters(), **kwargs)
+    except TypeError as e:
+        raise CLIError(f"optimizer: {cfg.optimizer} does not take these settings ({e})") from None
+
+
+_SCHEDULE_DEFAULTS: dict[str, Callable[[RunConfig], dict[str, Any]]] = {
+    "step": lambda c: {"step_size": max(1, min(c.epochs, 100) // 4), "gamma": 0.5},
+    "exponential": lambda c: {"gamma": 0.95},
+    "cosine": lambda c: {"T_max": c.epochs},
+}
+
+
+def _make_scheduler(cfg: RunConfig, optimizer: Any) -> Any:
+    if cfg.schedule is None:
+        return None
+    from .optim import get_scheduler
+
+    if cfg.schedule == "lambda":
+        raise CLIError("schedule: 'lambda' needs a Python function; choose another schedule "
+                       "(got 'lambda')")
+    kwargs = _SCHEDULE_DEFAULTS.get(cfg.schedule, lambda c: {})(cfg)
+    kwargs.update(cfg.schedule_args)
+    try:
+        return get_scheduler(cfg.schedule, optimizer, **kwargs)
+    except TypeError as e:
+        raise CLIError(f"schedule_args: wrong arguments for {cfg.schedule!r} ({e})") from None
+
+
+# ============================================================================ run folders
+
+
+@dataclass
+class RunArtifacts:
+    """What :func:`load_run` reads back from a run folder."""
+
+    run_dir: Path
+    config: RunConfig
+    model: Any
+    preprocessing: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """The outcome of :func:`run_training`.
+
+    Attributes:
+        run_dir: the run folder.
+        config: the resolved configuration.
+        history: the training :class:`~chainrule.train.History`.
+        metrics: what was written to ``metrics.json``.
+        figures: the figure files written.
+        model: the trained model.
+    """
+
+    run_dir: Path
+    config: RunConfig
+    history: Any
+    metrics: dict[str, Any]
+    figures: list[Path]
+    model: Any
+
+
+def _default_name(cfg: RunConfig) -> str:
+    base = Path(cfg.data).stem if cfg.data.lower().endswith((".csv", ".npz")) else cfg.data
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"{base}-{stamp}"
+    out = Path(cfg.out)
+    k = 2
+    candidate = name
+    while (out / candidate).exists():
+        candidate = f"{name}-{k}"
+        k += 1
+    return candidate
+
+
+def _preprocessing(data: PreparedData, cfg: RunConfig) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "dataset": data.name,
+        "task": data.task,
+        "feature_names": list(data.feature_names),
+        "target_names": list(data.target_names),
+        "target": data.target,
+        "loss": _loss_name(cfg, data.task),
+        "standardizer": None,
+    }
+    if data.scaler is not None:
+        info["standardizer"] = {k: v.tolist() for k, v in data.scaler.state_dict().items()}
+    return info
+
+
+def _scaler_from(info: dict[str, Any]) -> Any:
+    from .data import Standardizer
+
+    state = info.get("standardizer")
+    if not state:
+        return None
+    return Standardizer().load_state_dict({k: np.asarray(v) for k, v in state.items()})
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+
+def _clean(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+class _EpochProgress:
+    """A rich progress bar over epochs showing the train loss and the dev metric."""
+
+    def __init__(self, epochs: int, start_epoch: int, console: Console, metric: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.metric = metric
+        self.progress = Progress(
+            TextColumn("[bold]epoch"),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[text]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("train", total=epochs, completed=start_epoch,
+                                           text="")
+        self.progress.start()
+
+    def update(self, logs: dict[str, Any]) -> None:
+        parts = [f"loss {logs.get('train_loss', float('nan')):.4f}"]
+        if "dev_loss" in logs:
+            parts.append(f"dev loss {logs['dev_loss']:.4f}")
+        key = f"dev_{self.metric}"
+        if key in logs:
+            parts.append(f"dev {self.metric} {logs[key]:.4f}")
+        self.progress.update(self.task, completed=logs["epoch"], text="  ".join(parts))
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _progress_callback(bar: _EpochProgress | None) -> Any:
+    from .train import Callback
+
+    class _Progress(Callback):
+        """Feeds each epoch's record to the progress bar (no state to checkpoint)."""
+
+        def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+            if bar is not None:
+                bar.update(logs)
+
+    return _Progress()
+
+
+def _history_curves(history: Any, task: str) -> dict[str, Any]:
+    cols = history.keys()
+    metric = "accuracy" if task == "classification" else ("rmse" if "train_rmse" in cols
+                                                          else None)
+
+    def col(name: str) -> Any:
+        return history.column(name) if name in cols else None
+
+    return {
+        "epochs": history.column("epoch"),
+        "train_loss": history.column("train_loss"),
+        "dev_loss": col("dev_loss"),
+        "train_metric": col(f"train_{metric}") if metric else None,
+        "dev_metric": col(f"dev_{metric}") if metric else None,
+        "metric_name": metric or "metric",
+    }
+
+
+def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, loss: str,
+                 best_epoch: int | None) -> list[Path]:
+    from . import plots
+    from .train import predict
+
+    figures: list[Path] = []
+    curves = _history_curves(history, data.task)
+    figures += plots.training_curves(
+        curves["epochs"], curves["train_loss"], curves["dev_loss"],
+        train_metric=curves["train_metric"], dev_metric=curves["dev_metric"],
+        metric_name=curves["metric_name"], loss_name=f"{loss.replace('_', '-')} loss",
+        best_epoch=best_epoch, title=f"Training on {data.name}",
+        path=run_dir / "curves")
+    if history.grad_norms:
+        layers = list(dict.fromkeys(k for g in history.grad_norms for k in g))
+        figures += plots.gradient_norms(
+            {f"layer {k}": history.grad_norm(k) for k in layers},
+            epochs=curves["epochs"][: len(history.grad_norms)],
+            title="Gradient norm per layer (mean over each epoch's batches)",
+            path=run_dir / "gradient_norms")
+    lrs = history.column("lr")
+    figures += plots.learning_rate_schedule(lrs, steps=curves["epochs"],
+                                            path=run_dir / "lr_schedule")
+    if data.task == "classification":
+        X, y = data.test
+        pred = predict(model, X).argmax(axis=1)
+        figures += plots.confusion_matrix(
+            y, pred, class_names=list(data.target_names),
+            title=f"Test set, {data.name}", path=run_dir / "confusion_matrix")
+        if data.n_features == 2:
+            def classify(P: np.ndarray) -> np.ndarray:
+                return predict(model, P).argmax(axis=1)
+
+            Xall = np.concatenate([data.train[0], data.dev[0], data.test[0]])
+            yall = np.concatenate([data.train[1], data.dev[1], data.test[1]])
+            names = [f"{n} (standardised)" if data.scaler is not None else n
+                     for n in data.feature_names]
+            figures += plots.decision_regions(
+                classify, Xall, yall, resolution=301, class_names=list(data.target_names),
+                feature_names=names, title=f"Decision regions, {data.name}",
+                path=run_dir / "decision_regions")
+    return figures
+
+
+def _evaluate_parts(model: Any, loss: str, data: PreparedData) -> dict[str, dict[str, float]]:
+    from .train import evaluate
+
+    out = {}
+    for part in ("train", "dev", "test"):
+        res = evaluate(model, loss, getattr(data, part))
+        out[part] = {k: _clean(v) for k, v in res.items()}
+    return out
+
+
+def run_training(
+    cfg: RunConfig,
+    *,
+    resume_dir: str | os.PathLike | None = None,
+    show_progress: bool | None = None,
+    console: Console | None = None,
+) -> TrainResult:
+    """Train the model described by ``cfg`` and fill its run folder.
+
+    Args:
+        cfg: the validated configuration.
+        resume_dir: continue the run in this folder from its last checkpoint (``cfg`` must
+            be the configuration stored there, possibly with more epochs).
+        show_progress: show the epoch progress bar (default: when stderr is a terminal).
+        console: where progress and messages go (default: stderr).
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    import chainrule as cr
+
+    from .train import EarlyStopping, GradientMonitor, fit
+
+    console = console or _err_console()
+    if show_progress is None:
+        show_progress = console.is_terminal
+    if resume_dir is not None:
+        run_dir = Path(resume_dir)
+    else:
+        if cfg.name is None:
+            cfg = cfg.model_copy(update={"name": _default_name(cfg)})
+        run_dir = Path(cfg.out) / str(cfg.name)
+        if (run_dir / MODEL_FILE).exists() or (run_dir / CHECKPOINT_DIR).exists():
+            raise CLIError(f"name: the run folder {os.fspath(run_dir)} already holds a run; "
+                           f"choose another --name or continue it with --resume "
+                           f"(got {cfg.name!r})")
+    data = prepare_data(cfg)
+    loss = _loss_name(cfg, data.task)
+    model = build_model(cfg, data.n_features, data.n_outputs)
+    optimizer = _make_optimizer(cfg, model)
+    scheduler = _make_scheduler(cfg, optimizer)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_config(cfg, run_dir / CONFIG_FILE)
+    _write_json(run_dir / PREPROCESSING_FILE, _preprocessing(data, cfg))
+
+    callbacks: list[Any] = [GradientMonitor(warn=False)]
+    early = None
+    if cfg.patience > 0:
+        early = EarlyStopping(monitor="dev_loss", patience=cfg.patience, restore_best=True)
+        callbacks.append(early)
+    start_epoch = 0
+    ckpt = run_dir / CHECKPOINT_DIR / "last.safetensors"
+    if resume_dir is not None:
+        if not ckpt.is_file():
+            raise CLIError(f"resume: no checkpoint in {os.fspath(run_dir / CHECKPOINT_DIR)}; "
+                           "nothing to continue")
+        from .train import load_checkpoint
+
+        start_epoch = int(load_checkpoint(ckpt).get("epoch", 0))
+    metric = "accuracy" if data.task == "classification" else "rmse"
+    bar = _EpochProgress(cfg.epochs, start_epoch, console, metric) if show_progress else None
+    callbacks.append(_progress_callback(bar))
+    t0 = time.perf_counter()
+    try:
+        history = fit(
+            model, loss, optimizer, data.train, data.dev, epochs=cfg.epochs,
+            batch_size=cfg.batch_size, callbacks=callbacks, seed=cfg.seed,
+            scheduler=scheduler, l1=cfg.l1, l2=cfg.l2,
+            checkpoint_dir=run_dir / CHECKPOINT_DIR, resume=resume_dir is not None,
+            progress=False,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - t0
+    best_epoch = early.best_epoch if early is not None else None
+    results = _evaluate_parts(model, loss, data)
+    metrics: dict[str, Any] = {
+        "run": cfg.name,
+        "dataset": data.name,
+        "task": data.task,
+        "loss": loss,
+        **results,
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
+        "stopped_epoch": getattr(early, "stopped_epoch", None),
+        "train_seconds": round(seconds, 3),
+        "n_train": len(data.train[1]),
+        "n_dev": len(data.dev[1]),
+        "n_test": len(data.test[1]),
+        "n_parameters": int(sum(p.data.size for p in model.parameters())),
+    }
+    # the preprocessing travels inside the model file too, so the file predicts on its own
+    cr.save(model, run_dir / MODEL_FILE, metadata={"preprocessing": _preprocessing(data, cfg)})
+    history.to_csv(run_dir / HISTORY_FILE)
+    _write_json(run_dir / METRICS_FILE, metrics)
+    figures = _run_figures(run_dir, history, model, data, loss, best_epoch)
+    return TrainResult(run_dir=run_dir, config=cfg, history=history, metrics=metrics,
+                       figures=figures, model=model)
+
+
+def _find_run_files(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``(model_file, folder)`` for a run folder or a model file inside one."""
+    p = Path(path)
+    if p.is_dir():
+        model_file = p / MODEL_FILE
+        if not model_file.is_file():
+            raise CLIError(f"{os.fspath(p)} is not a run folder: it has no {MODEL_FILE}")
+        return model_file, p
+    if p.is_file():
+        return p, p.parent
+    raise CLIError(f"no run folder or model file at {os.fspath(p)}")
+
+
+def _load_model(model_file: Path) -> Any:
+    import chainrule as cr
+
+    try:
+        return cr.load(model_file)
+    except (ValueError, TypeError, KeyError, OSError) as e:
+        raise CLIError(f"{os.fspath(model_file)} is not a chainrule model file "
+                       f"({_one_line(e)})") from None
+    except Exception as e:  # a parser's own error type: still not a model file
+        raise CLIError(f"{os.fspath(model_file)} is not a chainrule model file "
+                       f"({type(e).__name__}: {_one_line(e)})") from None
+
+
+def _embedded_preprocessing(model_file: Path) -> dict[str, Any]:
+    """The preprocessing stored in a model file's metadata by ``chainrule train``."""
+    from .io import load_state_dict_file
+
+    _, meta = load_state_dict_file(model_file)
+    pre = meta.get("preprocessing") if isinstance(meta, dict) else None
+    if not isinstance(pre, dict) or "feature_names" not in pre:
+        raise CLIError(f"{os.fspath(model_file)} was not written by `chainrule train` and has no "
+                       f"{PREPROCESSING_FILE} beside it: its feature names and standardisation "
+                       "are unknown")
+    return pre
+
+
+def load_run(path: str | os.PathLike, *, need_config: bool = True) -> RunArtifacts:
+    """Read a run folder, or a model file (its preprocessing from ``preprocessing.json``
+    beside it or from the file's own metadata).
+
+    Raises:
+        CLIError: the folder is not a run folder, or the model file is not a model.
+    """
+    model_file, folder = _find_run_files(path)
+    model = _load_model(model_file)
+    pre_path = folder / PREPROCESSING_FILE
+    if pre_path.is_file():
+        preprocessing = json.loads(pre_path.read_text(encoding="utf-8"))
+    else:
+        preprocessing = _embedded_preprocessing(model_file)
+    cfg = RunConfig()
+    cfg_path = folder / CONFIG_FILE
+    if cfg_path.is_file():
+        cfg = load_config(cfg_path)
+    elif need_config:
+        raise CLIError(f"{os.fspath(folder)} has no {CONFIG_FILE}")
+    metrics = {}
+    if (folder / METRICS_FILE).is_file():
+        metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
+    return RunArtifacts(run_dir=folder, config=cfg, model=model, preprocessing=preprocessing,
+                        metrics=metrics)
+
+
+# ============================================================================== commands
+
+
+def _parse_schedule_args(items: Sequence[str] | None) -> dict[str, Any] | None:
+    if not items:
+        return None
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"schedule_args: expected key=value (got {item!r})")
+        key, _, raw = item.partition("=")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="TOML file of settings (keys as the options below, e.g. "
+    "lr = 0.01, hidden = [64, 32]); options given on the command line win.",
+    show_default=False)]
+
+
+@app.command()
+@_guarded
+def train(
+    config: ConfigOpt = None,
+    data: Annotated[str | None, typer.Option(
+        help="Dataset name (see `chainrule datasets`) or a CSV file. [default: digits]",
+        show_default=False)] = None,
+    target: Annotated[str | None, typer.Option(
+        help="Target column of a CSV file. [default: its last column]",
+        show_default=False)] = None,
+    task: Annotated[str | None, typer.Option(
+        help="auto, classification or regression (checked against the data). [default: auto]",
+        show_default=False)] = None,
+    standardize: Annotated[bool | None, typer.Option(
+        "--standardize/--no-standardize",
+        help="Standardise inputs with the training split's mean and std. [default: on]",
+        show_default=False)] = None,
+    hidden: Annotated[str | None, typer.Option(
+        help="Hidden layer sizes, comma-separated, e.g. 64,32; '' for a linear model. "
+        "[default: 256]", show_default=False)] = None,
+    activation: Annotated[str | None, typer.Option(
+        help="Hidden activation: relu, tanh, sigmoid, leaky_relu, elu, gelu, … "
+        "[default: relu]", show_default=False)] = None,
+    dropout: Annotated[float | None, typer.Option(
+        help="Dropout probability after each hidden activation, in [0, 1). [default: 0.2]",
+        show_default=False)] = None,
+    batch_norm: Annotated[bool | None, typer.Option(
+        "--batch-norm/--no-batch-norm", help="BatchNorm1d after each hidden linear layer.",
+        show_default=False)] = None,
+    residual: Annotated[bool | None, typer.Option(
+        "--residual/--no-residual", help="Residual connections around equal-width layers.",
+        show_default=False)] = None,
+    init: Annotated[str | None, typer.Option(
+        help="Weight initialiser: he, xavier, lecun, normal, zeros, … [default: he]",
+        show_default=False)] = None,
+    loss: Annotated[str | None, typer.Option(
+        help="Loss: cross_entropy, mse, l1, huber, … [default: cross_entropy for "
+        "classification, mse for regression]", show_default=False)] = None,
+    optimizer: Annotated[str | None, typer.Option(
+        help="Optimiser: sgd, momentum, rmsprop, adagrad, adam, adamw. [default: adam]",
+        show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(
+        help="Learning rate η > 0. [default: 0.001]", show_default=False)] = None,
+    momentum: Annotated[float | None, typer.Option(
+        help="Momentum β in [0, 1) (sgd, rmsprop).", show_default=False)] = None,
+    nesterov: Annotated[bool | None, typer.Option(
+        "--nesterov/--no-nesterov", help="Nesterov momentum (sgd; needs --momentum).",
+        show_default=False)] = None,
+    beta1: Annotated[float | None, typer.Option(
+        help="Adam's β₁ in [0, 1). [default: 0.9]", show_default=False)] = None,
+    beta2: Annotated[float | None, typer.Option(
+        help="Adam's β₂ in [0, 1). [default: 0.999]", show_default=False)] = None,
+    schedule: Annotated[str | None, typer.Option(
+        help="Learning-rate schedule: step, multistep, exponential, cosine, linear, plateau, "
+        "inverse_time, exponential_decay, sqrt, staircase. [default: none]",
+        show_default=False)] = None,
+    schedule_arg: Annotated[list[str] | None, typer.Option(
+        "--schedule-arg", help="Schedule argument key=value (repeatable), e.g. "
+        "--schedule-arg step_size=10 --schedule-arg gamma=0.5.", show_default=False)] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help="Maximum number of epochs. [default: 200]", show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Mini-batch size. [default: 32]", show_default=False)] = None,
+    l1: Annotated[float | None, typer.Option(
+        help="L1 penalty λ₁ ≥ 0 on the weights. [default: 0]", show_default=False)] = None,
+    l2: Annotated[float | None, typer.Option(
+        help="L2 penalty λ₂ ≥ 0 on the weights, (λ₂/2)‖W‖². [default: 0.001]",
+        show_default=False)] = None,
+    patience: Annotated[int | None, typer.Option(
+        help="Early stopping: epochs without dev-loss improvement; 0 disables. "
+        "[default: 20]", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of the split, initialisation, dropout and batch order. [default: 0]",
+        show_default=False)] = None,
+    name: Annotated[str | None, typer.Option(
+        help="Run name: the folder OUT/NAME. [default: <data>-<date>-<time>]",
+        show_default=False)] = None,
+    out: Annotated[str | None, typer.Option(
+        help="Parent folder of run folders. [default: runs]", show_default=False)] = None,
+    resume: Annotated[Path | None, typer.Option(
+        help="Continue the interrupted run in this run folder (only --epochs may change).",
+        show_default=False)] = None,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress",
+        help="Show the progress bar. [default: when stderr is a terminal]",
+        show_default=False)] = None,
+) -> None:
+    """Train a model and write its run folder.
+
+    Without options: the embedded default, a standardised MLP (256 ReLU units, dropout 0.2,
+    L2 10⁻³, Adam) on the digits set with early stopping; prints the test accuracy.
+    """
+    overrides = dict(
+        data=data, target=target, task=task, standardize=standardize, hidden=hidden,
+        activation=activation, dropout=dropout, batch_norm=batch_norm, residual=residual,
+        init=init, loss=loss, optimizer=optimizer, lr=lr, momentum=momentum,
+        nesterov=nesterov, beta1=beta1, beta2=beta2, schedule=schedule,
+        schedule_args=_parse_schedule_args(schedule_arg), epochs=epochs,
+        batch_size=batch_size, l1=l1, l2=l2, patience=patience, seed=seed, name=name, out=out,
+    )
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if hidden == "":
+        given["hidden"] = []
+    console = _err_console()
+    if resume is not None:
+        if config is not None or set(given) - {"epochs"}:
+            extra = sorted(set(given) - {"epochs"}) or ["config"]
+            raise CLIError(f"resume: the settings come from the run folder; only --epochs may "
+                           f"change (got {', '.join('--' + k.replace('_', '-') for k in extra)})")
+        if not (resume / CONFIG_FILE).is_file():
+            raise CLIError(f"resume: {os.fspath(resume)} is not a run folder (no {CONFIG_FILE})")
+        settings = read_config_file(resume / CONFIG_FILE)
+        settings.update(given)
+        cfg = load_config(None, **settings)
+        result = run_training(cfg, resume_dir=resume, show_progress=progress, console=console)
+    else:
+        cfg = load_config(config, **given)
+        result = run_training(cfg, show_progress=progress, console=console)
+    _report_run(result)
+
+
+def _report_run(result: TrainResult) -> None:
+    out = _out_console()
+    m = result.metrics
+    test = m["test"]
+    best = f", best epoch {m['best_epoch']}" if m.get("best_epoch") else ""
+    out.print(f"trained {m['n_parameters']:,} parameters on {m['dataset']} for "
+              f"{m['epochs_run']} epochs{best} in {m['train_seconds']:.1f} s")
+    if m["task"] == "classification":
+        out.print(f"test accuracy: {test['accuracy']:.4f}  (test loss {test['loss']:.4f}, "
+                  f"{m['n_test']} samples)")
+    else:
+        extra = "".join(f", test {k} {v:.4g}" for k, v in test.items() if k != "loss")
+        out.print(f"test loss: {test['loss']:.4g}{extra}  ({m['n_test']} samples)")
+    out.print(f"run folder: {result.run_dir}")
+    pngs = sorted({p.name for p in result.figures if p.suffix == ".png"})
+    out.print(f"figures: {', '.join(pngs)} (+ .svg)")
+
+
+@app.command()
+@_guarded
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run folder (or its model.safetensors).",
+                                        show_default=False)],
+    data: Annotated[str | None, typer.Option(
+        help="Evaluate on this dataset or CSV file (all its rows) instead of the run's "
+        "test split.", show_default=False)] = None,
+    target: Annotated[str | None, typer.Option(
+        help="Target column of the CSV file. [default: the run's target column, else the "
+        "last column]", show_default=False)] = None,
+    split: Annotated[str, typer.Option(
+        help="Which split of the run's own data: train, dev or test.")] = "test",
+) -> None:
+    """Loss and metrics of a trained model on its test split or on other data."""
+    from .train import evaluate as _evaluate
+
+    art = load_run(run)
+    pre = art.preprocessing
+    loss = pre.get("loss") or _loss_name(art.config, pre["task"])
+    if data is None:
+        if split not in ("train", "dev", "test"):
+            raise CLIError(f"split: must be train, dev or test (got {split!r})")
+        prepared = prepare_data(art.config)
+        X, y = getattr(prepared, split)
+        where = f"{prepared.name}, {split} split"
+    else:
+        csv_target = target if target is not None else pre.get("target")
+        if data.lower().endswith(".csv") and csv_target is not None:
+            if csv_target not in _csv_header(data):
+                csv_target = None if target is None else csv_target
+        ds = load_data(data, csv_target if data.lower().endswith(".csv") else target)
+        X = _select_features(ds.X, list(ds.feature_names), pre, data)
+        scaler = _scaler_from(pre)
+        if scaler is not None:
+            X = scaler.transform(X)
+        y = ds.y
+        if pre["task"] == "classification":
+            if ds.task != "classification":
+                raise CLIError(f"data: the model is a classifier but {data!r} is a "
+                               f"{ds.task} set")
+            y = _map_labels(ds, pre)
+        where = f"{ds.name}, all {len(y)} rows"
+    res = _evaluate(art.model, loss, (X, y))
+    table = Table(title=f"Evaluation of {art.run_dir.name} on {where}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for k, v in res.items():
+        table.add_row(k, f"{v:.6g}")
+    table.add_row("samples", str(len(y)))
+    _out_console().print(table)
+
+
+def _map_labels(ds: Any, pre: dict[str, Any]) -> np.ndarray:
+    """The dataset's labels re-indexed to the model's classes (by class name)."""
+    model_classes = [str(c) for c in pre["target_names"]]
+    data_classes = [str(c) for c in ds.target_names]
+    if data_classes == model_classes:
+        return ds.y
+    unknown = [c for c in data_classes if c not in model_classes]
+    if unknown:
+        raise CLIError(f"data: classes {unknown} are unknown to the model (its classes: "
+                       f"{', '.join(model_classes)})")
+    index = np.array([model_classes.index(c) for c in data_classes])
+    return index[ds.y]
+
+
+def _select_features(X: np.ndarray, names: list[str], pre: dict[str, Any],
+                     source: str) -> np.ndarray:
+    """Columns of ``X`` in the model's feature order, checked by name (or by count)."""
+    expected = [str(n) for n in pre["feature_names"]]
+    if names == expected:
+        return X
+    missing = [n for n in expected if n not in names]
+    if not missing:
+        return X[:, [names.index(n) for n in expected]]
+    if X.shape[1] != len(expected):
+        raise CLIError(f"{source} has {X.shape[1]} feature columns but the model expects "
+                       f"{len(expected)} ({_name_list(expected)})")
+    raise CLIError(f"{source} lacks the model's columns {_name_list(missing)} "
+                   f"(expected: {_name_list(expected)})")
+
+
+def _name_list(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _read_input_csv(path: Path, pre: dict[str, Any]) -> tuple[np.ndarray, list[list[str]],
+                                                                list[str] | None]:
+    """Feature matrix (model order), raw rows and header of an input CSV file."""
+    if not path.is_file():
+        raise CLIError(f"input: file not found (got {os.fspath(path)!r})")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+    if not rows:
+        raise CLIError(f"{path.name} is empty")
+    expected = [str(n) for n in pre["feature_names"]]
+
+    def numeric(cell: str) -> bool:
+        try:
+            float(cell)
+        except ValueError:
+            return False
+        return True
+
+    has_header = not all(numeric(c) for c in rows[0])
+    header = [c.strip() for c in rows[0]] if has_header else None
+    body = rows[1:] if has_header else rows
+    if not body:
+        raise CLIError(f"{path.name} has a header but no data rows")
+    if header is not None:
+        missing = [n for n in expected if n not in header]
+        if missing:
+            if len(header) == len(expected) and not any(n in header for n in expected):
+                raise CLIError(f"{path.name}: column names {_name_list(header)} do not match "
+                               f"the model's features {_name_list(expected)}")
+            raise CLIError(f"{path.name} lacks the model's columns {_name_list(missing)} "
+                           f"(expected: {_name_list(expected)})")
+        cols = [header.index(n) for n in expected]
+    else:
+        if len(rows[0]) != len(expected):
+            raise CLIError(f"{path.name} has {len(rows[0])} columns but the model expects "
+                           f"{len(expected)} ({_name_list(expected)})")
+        cols = list(range(len(expected)))
+    X = np.empty((len(body), len(cols)), dtype=np.float64)
+    for i, row in enumerate(body, start=1):
+        if len(row) != len(header or rows[0]):
+            raise CLIError(f"{path.name}: row {i} has {len(row)} fields, expected "
+                           f"{len(header or rows[0])}")
+        for j, c in enumerate(cols):
+            try:
+                X[i - 1, j] = float(row[c])
+            except ValueError:
+                col = expected[j]
+                raise CLIError(f"{path.name}: non-numeric value {row[c]!r} at row {i}, "
+                               f"column {col!r}") from None
+    return X, body, header
+
+
+@app.command()
+@_guarded
+def predict(
+    model: Annotated[Path, typer.Argument(
+        help="A run folder, or a model.safetensors inside one.", show_default=False)],
+    input: Annotated[Path, typer.Argument(
+        help="CSV file of inputs: a header naming the model's features (other columns are "
+        "ignored), or exactly as many unnamed columns.", show_default=False)],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write predictions to this CSV file. [default: stdout]",
+        show_default=False)] = None,
+) -> None:
+    """Predict with a trained model on the rows of a CSV file."""
+    from .train import predict as _predict
+
+    art = load_run(model, need_config=False)
+    pre = art.preprocessing
+    X, _, _ = _read_input_csv(input, pre)
+    scaler = _scaler_from(pre)
+    Xs = scaler.transform(X) if scaler is not None else X
+    raw = _predict(art.model, Xs)
+    if pre["task"] == "classification":
+        z = raw - raw.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        names = [str(c) for c in pre["target_names"]]
+        header = ["prediction"] + [f"p_{n}" for n in names]
+        rows = [[names[int(k)]] + [f"{v:.6g}" for v in pr] for k, pr in zip(p.argmax(1), p)]
+    else:
+        target_names = [str(n) for n in pre["target_names"]]
+        raw2 = raw.reshape(len(raw), -1)
+        header = (["prediction"] if raw2.shape[1] == 1
+                  else [f"prediction_{n}" for n in target_names[: raw2.shape[1]]])
+        rows = [[f"{v:.8g}" for v in r] for r in raw2]
+    if output is None:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    typer.echo(f"wrote {len(rows)} predictions to {output}")
+
+
+@app.command()
+@_guarded
+def datasets() -> None:
+    """List the built-in datasets (name, task, size, description)."""
+    from .data import list_datasets
+
+    table = Table(title="chainrule datasets (use with --data NAME; or --data file.csv)")
+    for col, kw in (("name", {"style": "bold"}), ("task", {}), ("samples", {"justify": "right"}),
+                    ("features", {"justify": "right"}), ("classes", {"justify": "right"}),
+                    ("description", {})):
+        table.add_column(col, **kw)
+    for info in list_datasets():
+        table.add_row(info.name, info.task, str(info.n_samples), str(info.n_features),
+                      "-" if info.n_classes is None else str(info.n_classes), info.description)
+    _out_console().print(table)
+
+
+def _layer_gradcheck(model: Any, loss: str, X: np.ndarray, y: np.ndarray, max_entries: int,
+                     eps: float, seed: int) -> list[dict[str, Any]]:
+    """Back-propagated vs central-difference gradients of the loss, per parameter (float64).
+
+    For each parameter ``θ`` (or a random subset of ``max_entries`` of its entries)::
+
+        g_num[i] = (L(θ + ε e_i) − L(θ − ε e_i)) / (2ε)
+        rel_diff = ‖g_num − g‖ / (‖g_num‖ + ‖g‖)
+    """
+    from .tensor import Tensor
+    from .train import get_loss
+
+    loss_fn, _ = get_loss(loss)
+    model.to(np.float64)
+    model.eval()
+    Xt = Tensor(np.asarray(X, dtype=np.float64))
+    yt = Tensor(np.asarray(y) if np.asarray(y).dtype.kind in "iu"
+                else np.asarray(y, dtype=np.float64).reshape(len(y), -1))
+
+    def L() -> Any:
+        return loss_fn(model(Xt), yt)
+
+    params = list(model.named_parameters())
+    for _, p in params:
+        p.grad = None
+    L().backward()
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, p in params:
+        g = p.grad.data.reshape(-1) if p.grad is not None else np.zeros(p.data.size)
+        flat = p.data.reshape(-1)
+        n = flat.size
+        idx = np.arange(n) if n <= max_entries else np.sort(rng.choice(n, max_entries, False))
+        num = np.empty(len(idx))
+        for k, i in enumerate(idx):
+            orig = flat[i]
+            flat[i] = orig + eps
+            lp = float(L().data)
+            flat[i] = orig - eps
+            lm = float(L().data)
+            flat[i] = orig
+            num[k] = (lp - lm) / (2 * eps)
+        ana = g[idx]
+        denom = np.linalg.norm(num) + np.linalg.norm(ana)
+        rel = 0.0 if denom == 0 else float(np.linalg.norm(num - ana) / denom)
+        rows.append({"parameter": name, "shape": tuple(p.data.shape), "checked": len(idx),
+                     "size": n, "grad_norm": float(np.linalg.norm(ana)), "rel_diff": rel})
+    return rows
+
+
+@app.command()
+@_guarded
+def gradcheck(
+    run: Annotated[Path, typer.Argument(help="A run folder.", show_default=False)],
+    batch: Annotated[int, typer.Option(help="Training samples in the checked batch.")] = 16,
+    max_entries: Annotated[int, typer.Option(
+        help="Entries checked per parameter (a random subset of larger ones).")] = 64,
+    eps: Annotated[float, typer.Option(help="Finite-difference step ε.")] = 1e-6,
+    tol: Annotated[float, typer.Option(help="Largest relative difference that passes.")] = 1e-6,
+    seed: Annotated[int, typer.Option(help="Seed of the batch and entry choice.")] = 0,
+) -> None:
+    """Check the trained model's back-propagated gradients against finite differences.
+
+    On a batch of training samples, in float64 and eval mode, each parameter's gradient
+    ``g`` is compared with central differences ``g_num``; the table shows the relative
+    difference ``‖g_num − g‖ / (‖g_num‖ + ‖g‖)``. Exits with 1 if any exceeds --tol.
+    """
+    if batch < 1 or max_entries < 1 or not eps > 0 or not tol > 0:
+        raise CLIError("gradcheck: --batch and --max-entries must be >= 1, --eps and --tol > 0")
+    art = load_run(run)
+    prepared = prepare_data(art.config)
+    X, y = prepared.train
+    rows_idx = np.random.default_rng(seed).choice(len(X), min(batch, len(X)), replace=False)
+    loss = art.preprocessing.get("loss") or _loss_name(art.config, prepared.task)
+    rows = _layer_gradcheck(art.model, loss, X[rows_idx], y[rows_idx], max_entries, eps, seed)
+    table = Table(title=f"Gradient check of {art.run_dir.name}: {len(rows_idx)} samples, "
+                        f"float64, ε = {eps:g}")
+    for col in ("parameter", "shape", "entries checked", "‖g‖", "relative difference",
+                "result"):
+        table.add_column(col, justify="left" if col in ("parameter", "shape") else "right")
+    failed = 0
+    for r in rows:
+        ok = r["rel_diff"] <= tol
+        failed += not ok
+        table.add_row(r["parameter"], "×".join(map(str, r["shape"])),
+                      f"{r['checked']}/{r['size']}", f"{r['grad_norm']:.3e}",
+                      f"{r['rel_diff']:.2e}", "pass" if ok else "FAIL")
+    out = _out_console()
+    out.print(table)
+    worst = max(rows, key=lambda r: r["rel_diff"])
+    out.print(f"worst: {worst['parameter']} with relative difference {worst['rel_diff']:.2e} "
+              f"(tol {tol:g}): {'all passed' if not failed else f'{failed} FAILED'}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guarded
+def diagnose(
+    run: Annotated[Path, typer.Argument(help="A run folder.", show_default=False)],
+    target_error: Annotated[float | None, typer.Option(
+        help="Bayes or human-level error, in the same units (0 if unknown).",
+        show_default=False)] = None,
+    threshold: Annotated[float, typer.Option(
+        help="Avoidable bias or variance above this counts as high.")] = 0.02,
+) -> None:
+    """Bias/variance verdict of a trained model and what to try next.
+
+    Compares the final model's errors (measured in eval mode: 1 − accuracy for
+    classification, RMSE for regression) on the train and dev splits.
+    """
+    from .train import diagnose as _diagnose
+
+    folder = Path(run)
+    metrics_path = folder / METRICS_FILE
+    if not metrics_path.is_file():
+        raise CLIError(f"{os.fspath(folder)} is not a finished run folder (no {METRICS_FILE})")
+    m = json.loads(metrics_path.read_text(encoding="utf-8"))
+    if m.get("task") == "classification":
+        tr, dv = 1 - m["train"]["accuracy"], 1 - m["dev"]["accuracy"]
+        what = "error rate (1 − accuracy)"
+    elif "rmse" in m.get("train", {}):
+        tr, dv = m["train"]["rmse"], m["dev"]["rmse"]
+        what = "RMSE"
+    else:
+        tr, dv = m["train"]["loss"], m["dev"]["loss"]
+        what = "loss"
+    d = _diagnose(train_error=tr, dev_error=dv, target_error=target_error,
+                  bias_threshold=threshold, variance_threshold=threshold)
+    out = _out_console()
+    out.print(f"[bold]{folder.name}[/bold] ({m.get('dataset', '?')}), errors as {what}:")
+    out.print(str(d))
+
+
+_DEMO_HELP_NAMES = "higham, optimizers, vanishing, bias-variance, universal, init"
+
+
+@app.command()
+@_guarded
+def demo(
+    name: Annotated[str, typer.Argument(
+        help=f"The demo: {_DEMO_HELP_NAMES}.", show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder. [default: runs/demo-NAME]", show_default=False)] = None,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="A smaller, faster version (fewer steps/models).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of everything random in the demo.")] = 0,
+) -> None:
+    """Run a demo and write its figures and summary.txt.
+
+    Demos: higham (Higham & Higham's 2-2-3-2 network on 10 points), optimizers (GD,
+    momentum, Nesterov, RMSprop, Adam paths), vanishing (per-layer gradient norms),
+    bias-variance (error vs width and L2), universal (1-hidden-layer fits vs width),
+    init (zero/small/Xavier/He initialisation).
+    """
+    from .demos import DEMOS, run_demo
+
+    key = name.strip().lower().replace("_", "-")
+    if key not in DEMOS:
+        raise CLIError(f"unknown demo {name!r}; valid names: {', '.join(DEMOS)}")
+    console = _err_console()
+    result = run_demo(key, out, quick=quick, seed=seed,
+                      progress=lambda msg: console.print(f"[dim]{key}: {msg}[/dim]"))
+    stdout = _out_console()
+    stdout.print(result.summary)
+    pngs = sorted(p.name for p in result.figures if p.suffix == ".png")
+    stdout.print(f"outputs in {result.out_dir}: summary.txt, {', '.join(pngs)} (+ .svg)")
+    stdout.print(f"({result.seconds:.1f} s)")
+
+
+def main() -> None:
+    """Entry point of the ``chainrule`` console script."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
