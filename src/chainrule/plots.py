@@ -32,7 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 __all__ = [
     "ACTIVATIONS",
@@ -61,6 +61,7 @@ PathLike = str | os.PathLike
 CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
                  "#F0E442", "#000000", "#999999", "#882255")
 _MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*", "<", ">")
+_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)))
 
 _STYLE = {
     "figure.dpi": 100,
@@ -351,9 +352,22 @@ def _grid(X: np.ndarray, resolution: int, limits: Any, pad: float) -> tuple[Any,
     return xx, yy, limits
 
 
+def _labels_of(out: Any, size: int) -> np.ndarray:
+    out = np.asarray(out)
+    if out.ndim == 2 and out.shape[1] == 1:
+        labels = (out[:, 0] > 0.5).astype(np.int64)
+    elif out.ndim == 2:
+        labels = out.argmax(axis=1)
+    else:
+        labels = out.astype(np.int64).reshape(-1)
+    if labels.size != size:
+        raise ValueError(f"predict returned {labels.size} labels for {size} grid points")
+    return labels
+
+
 @_styled
 def decision_regions(
-    predict: Callable[[np.ndarray], np.ndarray],
+    predict: Callable[[np.ndarray], np.ndarray] | Mapping[str, Callable[[np.ndarray], Any]],
     X: Any,
     y: Any,
     *,
@@ -369,7 +383,8 @@ def decision_regions(
     Args:
         predict: maps points of shape (m, 2) to class indices (m,), or to class scores /
             probabilities (m, K) of which the arg-max is taken; a single score column
-            (m, 1) is read as ``P(class 1)`` and thresholded at ½.
+            (m, 1) is read as ``P(class 1)`` and thresholded at ½. A mapping
+            ``panel title → predict`` draws several classifiers side by side.
         X: the data points, shape (n, 2).
         y: their integer classes, shape (n,).
         resolution: grid points per axis (the grid is ``resolution × resolution``).
@@ -386,44 +401,44 @@ def decision_regions(
     _check_same_length(X=X, y=y)
     if resolution < 2:
         raise ValueError(f"resolution must be >= 2, got {resolution}")
+    panels = dict(predict) if isinstance(predict, Mapping) else {title: predict}
+    if not panels:
+        raise ValueError("decision_regions: no classifier given")
     xx, yy, limits = _grid(X, resolution, limits, 0.1)
-    out = np.asarray(predict(np.column_stack([xx.ravel(), yy.ravel()])))
-    if out.ndim == 2 and out.shape[1] == 1:
-        labels = (out[:, 0] > 0.5).astype(np.int64)
-    elif out.ndim == 2:
-        labels = out.argmax(axis=1)
-    else:
-        labels = out.astype(np.int64).reshape(-1)
-    if labels.size != xx.size:
-        raise ValueError(f"predict returned {labels.size} labels for {xx.size} grid points")
-    k = int(max(labels.max(initial=0), y.max(initial=0)) + 1)
+    grid = np.column_stack([xx.ravel(), yy.ravel()])
+    all_labels = {name: _labels_of(fn(grid), xx.size) for name, fn in panels.items()}
+    k = int(max(max(lab.max(initial=0) for lab in all_labels.values()), y.max(initial=0)) + 1)
     names = list(class_names) if class_names is not None else [f"class {i}" for i in range(k)]
     if len(names) < k:
         names += [f"class {i}" for i in range(len(names), k)]
     colours = [CLASS_COLOURS[i % len(CLASS_COLOURS)] for i in range(k)]
-    fig, axes = _figure(size=(6.0, 5.4))
-    ax = axes[0, 0]
-    _boxed(ax)
-    ax.imshow(labels.reshape(xx.shape), origin="lower", cmap=ListedColormap(colours),
-              vmin=-0.5, vmax=k - 0.5, alpha=0.28, interpolation="nearest", aspect="auto",
-              extent=(limits[0][0], limits[0][1], limits[1][0], limits[1][1]))
-    if k <= 10:
-        ax.contour(xx, yy, labels.reshape(xx.shape), levels=np.arange(k - 1) + 0.5,
-                   colors="0.25", linewidths=0.8)
-    for c in range(k):
-        m = y == c
-        if m.any():
-            ax.scatter(X[m, 0], X[m, 1], s=70 if len(X) <= 50 else 16,
-                       marker=_MARKERS[c % len(_MARKERS)], color=colours[c],
-                       edgecolor="black", linewidth=0.7, label=names[c], zorder=3)
-    ax.set_xlim(*limits[0])
-    ax.set_ylim(*limits[1])
-    ax.set_xlabel(feature_names[0])
-    ax.set_ylabel(feature_names[1])
-    ax.set_title(title)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(k, 4),
-              title="data points (shading: predicted class)", title_fontsize=8, frameon=False)
-    fig.tight_layout()
+    n = len(panels)
+    fig, axes = _figure(n, size=(6.0, 5.4) if n == 1 else (4.6 * n, 4.9))
+    for ax, (name, labels) in zip(axes.flat, all_labels.items()):
+        _boxed(ax)
+        ax.imshow(labels.reshape(xx.shape), origin="lower", cmap=ListedColormap(colours),
+                  vmin=-0.5, vmax=k - 0.5, alpha=0.28, interpolation="nearest", aspect="auto",
+                  extent=(limits[0][0], limits[0][1], limits[1][0], limits[1][1]))
+        if k <= 10:
+            ax.contour(xx, yy, labels.reshape(xx.shape), levels=np.arange(k - 1) + 0.5,
+                       colors="0.25", linewidths=0.8)
+        for c in range(k):
+            m = y == c
+            if m.any():
+                ax.scatter(X[m, 0], X[m, 1], s=70 if len(X) <= 50 else 16,
+                           marker=_MARKERS[c % len(_MARKERS)], color=colours[c],
+                           edgecolor="black", linewidth=0.7, label=names[c], zorder=3)
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+        ax.set_xlabel(feature_names[0])
+        ax.set_title(name, fontsize=12 if n == 1 else 10)
+    axes[0, 0].set_ylabel(feature_names[1])
+    if n > 1:
+        fig.suptitle(title)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center",
+               ncol=min(k, 4), title="data points (shading: predicted class)",
+               title_fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.1 if n > 1 else 0.09, 1, 1))
     return _save(fig, path)
 
 
@@ -700,33 +715,59 @@ def line_plot(
     title: str,
     logx: bool = False,
     logy: bool = False,
+    ylim: tuple[float, float] | None = None,
+    hlines: Mapping[str, float] | None = None,
     path: PathLike,
 ) -> FigurePaths:
     """Several labelled curves ``label → (x, y)`` on one pair of axes.
+
+    Curves of at most 30 points get markers; integer x values get integer ticks.
 
     Args:
         curves: legend label → (x values, y values) of equal length.
         xlabel, ylabel, title: texts of the axes and the figure.
         logx, logy: logarithmic axes.
+        ylim: y-axis limits.
+        hlines: legend label → y value of a dotted horizontal reference line.
         path: output file name.
     """
     if not curves:
         raise ValueError("line_plot: no curves")
     fig, axes = _figure()
     ax = axes[0, 0]
+    all_int = True
+    xs_seen: set[float] = set()
     for i, (name, (xs, ys)) in enumerate(curves.items()):
         xa, ya = _array(xs, "x", 1), _array(ys, "y", 1)
         _check_same_length(x=xa, y=ya)
-        ax.plot(xa, ya, lw=1.8, label=name, color=plt.get_cmap("tab10")(i % 10))
+        all_int = all_int and bool(np.all(xa == np.round(xa)))
+        xs_seen.update(xa.tolist())
+        ax.plot(xa, ya, lw=1.8, label=name, color=plt.get_cmap("tab10")(i % 10),
+                ls=_LINESTYLES[i % len(_LINESTYLES)], marker="o" if len(xa) <= 30 else None,
+                ms=4)
+    for j, (name, value) in enumerate((hlines or {}).items()):
+        ax.axhline(value, color="0.35", ls=(0, (1, 2 + j)), lw=1.2, label=name)
     if logx:
         ax.set_xscale("log")
+        if all_int and len(xs_seen) <= 16:  # label the values used, not powers of ten
+            ticks = sorted(xs_seen)
+            ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+            ax.xaxis.set_minor_locator(NullLocator())
+    elif all_int:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if logy:
         ax.set_yscale("log")
         _log_ticks(ax)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend()
+    if len(curves) + len(hlines or {}) > 4:
+        fig.set_size_inches(8.6, 4.4)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    else:
+        ax.legend()
     fig.tight_layout()
     return _save(fig, path)
 
@@ -772,6 +813,7 @@ def optimizer_trajectories(
     limits: tuple[tuple[float, float], tuple[float, float]],
     minimum: tuple[float, float] | None = None,
     log_levels: bool = True,
+    mark_every: int | None = None,
     title: str = "Optimiser trajectories",
     path: PathLike,
 ) -> FigurePaths:
@@ -783,34 +825,41 @@ def optimizer_trajectories(
         limits: ``((x_min, x_max), (y_min, y_max))`` of the view.
         minimum: the minimiser, marked with a star.
         log_levels: contour levels spaced logarithmically (for functions like Rosenbrock).
+        mark_every: put a dot on every this many iterates, so the spacing shows the speed
+            (default: about 30 dots on the longest path).
         title: figure title.
         path: output file name.
     """
     (x0, x1), (y0, y1) = limits
     xx, yy = np.meshgrid(np.linspace(x0, x1, 400), np.linspace(y0, y1, 400))
     zz = np.asarray(f(xx, yy), dtype=np.float64)
-    fig, axes = _figure(size=(7.4, 5.8))
+    fig, axes = _figure(size=(7.4, 6.8))
     ax = axes[0, 0]
     ax.grid(False)
     if log_levels:
         lo = max(zz.min(), zz.max() * 1e-7, 1e-12)
         shift = zz - zz.min() + lo
         levels = np.geomspace(lo, shift.max(), 25)
-        cs = ax.contourf(xx, yy, shift, levels=levels, norm=LogNorm(), cmap="Greys", alpha=0.55)
+        cs = ax.contourf(xx, yy, shift, levels=levels, norm=LogNorm(), cmap="YlGnBu",
+                         alpha=0.35)
         ax.contour(xx, yy, shift, levels=levels, colors="0.55", linewidths=0.4)
-        fig.colorbar(cs, ax=ax, label=r"$f(\theta) - \min f$ (log scale)"
-                     if zz.min() >= 0 else r"$f$ (shifted, log scale)", format="%.0e")
+        fig.colorbar(cs, ax=ax, ticks=LogLocator(base=10),
+                     label=r"$f(\theta) - \min f$ on the grid (log scale)")
     else:
-        cs = ax.contourf(xx, yy, zz, levels=25, cmap="Greys", alpha=0.55)
+        cs = ax.contourf(xx, yy, zz, levels=25, cmap="YlGnBu", alpha=0.35)
         ax.contour(xx, yy, zz, levels=25, colors="0.55", linewidths=0.4)
         fig.colorbar(cs, ax=ax, label=r"$f(\theta)$")
     cmap = plt.get_cmap("tab10")
+    longest = max(len(np.asarray(p)) for p in trajectories.values())
+    every = mark_every if mark_every is not None else max(1, (longest - 1) // 30)
+    styles = ("-", "--", "-.", ":", "-")
     for i, (name, pts) in enumerate(trajectories.items()):
         p = _array(pts, f"trajectories[{name!r}]", 2)
         colour = cmap(i % 10)
-        ax.plot(p[:, 0], p[:, 1], "-", color=colour, lw=1.6, label=f"{name} ({len(p) - 1} steps)",
-                marker="." if len(p) <= 60 else None, ms=4)
-        ax.plot(p[-1, 0], p[-1, 1], "o", color=colour, mec="black", ms=6)
+        label = name if len(p) == longest else f"{name} (stopped after {len(p) - 1} steps)"
+        ax.plot(p[:, 0], p[:, 1], styles[i % len(styles)], color=colour, lw=1.7, label=label,
+                marker="o", ms=3, markevery=every)
+        ax.plot(p[-1, 0], p[-1, 1], "o", color=colour, mec="black", ms=6, zorder=3)
     first = next(iter(trajectories.values()))
     ax.plot(*np.asarray(first)[0], "s", color="black", ms=7, label="start")
     if minimum is not None:
@@ -820,7 +869,9 @@ def optimizer_trajectories(
     ax.set_xlabel(r"$\theta_1$")
     ax.set_ylabel(r"$\theta_2$")
     ax.set_title(title)
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=8,
+              frameon=False, title=f"paths (small dots every {every} steps, large dot: last "
+              "iterate)", title_fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -830,6 +881,7 @@ def layer_gradient_norms(
     norms: Mapping[str, Sequence[float]],
     *,
     reference: Mapping[str, Sequence[float]] | None = None,
+    ylabel: str = r"$\|\partial L/\partial W_l\|_F$ (log scale)",
     title: str = "Gradient norm per layer",
     path: PathLike,
 ) -> FigurePaths:
@@ -837,7 +889,9 @@ def layer_gradient_norms(
 
     Args:
         norms: network name → its per-layer gradient norms, shape (L,), layer 1 first.
-        reference: curves drawn dashed (for example the theory ``w^(L−l)``).
+        reference: curves drawn as wide translucent bands under the measured points (for
+            example the theory ``w^(L−l)``), coloured like the matching ``norms`` entry.
+        ylabel: y-axis label.
         title: figure title.
         path: output file name.
     """
@@ -848,15 +902,18 @@ def layer_gradient_norms(
         v = _array(values, f"norms[{name!r}]", 1)
         layers = np.arange(1, len(v) + 1)
         ok = np.isfinite(v) & (v > 0)
-        ax.plot(layers[ok], v[ok], "o-", ms=4, lw=1.6, color=cmap(i % 10), label=name)
+        ax.plot(layers[ok], v[ok], "o-", ms=4, lw=1.2, color=cmap(i % 10), label=name,
+                zorder=3)
     for j, (name, values) in enumerate((reference or {}).items()):
         v = _array(values, f"reference[{name!r}]", 1)
-        ax.plot(np.arange(1, len(v) + 1), v, "--", lw=1.4, color=cmap((j + len(norms)) % 10),
-                label=name)
+        # wide translucent bands under the measured points, so both stay visible
+        ax.plot(np.arange(1, len(v) + 1), v, "-", lw=7, alpha=0.25, solid_capstyle="round",
+                color=cmap(j % 10) if len(reference or {}) == len(norms) else "0.3",
+                label=name, zorder=1)
     ax.set_yscale("log")
     _log_ticks(ax)
     ax.set_xlabel("layer $l$ (1 = next to the input)")
-    ax.set_ylabel(r"$\|\partial L/\partial W_l\|_F$ (log scale)")
+    ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     ax.legend(fontsize=8)
@@ -875,6 +932,8 @@ def error_curves(
     logx: bool = False,
     logy: bool = False,
     best: bool = True,
+    hline: tuple[float, str] | None = None,
+    xticklabels: Sequence[str] | None = None,
     title: str,
     path: PathLike,
 ) -> FigurePaths:
@@ -886,6 +945,9 @@ def error_curves(
         xlabel, ylabel, title: texts.
         logx, logy: logarithmic axes.
         best: mark the knob value with the smallest dev error.
+        hline: ``(y, label)`` of a dotted reference level (e.g. the irreducible error).
+        xticklabels: one tick label per ``x`` (default on a log axis with integer ``x``:
+            the integers themselves, instead of powers of ten).
         path: output file name.
     """
     xa = _array(x, "x", 1)
@@ -899,9 +961,19 @@ def error_curves(
         ax.plot(xa, dv, "s-", color="#D55E00", lw=1.8, label="dev")
         if best:
             i = int(np.nanargmin(dv))
-            ax.axvline(xa[i], color="0.4", ls=":", lw=1.2, label=f"lowest dev error ({xa[i]:g})")
+            shown = xticklabels[i] if xticklabels is not None else f"{xa[i]:g}"
+            ax.axvline(xa[i], color="0.4", ls=":", lw=1.2, label=f"lowest dev error ({shown})")
+    if hline is not None:
+        ax.axhline(hline[0], color="#009E73", ls="--", lw=1.2, label=hline[1])
     if logx:
         ax.set_xscale("log")
+        if xticklabels is None and np.all(xa == np.round(xa)) and len(xa) <= 16:
+            xticklabels = [f"{v:g}" for v in xa]
+    if xticklabels is not None:
+        if len(xticklabels) != len(xa):
+            raise ValueError(f"xticklabels has {len(xticklabels)} labels for {len(xa)} points")
+        ax.set_xticks(xa, list(xticklabels))
+        ax.xaxis.set_minor_locator(NullLocator())
     if logy:
         ax.set_yscale("log")
         _log_ticks(ax)
@@ -964,7 +1036,9 @@ def histograms(
     range_: tuple[float, float] | None = None,
     path: PathLike,
 ) -> FigurePaths:
-    """One panel per group, one histogram per layer: for example hidden activations.
+    """One panel per group (three per row), one histogram per layer: e.g. activations.
+
+    The y axes (density, log scale) are shared so the panels compare directly.
 
     Args:
         groups: panel title → list of arrays (one per layer, drawn in order).
@@ -977,7 +1051,9 @@ def histograms(
     n = len(groups)
     if n == 0:
         raise ValueError("histograms: no groups")
-    fig, axes = _figure(n, size=(3.6 * n + 0.6, 3.8), sharey=False)
+    ncols = min(3, n)
+    nrows = -(-n // ncols)
+    fig, axes = _figure(ncols, nrows, size=(4.2 * ncols, 3.3 * nrows + 0.5), sharey=True)
     cmap = plt.get_cmap("viridis")
     for ax, (name, layers) in zip(axes.flat, groups.items()):
         for j, values in enumerate(layers):
@@ -985,10 +1061,15 @@ def histograms(
             ax.hist(v, bins=bins, range=range_, histtype="step", lw=1.4, density=True,
                     color=cmap(j / max(len(layers) - 1, 1) * 0.9), label=f"layer {j + 1}")
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel(xlabel)
         ax.set_yscale("log")
-    axes[0, 0].set_ylabel("density (log scale)")
-    axes[0, -1].legend(fontsize=7, loc="upper right")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("density (log scale)")
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    axes.flat[n - 1].legend(fontsize=7, loc="upper center")
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
@@ -1020,7 +1101,8 @@ def matrices(
     for ax, (name, m) in zip(axes.flat, mats.items()):
         a = _array(m, f"mats[{name!r}]", 2)
         _boxed(ax)
-        lim = max(np.abs(a).max(), 1e-12)
+        lim = float(np.abs(a).max())
+        lim = lim if lim > 1e-12 else 1.0  # an all-zero matrix: a readable colour bar
         im = ax.imshow(a, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto",
                        interpolation="nearest")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
