@@ -97,7 +97,9 @@ def _err_console() -> Console:
 
 
 def _out_console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # piped or captured output: wide enough that tables are not folded to 80 columns
+    probe = Console()
+    return Console(highlight=False, width=None if probe.is_terminal else 140)
 
 
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -634,14 +636,19 @@ def _find_run_files(path: str | os.PathLike) -> tuple[Path, Path]:
 def _load_model(model_file: Path) -> Any:
     import chainrule as cr
 
+    where = os.fspath(model_file)
+
+    def reason(e: BaseException) -> str:
+        text = _one_line(e)
+        return text[len(where) + 2:] if text.startswith(where + ": ") else text
+
     try:
         return cr.load(model_file)
     except (ValueError, TypeError, KeyError, OSError) as e:
-        raise CLIError(f"{os.fspath(model_file)} is not a chainrule model file "
-                       f"({_one_line(e)})") from None
+        raise CLIError(f"{where} is not a chainrule model file ({reason(e)})") from None
     except Exception as e:  # a parser's own error type: still not a model file
-        raise CLIError(f"{os.fspath(model_file)} is not a chainrule model file "
-                       f"({type(e).__name__}: {_one_line(e)})") from None
+        raise CLIError(f"{where} is not a chainrule model file ({type(e).__name__}: "
+                       f"{reason(e)})") from None
 
 
 def _embedded_preprocessing(model_file: Path) -> dict[str, Any]:
@@ -704,8 +711,9 @@ def _parse_schedule_args(items: Sequence[str] | None) -> dict[str, Any] | None:
 
 
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", "-c", help="TOML file of settings (keys as the options below, e.g. "
-    "lr = 0.01, hidden = [64, 32]); options given on the command line win.",
+    "--config", "-c", metavar="FILE.toml",
+    help="TOML file of settings (keys as the options below, e.g. lr = 0.01, "
+    "hidden = [64, 32]); options given on the command line win.",
     show_default=False)]
 
 
@@ -714,10 +722,11 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 def train(
     config: ConfigOpt = None,
     data: Annotated[str | None, typer.Option(
+        metavar="NAME|FILE.csv",
         help="Dataset name (see `chainrule datasets`) or a CSV file. [default: digits]",
         show_default=False)] = None,
     target: Annotated[str | None, typer.Option(
-        help="Target column of a CSV file. [default: its last column]",
+        metavar="COLUMN", help="Target column of a CSV file. [default: its last column]",
         show_default=False)] = None,
     task: Annotated[str | None, typer.Option(
         help="auto, classification or regression (checked against the data). [default: auto]",
@@ -727,6 +736,7 @@ def train(
         help="Standardise inputs with the training split's mean and std. [default: on]",
         show_default=False)] = None,
     hidden: Annotated[str | None, typer.Option(
+        metavar="SIZES",
         help="Hidden layer sizes, comma-separated, e.g. 64,32; '' for a linear model. "
         "[default: 256]", show_default=False)] = None,
     activation: Annotated[str | None, typer.Option(
@@ -766,8 +776,9 @@ def train(
         "inverse_time, exponential_decay, sqrt, staircase. [default: none]",
         show_default=False)] = None,
     schedule_arg: Annotated[list[str] | None, typer.Option(
-        "--schedule-arg", help="Schedule argument key=value (repeatable), e.g. "
-        "--schedule-arg step_size=10 --schedule-arg gamma=0.5.", show_default=False)] = None,
+        "--schedule-arg", metavar="KEY=VALUE",
+        help="Schedule argument key=value (repeatable), e.g. --schedule-arg step_size=10 "
+        "--schedule-arg gamma=0.5.", show_default=False)] = None,
     epochs: Annotated[int | None, typer.Option(
         help="Maximum number of epochs. [default: 200]", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(
@@ -784,11 +795,13 @@ def train(
         help="Seed of the split, initialisation, dropout and batch order. [default: 0]",
         show_default=False)] = None,
     name: Annotated[str | None, typer.Option(
-        help="Run name: the folder OUT/NAME. [default: <data>-<date>-<time>]",
+        metavar="NAME", help="Run name: the folder OUT/NAME. [default: <data>-<date>-<time>]",
         show_default=False)] = None,
     out: Annotated[str | None, typer.Option(
-        help="Parent folder of run folders. [default: runs]", show_default=False)] = None,
+        metavar="DIR", help="Parent folder of run folders. [default: runs]",
+        show_default=False)] = None,
     resume: Annotated[Path | None, typer.Option(
+        metavar="RUN_DIR",
         help="Continue the interrupted run in this run folder (only --epochs may change).",
         show_default=False)] = None,
     progress: Annotated[bool | None, typer.Option(
@@ -1042,7 +1055,8 @@ def datasets() -> None:
     from .data import list_datasets
 
     table = Table(title="chainrule datasets (use with --data NAME; or --data file.csv)")
-    for col, kw in (("name", {"style": "bold"}), ("task", {}), ("samples", {"justify": "right"}),
+    for col, kw in (("name", {"style": "bold", "no_wrap": True}), ("task", {"no_wrap": True}),
+                    ("samples", {"justify": "right"}),
                     ("features", {"justify": "right"}), ("classes", {"justify": "right"}),
                     ("description", {})):
         table.add_column(col, **kw)
@@ -1193,7 +1207,7 @@ _DEMO_HELP_NAMES = "higham, optimizers, vanishing, bias-variance, universal, ini
 @_guarded
 def demo(
     name: Annotated[str, typer.Argument(
-        help=f"The demo: {_DEMO_HELP_NAMES}.", show_default=False)],
+        metavar="NAME", help=f"The demo: {_DEMO_HELP_NAMES}.", show_default=False)],
     out: Annotated[Path | None, typer.Option(
         help="Output folder. [default: runs/demo-NAME]", show_default=False)] = None,
     quick: Annotated[bool, typer.Option(

@@ -1,0 +1,169 @@
+"""`chainrule evaluate | predict | datasets | gradcheck | diagnose | demo` and the help texts."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.cli import _layer_gradcheck, app
+from chainrule.data import load_dataset
+from chainrule.ops import Function
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A small trained iris run shared by the tests of this module."""
+    out = tmp_path_factory.mktemp("runs")
+    result = runner.invoke(app, ["train", "--no-progress", "--data", "iris", "--hidden", "16",
+                                 "--epochs", "30", "--lr", "0.01", "--name", "iris",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out / "iris"
+
+
+def _write_csv(path, header, rows) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        if header is not None:
+            w.writerow(header)
+        w.writerows(rows)
+
+
+def test_datasets_lists_the_registry():
+    result = runner.invoke(app, ["datasets"])
+    assert result.exit_code == 0, result.output
+    for name in ("higham", "digits", "moons", "house_prices", "universal"):
+        assert name in result.stdout
+    assert "classification" in result.stdout and "regression" in result.stdout
+
+
+def test_evaluate_on_the_test_split_and_on_other_data(run_dir, tmp_path):
+    result = runner.invoke(app, ["evaluate", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.stdout and "test split" in result.stdout
+    # the same data as a CSV, columns in another order, labels by name
+    ds = load_dataset("iris")
+    names = list(ds.feature_names)
+    _write_csv(tmp_path / "all.csv", ["label", *names[::-1]],
+               [[ds.target_names[y], *x[::-1]] for x, y in zip(ds.X, ds.y)])
+    result = runner.invoke(app, ["evaluate", str(run_dir), "--data", str(tmp_path / "all.csv"),
+                                 "--target", "label"])
+    assert result.exit_code == 0, result.output
+    assert "all 150 rows" in result.stdout
+    acc = float(next(line for line in result.stdout.splitlines() if "accuracy" in line)
+                .split()[-2])
+    assert acc > 0.8
+
+
+def test_predict_writes_classes_and_probabilities(run_dir, tmp_path):
+    ds = load_dataset("iris")
+    _write_csv(tmp_path / "in.csv", ["extra", *ds.feature_names],
+               [[7, *x] for x in ds.X[:12]])
+    out = tmp_path / "pred" / "out.csv"
+    result = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "in.csv"), "-o",
+                                 str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 12 predictions" in result.stdout
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 12
+    assert set(rows[0]) == {"prediction", *(f"p_{c}" for c in ds.target_names)}
+    for r in rows:
+        probs = [float(r[f"p_{c}"]) for c in ds.target_names]
+        assert sum(probs) == pytest.approx(1.0, abs=1e-5)
+        assert r["prediction"] == ds.target_names[int(np.argmax(probs))]
+    # most of the first 12 flowers (all setosa) are recognised
+    assert sum(r["prediction"] == ds.target_names[0] for r in rows) >= 10
+
+
+def test_predict_from_the_model_file_alone_and_without_header(run_dir, tmp_path):
+    """The model file carries its preprocessing; an unnamed CSV is matched by column count."""
+    alone = tmp_path / "model.safetensors"
+    alone.write_bytes((run_dir / "model.safetensors").read_bytes())
+    ds = load_dataset("iris")
+    _write_csv(tmp_path / "raw.csv", None, ds.X[:5].tolist())
+    result = runner.invoke(app, ["predict", str(alone), str(tmp_path / "raw.csv")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("prediction,p_") and len(lines) == 6
+
+
+def test_gradcheck_passes_on_the_trained_model(run_dir):
+    result = runner.invoke(app, ["gradcheck", str(run_dir), "--batch", "8"])
+    assert result.exit_code == 0, result.output
+    assert "all passed" in result.stdout
+    for name in ("0.weight", "0.bias", "3.weight", "3.bias"):
+        assert name in result.stdout
+
+
+class _WrongTanh(Function):
+    """tanh with a deliberately wrong derivative (2·(1 − tanh²)): gradcheck must notice."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (2.0 * (1.0 - y * y))
+
+
+class _WrongTanhModule(nn.Module):
+    def forward(self, x):
+        return _WrongTanh.apply(x)
+
+
+def test_layer_gradcheck_detects_a_wrong_backward():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 3)), rng.integers(0, 2, 6)
+    good = nn.Sequential(nn.Linear(3, 4, seed=0), nn.Tanh(), nn.Linear(4, 2, seed=1))
+    rows = _layer_gradcheck(good, "cross_entropy", X, y, 64, 1e-6, 0)
+    assert max(r["rel_diff"] for r in rows) < 1e-7
+    bad = nn.Sequential(nn.Linear(3, 4, seed=0), _WrongTanhModule(), nn.Linear(4, 2, seed=1))
+    rows = {r["parameter"]: r["rel_diff"] for r in
+            _layer_gradcheck(bad, "cross_entropy", X, y, 64, 1e-6, 0)}
+    assert rows["0.weight"] > 0.1 and rows["0.bias"] > 0.1   # below the wrong derivative
+    assert rows["2.weight"] < 1e-7                            # above it: still right
+
+
+def test_diagnose_prints_a_verdict_and_remedies(run_dir):
+    result = runner.invoke(app, ["diagnose", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "Diagnosis:" in result.stdout
+    assert any(v in result.stdout for v in ("high bias", "high variance", "fine"))
+    result = runner.invoke(app, ["diagnose", str(run_dir), "--target-error", "0.5"])
+    assert result.exit_code == 0
+    assert "target error" in result.stdout
+
+
+def test_every_command_has_help():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("train", "evaluate", "predict", "datasets", "gradcheck", "diagnose", "demo"):
+        assert cmd in result.stdout
+        sub = runner.invoke(app, [cmd, "--help"])
+        assert sub.exit_code == 0, cmd
+        assert "Usage: chainrule" in sub.stdout and len(sub.stdout) > 120
+    demo_help = runner.invoke(app, ["demo", "--help"]).stdout
+    for name in ("higham", "optimizers", "vanishing", "bias-variance", "universal", "init"):
+        assert name in demo_help
+    train_help = runner.invoke(app, ["train", "--help"]).stdout
+    for option in ("--data", "--hidden", "--optimizer", "--lr", "--momentum", "--schedule",
+                   "--batch-norm", "--dropout", "--init", "--l1", "--l2", "--patience",
+                   "--seed", "--config", "--resume", "--out", "--name"):
+        assert option in train_help
+
+
+def test_model_saved_by_train_loads_as_a_model(run_dir):
+    model = cr.load(run_dir / "model.safetensors")
+    assert isinstance(model, nn.Module)
+    assert model(cr.ones(2, 4)).shape == (2, 3)
