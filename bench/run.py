@@ -465,7 +465,7 @@ def run_large(args, threads: int, peak: float) -> dict[str, Any]:
     sizes = [784, 1024, 1024, 10]
     times = _mlp_workload(
         args, threads, sizes=sizes, batch=256, n_batches=8,
-        optimizer="sgd", lr=0.01, n_steps=4 if args.quick else 10,
+        optimizer="sgd", lr=0.01, n_steps=4 if args.quick else 6,
     )
     flops = large_flops(sizes, 256)
     gflops = {k: flops / t / 1e9 for k, t in times.items()}
@@ -924,7 +924,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD",
                    help=f"subset to run, from {', '.join(WORKLOADS)} (default: all)")
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats")
-    p.add_argument("--repeats", type=int, default=None, help="timing rounds (default 7)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timing rounds (default 9; 3 with --quick)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--contender", help=argparse.SUPPRESS)
@@ -937,7 +938,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_child_growth(args.contender, 1000, 100_000)))
         return 0
     if args.repeats is None:
-        args.repeats = 3 if args.quick else 7
+        args.repeats = 3 if args.quick else 9
     chosen = args.workloads or list(WORKLOADS)
     unknown = [w for w in chosen if w not in WORKLOADS]
     if unknown:
