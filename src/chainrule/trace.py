@@ -20,7 +20,10 @@ call, with its inputs). Once two recorded steps on different data agree, the ste
   the eager step's numbers (to the last bit, up to BLAS rounding on other layouts);
 - the optimiser update: SGD (with momentum, Nesterov, weight decay), Adam and AdamW run
   in place with preallocated temporaries, the same operations as their ``step()``; any
-  other optimiser's ``step()`` is called as is.
+  other optimiser's ``step()`` is called as is. The parameters of each optimiser group
+  are *packed*: their ``.data`` become views into one flat array (the Parameter objects
+  stay the same), and so do their gradients and the optimiser's state, so the update is a
+  dozen NumPy calls for the whole group rather than a dozen per parameter.
 
 Later calls with that signature copy ``x`` and ``y`` into the input buffers and run the
 list: no Tensor, no graph node, no graph walk, no allocation per step. A new signature
@@ -213,11 +216,16 @@ class _Emitter:
     def __init__(self) -> None:
         self.prog: list[tuple[Callable, tuple]] = []
         self.checks: list[Callable[[], bool]] = []
+        self.outputs: set[int] = set()  # ids of the buffers instructions write
+
+    def emit(self, fn: Callable, args: tuple, *outputs: np.ndarray) -> None:
+        self.prog.append((fn, args))
+        self.outputs.update(id(o) for o in outputs)
 
     def ufunc(self, f: Callable, *args: Any) -> np.ndarray:
         """``f(*args)`` into a new buffer (``f`` takes the output as last positional)."""
         buf = _owned(f(*args))
-        self.prog.append((f, (*args, buf)))
+        self.emit(f, (*args, buf), buf)
         return buf
 
     def inplace(self, f: Callable, a: np.ndarray, b: Any) -> np.ndarray:
@@ -227,7 +235,7 @@ class _Emitter:
 
     def reduce(self, uf: Any, x: np.ndarray, axes: Any, keepdims: bool) -> np.ndarray:
         buf = _owned(uf.reduce(x, axis=axes, keepdims=keepdims))
-        self.prog.append((uf.reduce, (x, axes, None, buf, keepdims)))
+        self.emit(uf.reduce, (x, axes, None, buf, keepdims), buf)
         return buf
 
     def view(self, fn: Callable, src: np.ndarray, *extra: Any) -> np.ndarray:
@@ -236,16 +244,12 @@ class _Emitter:
         if isinstance(res, np.ndarray) and np.may_share_memory(res, src):
             return res
         buf = np.array(res)
-        self.prog.append((_copy_call, (buf, fn, (src, *extra))))
+        self.emit(_copy_call, (buf, fn, (src, *extra)), buf)
         return buf
 
 
 def _reshape(a: np.ndarray, shape: tuple) -> np.ndarray:
     return a.reshape(shape)
-
-
-def _transpose(a: np.ndarray) -> np.ndarray:
-    return a.T
 
 
 def _unbroadcast(em: _Emitter, g: np.ndarray, shape: tuple) -> np.ndarray:
@@ -296,7 +300,7 @@ def _fwd_generic(em: _Emitter, node: _Node) -> np.ndarray:
     ):
         return res
     buf = np.array(res)
-    em.prog.append((_run_fwd, (buf, node.cls.forward, ctx, node.ins, node.params)))
+    em.emit(_run_fwd, (buf, node.cls.forward, ctx, node.ins, node.params), buf)
     return buf
 
 
@@ -315,8 +319,10 @@ def _bwd_generic(em: _Emitter, node: _Node, g: np.ndarray) -> list[Any]:
         if gp is None or i >= len(node.needs) or not node.needs[i]:
             continue
         if np.shape(gp) != np.shape(node.ins[i]):
-            raise _UntraceableError(f"{node.cls.__name__}.backward returned a gradient of shape "
-                               f"{np.shape(gp)} for an input of shape {np.shape(node.ins[i])}")
+            raise _UntraceableError(
+                f"{node.cls.__name__}.backward returned a gradient of shape {np.shape(gp)} "
+                f"for an input of shape {np.shape(node.ins[i])}"
+            )
         if (issubclass(node.cls, _VIEW_OPS) and isinstance(gp, np.ndarray)
                 and np.may_share_memory(gp, g)):
             result[i] = gp
@@ -325,7 +331,8 @@ def _bwd_generic(em: _Emitter, node: _Node, g: np.ndarray) -> list[Any]:
         copies.append((i, buf))
         result[i] = buf
     if copies:
-        em.prog.append((_run_bwd, (node.cls.backward, ctx, node.out, g, tuple(copies))))
+        em.emit(_run_bwd, (node.cls.backward, ctx, node.out, g, tuple(copies)),
+                *(b for _, b in copies))
     return result
 
 
@@ -453,7 +460,7 @@ def _fwd_relu(em, node):
     x = node.ins[0]
     buf = _owned(_relu0(x))
     _relu(x, buf)
-    em.prog.append((_relu, (x, buf)))
+    em.emit(_relu, (x, buf), buf)
     return buf
 
 
@@ -480,7 +487,7 @@ def _fwd_softmax_xent(em, node):
     x, y = node.ins[0], node.ins[1]
     reduction = node.params.get("reduction", "mean")
     if not (isinstance(y, np.ndarray) and np.ndim(x) == 2 and x.flags.c_contiguous
-            and y.ndim == 1 and y.size and y.dtype.kind in "iu"):
+            and y.ndim == 1 and y.size and y.dtype.kind == "i"):
         return _fwd_generic(em, node)
     n, n_classes = x.shape
     em.checks.append(lambda: y.min() >= 0 and y.max() < n_classes)
@@ -500,8 +507,7 @@ def _fwd_softmax_xent(em, node):
 
 def _take(em: _Emitter, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     buf = np.take(a, idx)
-    em.prog.append((np.take, (a, idx, None, buf)))
-    np.take(a, idx, None, buf)
+    em.emit(np.take, (a, idx, None, buf), buf)
     return buf
 
 
@@ -509,14 +515,13 @@ def _bwd_softmax_xent(em, node, g):
     if "_softmax" not in node.params:
         return _bwd_generic(em, node, g)
     e, flat, scale = node.params["_softmax"], node.params["_flat"], node.params["_scale"]
-    d = np.empty_like(e)  # d = softmax.copy(); d[rows, y] -= 1; d *= g·scale
-    em.prog.append((np.copyto, (d, e)))
-    np.copyto(d, e)
+    d = np.array(e)  # d = softmax.copy(); d[rows, y] -= 1; d *= g·scale
+    em.emit(np.copyto, (d, e), d)
     d_flat = d.reshape(-1)
     picked = _take(em, d_flat, flat)
     em.inplace(np.subtract, picked, 1)
-    em.prog.append((np.put, (d_flat, flat, picked)))
     np.put(d_flat, flat, picked)
+    em.emit(np.put, (d_flat, flat, picked))
     em.inplace(np.multiply, d, em.ufunc(np.multiply, g, scale))
     return [d, None]
 
@@ -846,11 +851,13 @@ def _arrays_in(obj: Any):
             yield from _arrays_in(o)
 
 
-def _renameable(buf: np.ndarray, prog: list, loss: np.ndarray) -> bool:
+def _renameable(buf: np.ndarray, em: _Emitter, loss: np.ndarray) -> bool:
     """Whether ``buf`` can be replaced by another array of its shape and dtype everywhere
-    in ``prog``: it is a buffer of the program (not a view, not a parameter) and no
-    instruction holds a view of it."""
-    if buf.base is not None or not buf.flags.writeable or buf is loss:
+    in the program: an instruction writes it (it is not a constant, a view or a
+    parameter) and no instruction holds a view of it."""
+    prog = em.prog
+    if (id(buf) not in em.outputs or buf.base is not None or not buf.flags.writeable
+            or buf is loss):
         return False
     for _, args in prog:
         for a in _arrays_in(args):
@@ -935,7 +942,7 @@ class _Program:
                     em.prog.append((np.copyto, (cast, g)))
                     g = cast
                 elif target is not None:
-                    if _renameable(g, em.prog, self.loss) and id(g) not in rename:
+                    if _renameable(g, em, self.loss) and id(g) not in rename:
                         rename[id(g)] = target
                     else:
                         em.prog.append((np.copyto, (target, g)))

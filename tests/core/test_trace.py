@@ -308,3 +308,19 @@ def test_a_parameter_group_added_later_is_trained_by_the_replay():
     data = batches(12, (8, 5), n_classes=3)
     step = run_both(make, make_opt, xent, data, between=between)
     assert step.stats["compiled"] == 1 and step.stats["replayed"] >= 4, step.untraceable
+
+
+def test_gradients_passed_straight_from_the_seed():
+    class Scalars(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(np.array(0.5))
+            self.b = nn.Parameter(np.array(-0.25))
+
+        def forward(self, x):  # ∂L/∂w = ∂L/∂b = 1: the seed itself reaches them
+            return self.w + self.b
+
+    data = batches(8, (3, 5), y_shape=())
+    step = run_both(Scalars, lambda m: optim.SGD(m.parameters(), lr=0.01),
+                    lambda out, y: out, data)
+    assert step.stats["replayed"] == 6, step.untraceable
