@@ -102,6 +102,31 @@ def _out_console() -> Console:
     return Console(highlight=False, width=None if probe.is_terminal else 140)
 
 
+def _blas_threads(n: int | None) -> Any:
+    """Limit NumPy's BLAS to ``n`` threads while a command runs (None: leave it alone).
+
+    The matrices of an MLP are small; a multi-threaded BLAS spends more time waking and
+    synchronising its threads than multiplying (five times slower for the default run on a
+    busy 2-core machine), so the commands default to one thread, as ``chainrule.sklearn``.
+    """
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    if n < 1:
+        raise CLIError(f"threads: must be >= 1 (got {n})")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+ThreadsOpt = Annotated[int | None, typer.Option(
+    metavar="N", help="BLAS threads while the command runs (small matrices run fastest on "
+    "one). [default: 1]", show_default=False)]
+
+
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn expected failures into ``error: <one line>`` on stderr and an exit code."""
 
@@ -148,6 +173,9 @@ class PreparedData:
         train, dev, test: ``(X, y)`` pairs, ``X`` standardised when ``standardize`` is on.
         scaler: the fitted :class:`~chainrule.data.Standardizer`, or None.
         target: the CSV target column, if the data came from a CSV file.
+        y_scale: ``(mean, std)`` of a regression target standardised with the training
+            split's statistics (``y' = (y − mean)/std``), or None. Losses are then measured
+            on ``y'``; RMSE and MAE are reported in the target's own units.
     """
 
     name: str
@@ -159,6 +187,7 @@ class PreparedData:
     test: tuple[np.ndarray, np.ndarray]
     scaler: Any = None
     target: str | None = None
+    y_scale: tuple[float, float] | None = None
 
     @property
     def n_features(self) -> int:
@@ -220,16 +249,23 @@ def prepare_data(cfg: RunConfig) -> PreparedData:
                                  seed=cfg.seed)
     parts = [(np.asarray(p[0], dtype=np.float64), np.asarray(p[1])) for p in split]
     scaler = None
+    y_scale = None
     if cfg.standardize:
         scaler = Standardizer().fit(parts[0][0])
         parts = [(scaler.transform(X), y) for X, y in parts]
+        if task == "regression":
+            y_tr = parts[0][1].astype(np.float64)
+            mean, std = float(y_tr.mean()), float(y_tr.std())
+            std = std if std > 0 else 1.0
+            y_scale = (mean, std)
+            parts = [(X, (y.astype(np.float64) - mean) / std) for X, y in parts]
     target = cfg.target
     if cfg.data.lower().endswith(".csv") and target is None:
         target = _csv_header(cfg.data)[-1]
     return PreparedData(
         name=ds.name, task=task, feature_names=tuple(ds.feature_names),
         target_names=tuple(ds.target_names), train=parts[0], dev=parts[1], test=parts[2],
-        scaler=scaler, target=target,
+        scaler=scaler, target=target, y_scale=y_scale,
     )
 
 
@@ -365,6 +401,7 @@ def _preprocessing(data: PreparedData, cfg: RunConfig) -> dict[str, Any]:
     }
     if data.scaler is not None:
         info["standardizer"] = {k: v.tolist() for k, v in data.scaler.state_dict().items()}
+    info["target_scale"] = None if data.y_scale is None else list(data.y_scale)
     return info
 
 
@@ -465,12 +502,28 @@ def _history_curves(history: Any, task: str) -> dict[str, Any]:
     }
 
 
+def _layer_label(model: Any, layer: str) -> str:
+    """``"0"`` → ``"layer 0: Linear 64→256"`` (the module's kind and shape when known)."""
+    module = model
+    try:
+        for part in layer.split("."):
+            module = module[int(part)] if part.isdigit() else getattr(module, part)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return f"layer {layer}"
+    kind = type(module).__name__
+    shape = ""
+    if hasattr(module, "in_features") and hasattr(module, "out_features"):
+        shape = f" {module.in_features}→{module.out_features}"
+    return f"layer {layer}: {kind}{shape}"
+
+
 def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, loss: str,
-                 best_epoch: int | None) -> list[Path]:
+                 best_epoch: int | None, schedule: str | None = None) -> list[Path]:
     from . import plots
     from .train import predict
 
     figures: list[Path] = []
+    classes = [f"class {n}" if str(n).isdigit() else str(n) for n in data.target_names]
     curves = _history_curves(history, data.task)
     figures += plots.training_curves(
         curves["epochs"], curves["train_loss"], curves["dev_loss"],
@@ -481,18 +534,19 @@ def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, lo
     if history.grad_norms:
         layers = list(dict.fromkeys(k for g in history.grad_norms for k in g))
         figures += plots.gradient_norms(
-            {f"layer {k}": history.grad_norm(k) for k in layers},
+            {_layer_label(model, k): history.grad_norm(k) for k in layers},
             epochs=curves["epochs"][: len(history.grad_norms)],
             title="Gradient norm per layer (mean over each epoch's batches)",
             path=run_dir / "gradient_norms")
     lrs = history.column("lr")
-    figures += plots.learning_rate_schedule(lrs, steps=curves["epochs"],
-                                            path=run_dir / "lr_schedule")
+    figures += plots.learning_rate_schedule(
+        lrs, steps=curves["epochs"], label=f"schedule: {schedule or 'constant'}",
+        title=f"Learning rate per epoch, {data.name}", path=run_dir / "lr_schedule")
     if data.task == "classification":
         X, y = data.test
         pred = predict(model, X).argmax(axis=1)
         figures += plots.confusion_matrix(
-            y, pred, class_names=list(data.target_names),
+            y, pred, class_names=classes,
             title=f"Test set, {data.name}", path=run_dir / "confusion_matrix")
         if data.n_features == 2:
             def classify(P: np.ndarray) -> np.ndarray:
@@ -503,10 +557,21 @@ def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, lo
             names = [f"{n} (standardised)" if data.scaler is not None else n
                      for n in data.feature_names]
             figures += plots.decision_regions(
-                classify, Xall, yall, resolution=301, class_names=list(data.target_names),
+                classify, Xall, yall, resolution=301, class_names=classes,
                 feature_names=names, title=f"Decision regions, {data.name}",
                 path=run_dir / "decision_regions")
     return figures
+
+
+def _in_target_units(res: dict[str, float], y_scale: Any) -> dict[str, float]:
+    """RMSE and MAE measured on a standardised target, converted back to its units."""
+    if y_scale is None:
+        return res
+    out = dict(res)
+    for k in ("rmse", "mae"):
+        if k in out:
+            out[k] = out[k] * float(y_scale[1])
+    return out
 
 
 def _evaluate_parts(model: Any, loss: str, data: PreparedData) -> dict[str, dict[str, float]]:
@@ -514,7 +579,7 @@ def _evaluate_parts(model: Any, loss: str, data: PreparedData) -> dict[str, dict
 
     out = {}
     for part in ("train", "dev", "test"):
-        res = evaluate(model, loss, getattr(data, part))
+        res = _in_target_units(evaluate(model, loss, getattr(data, part)), data.y_scale)
         out[part] = {k: _clean(v) for k, v in res.items()}
     return out
 
@@ -610,12 +675,13 @@ def run_training(
         "n_dev": len(data.dev[1]),
         "n_test": len(data.test[1]),
         "n_parameters": int(sum(p.data.size for p in model.parameters())),
+        "target_scale": None if data.y_scale is None else list(data.y_scale),
     }
     # the preprocessing travels inside the model file too, so the file predicts on its own
     cr.save(model, run_dir / MODEL_FILE, metadata={"preprocessing": _preprocessing(data, cfg)})
     history.to_csv(run_dir / HISTORY_FILE)
     _write_json(run_dir / METRICS_FILE, metrics)
-    figures = _run_figures(run_dir, history, model, data, loss, best_epoch)
+    figures = _run_figures(run_dir, history, model, data, loss, best_epoch, cfg.schedule)
     return TrainResult(run_dir=run_dir, config=cfg, history=history, metrics=metrics,
                        figures=figures, model=model)
 
@@ -808,6 +874,7 @@ def train(
         "--progress/--no-progress",
         help="Show the progress bar. [default: when stderr is a terminal]",
         show_default=False)] = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Train a model and write its run folder.
 
@@ -836,10 +903,13 @@ def train(
         settings = read_config_file(resume / CONFIG_FILE)
         settings.update(given)
         cfg = load_config(None, **settings)
-        result = run_training(cfg, resume_dir=resume, show_progress=progress, console=console)
+        with _blas_threads(threads or 1):
+            result = run_training(cfg, resume_dir=resume, show_progress=progress,
+                                  console=console)
     else:
         cfg = load_config(config, **given)
-        result = run_training(cfg, show_progress=progress, console=console)
+        with _blas_threads(threads or 1):
+            result = run_training(cfg, show_progress=progress, console=console)
     _report_run(result)
 
 
@@ -855,7 +925,8 @@ def _report_run(result: TrainResult) -> None:
                   f"{m['n_test']} samples)")
     else:
         extra = "".join(f", test {k} {v:.4g}" for k, v in test.items() if k != "loss")
-        out.print(f"test loss: {test['loss']:.4g}{extra}  ({m['n_test']} samples)")
+        scaled = " (on the standardised target)" if m.get("target_scale") else ""
+        out.print(f"test loss{scaled}: {test['loss']:.4g}{extra}  ({m['n_test']} samples)")
     out.print(f"run folder: {result.run_dir}")
     pngs = sorted({p.name for p in result.figures if p.suffix == ".png"})
     out.print(f"figures: {', '.join(pngs)} (+ .svg)")
@@ -903,13 +974,17 @@ def evaluate(
                 raise CLIError(f"data: the model is a classifier but {data!r} is a "
                                f"{ds.task} set")
             y = _map_labels(ds, pre)
+        elif pre.get("target_scale"):
+            mean, std = pre["target_scale"]
+            y = (np.asarray(y, dtype=np.float64) - mean) / std
         where = f"{ds.name}, all {len(y)} rows"
-    res = _evaluate(art.model, loss, (X, y))
+    res = _in_target_units(_evaluate(art.model, loss, (X, y)), pre.get("target_scale"))
     table = Table(title=f"Evaluation of {art.run_dir.name} on {where}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for k, v in res.items():
-        table.add_row(k, f"{v:.6g}")
+        label = "loss (standardised target)" if k == "loss" and pre.get("target_scale") else k
+        table.add_row(label, f"{v:.6g}")
     table.add_row("samples", str(len(y)))
     _out_console().print(table)
 
@@ -1031,7 +1106,10 @@ def predict(
         rows = [[names[int(k)]] + [f"{v:.6g}" for v in pr] for k, pr in zip(p.argmax(1), p)]
     else:
         target_names = [str(n) for n in pre["target_names"]]
-        raw2 = raw.reshape(len(raw), -1)
+        raw2 = raw.reshape(len(raw), -1).astype(np.float64)
+        if pre.get("target_scale"):
+            mean, std = pre["target_scale"]
+            raw2 = raw2 * std + mean  # back to the target's own units
         header = (["prediction"] if raw2.shape[1] == 1
                   else [f"prediction_{n}" for n in target_names[: raw2.shape[1]]])
         rows = [[f"{v:.8g}" for v in r] for r in raw2]
@@ -1213,6 +1291,7 @@ def demo(
     quick: Annotated[bool, typer.Option(
         "--quick", help="A smaller, faster version (fewer steps/models).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of everything random in the demo.")] = 0,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Run a demo and write its figures and summary.txt.
 
@@ -1227,8 +1306,9 @@ def demo(
     if key not in DEMOS:
         raise CLIError(f"unknown demo {name!r}; valid names: {', '.join(DEMOS)}")
     console = _err_console()
-    result = run_demo(key, out, quick=quick, seed=seed,
-                      progress=lambda msg: console.print(f"[dim]{key}: {msg}[/dim]"))
+    with _blas_threads(threads or 1):
+        result = run_demo(key, out, quick=quick, seed=seed,
+                          progress=lambda msg: console.print(f"[dim]{key}: {msg}[/dim]"))
     stdout = _out_console()
     stdout.print(result.summary)
     pngs = sorted(p.name for p in result.figures if p.suffix == ".png")

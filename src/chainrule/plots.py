@@ -479,8 +479,11 @@ def confusion_matrix(
     ax = axes[0, 0]
     _boxed(ax)
     im = ax.imshow(shown, cmap="Blues", vmin=0)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
-                 label="fraction of true class" if normalize else "count")
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                       label="fraction of true class" if normalize else "count")
+    if not normalize:
+        bar.locator = MaxNLocator(integer=True)
+        bar.update_ticks()
     if k <= 20:
         threshold = shown.max() / 2
         for i in range(k):
@@ -488,7 +491,9 @@ def confusion_matrix(
                 txt = f"{shown[i, j]:.2f}" if normalize else str(C[i, j])
                 ax.text(j, i, txt, ha="center", va="center", fontsize=8 if k > 10 else 10,
                         color="white" if shown[i, j] > threshold else "black")
-    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 3 else 0)
+    long_names = max(map(len, names)) * k > 40
+    ax.set_xticks(range(k), names, rotation=45 if long_names else 0,
+                  ha="right" if long_names else "center")
     ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

@@ -87,13 +87,30 @@ def test_toml_config_file_with_options_overriding_it(tmp_path):
 
 
 def test_regression_run(tmp_path):
-    result = _train("--data", "house_prices", "--epochs", "3", "--hidden", "8", "--name", "r",
-                    "--out", str(tmp_path), "--lr", "0.01")
+    result = _train("--data", "house_prices", "--epochs", "10", "--hidden", "8", "--name",
+                    "r", "--out", str(tmp_path), "--lr", "0.01")
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["task"] == "regression" and metrics["loss"] == "mse"
-    assert "rmse" in metrics["test"]
-    assert "test loss:" in result.stdout
+    assert "rmse" in metrics["test"] and "r2" in metrics["test"]
+    assert "test loss (on the standardised target):" in result.stdout
     assert not (tmp_path / "r" / "confusion_matrix.png").exists()
+    # the target was standardised for training; RMSE is reported in its own units
+    mean, std = metrics["target_scale"]
+    y = load_dataset("house_prices").y
+    assert mean == pytest.approx(y.mean(), rel=0.2) and std == pytest.approx(y.std(), rel=0.3)
+    assert metrics["test"]["rmse"] == pytest.approx(
+        std * np.sqrt(metrics["test"]["loss"]), rel=1e-6)
+    # predictions come back in the target's units
+    ds = load_dataset("house_prices")
+    with (tmp_path / "in.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(ds.feature_names)
+        w.writerows(ds.X[:20].tolist())
+    pred = runner.invoke(app, ["predict", str(tmp_path / "r"), str(tmp_path / "in.csv")])
+    assert pred.exit_code == 0, pred.output
+    values = np.array([float(v) for v in pred.stdout.split()[1:]])
+    assert len(values) == 20
+    assert abs(values.mean() - ds.y[:20].mean()) < 0.5 * ds.y.std()
 
 
 def test_csv_data_with_target_column(tmp_path):
