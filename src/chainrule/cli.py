@@ -467,6 +467,12 @@ class _EpochProgress:
             parts.append(f"dev {self.metric} {logs[key]:.4f}")
         self.progress.update(self.task, completed=logs["epoch"], text="  ".join(parts))
 
+    def finish(self, stopped_early: bool) -> None:
+        """Mark the end of training (and say so when early stopping ended it)."""
+        if stopped_early:
+            task = self.progress.tasks[0]
+            self.progress.update(self.task, text=f"{task.fields['text']}  (early stop)")
+
     def close(self) -> None:
         self.progress.stop()
 
@@ -655,6 +661,8 @@ def run_training(
             checkpoint_dir=run_dir / CHECKPOINT_DIR, resume=resume_dir is not None,
             progress=False,
         )
+        if bar is not None:
+            bar.finish(stopped_early=len(history) < cfg.epochs)
     finally:
         if bar is not None:
             bar.close()
@@ -1201,7 +1209,7 @@ def gradcheck(
     batch: Annotated[int, typer.Option(help="Training samples in the checked batch.")] = 16,
     max_entries: Annotated[int, typer.Option(
         help="Entries checked per parameter (a random subset of larger ones).")] = 64,
-    eps: Annotated[float, typer.Option(help="Finite-difference step ε.")] = 1e-6,
+    eps: Annotated[float, typer.Option(help="Finite-difference step ε.")] = 1e-5,
     tol: Annotated[float, typer.Option(help="Largest relative difference that passes.")] = 1e-6,
     seed: Annotated[int, typer.Option(help="Seed of the batch and entry choice.")] = 0,
 ) -> None:

@@ -768,7 +768,7 @@ def line_plot(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    if len(curves) + len(hlines or {}) > 4:
+    if len(curves) + len(hlines or {}) > 3:
         fig.set_size_inches(8.6, 4.4)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     else:

@@ -88,7 +88,7 @@ def test_toml_config_file_with_options_overriding_it(tmp_path):
 
 def test_regression_run(tmp_path):
     result = _train("--data", "house_prices", "--epochs", "10", "--hidden", "8", "--name",
-                    "r", "--out", str(tmp_path), "--lr", "0.01")
+                    "r", "--out", str(tmp_path), "--lr", "0.01", "--l1", "1e-4")
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["task"] == "regression" and metrics["loss"] == "mse"
     assert "rmse" in metrics["test"] and "r2" in metrics["test"]
@@ -171,3 +171,25 @@ def test_default_train_is_fast_and_accurate(tmp_path, monkeypatch):
     assert metrics["test"]["accuracy"] >= 0.97, metrics["test"]
     assert f"test accuracy: {metrics['test']['accuracy']:.4f}" in result.stdout
     assert elapsed < 60, elapsed
+
+
+def test_build_model_follows_the_config():
+    from chainrule import nn
+    from chainrule.cli import build_model
+    from chainrule.config import RunConfig
+
+    cfg = RunConfig(hidden=[8, 8, 4], activation="tanh", dropout=0.1, batch_norm=True,
+                    residual=True, init="xavier")
+    model = build_model(cfg, 3, 2)
+    kinds = [type(m).__name__ for m in model]
+    # 3→8 plain; 8→8 wrapped in a residual block (same width); 8→4 plain; output 4→2
+    assert kinds == ["Linear", "BatchNorm1d", "Tanh", "Dropout", "Residual",
+                     "Linear", "BatchNorm1d", "Tanh", "Dropout", "Linear"]
+    assert [type(m).__name__ for m in model[4].module] == ["Linear", "BatchNorm1d", "Tanh",
+                                                           "Dropout"]
+    assert model[-1].weight.shape == (2, 4)
+    linear = build_model(RunConfig(hidden=[]), 5, 3)
+    assert len(linear) == 1 and isinstance(linear[0], nn.Linear)
+    same = build_model(cfg, 3, 2)
+    for (n1, p1), (_, p2) in zip(model.named_parameters(), same.named_parameters()):
+        np.testing.assert_array_equal(p1.data, p2.data, err_msg=n1)   # seeded
