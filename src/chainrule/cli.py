@@ -280,6 +280,12 @@ def build_model(cfg: RunConfig, n_in: int, n_out: int) -> Any:
     (wrapped in ``Residual`` when ``cfg.residual`` and the width is unchanged), then a
     final ``Linear(n_out)``. Seeds derive from ``cfg.seed``, so the same config gives the
     same initial weights.
+
+    Example:
+        >>> from chainrule.config import RunConfig
+        >>> model = build_model(RunConfig(hidden=[8], dropout=0.0), n_in=4, n_out=3)
+        >>> [type(m).__name__ for m in model], model[-1].weight.shape
+        (['Linear', 'ReLU', 'Linear'], (3, 8))
     """
     from . import nn
 
