@@ -550,7 +550,10 @@ class Erf(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * (2.0 / np.sqrt(np.pi)) * _exp(-(x * x))
+        return g * _TWO_OVER_SQRT_PI * _exp(-(x * x))
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)  # a Python float: float32 stays float32
 
 
 def _erf(x: np.ndarray) -> np.ndarray:

@@ -92,3 +92,34 @@ def test_sigmoid_numpy_fallback_agrees_with_expit():
     out = np.empty_like(x)
     assert ops._expit(x, out=out) is out
     np.testing.assert_array_equal(out, ops._expit(x))
+
+
+FLOAT32_CASES = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - 2.0 * b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (b * b + 1.0), "pow": lambda a, b: (a * a + 1.0) ** 1.5,
+    "matmul": lambda a, b: a @ b.T, "exp": lambda a, b: a.exp(),
+    "log": lambda a, b: (a * a + 1).log(),
+    "log1p": lambda a, b: (a * a).log1p(), "sqrt": lambda a, b: (a * a + 1.0).sqrt(),
+    "sin": lambda a, b: a.sin(), "cos": lambda a, b: a.cos(), "tanh": lambda a, b: a.tanh(),
+    "sigmoid": lambda a, b: a.sigmoid(), "erf": lambda a, b: a.erf(), "relu": lambda a, b: a.relu(),
+    "abs": lambda a, b: abs(a), "clip": lambda a, b: a.clip(-0.5, 0.5),
+    "where": lambda a, b: cr.where(a.numpy() > 0, a, b), "mean": lambda a, b: a.mean(axis=0),
+    "var": lambda a, b: a.var(axis=1), "max": lambda a, b: a.max(axis=1),
+    "logsumexp": lambda a, b: a.logsumexp(axis=1), "softmax": lambda a, b: a.softmax(axis=1),
+    "reshape": lambda a, b: a.reshape(-1), "transpose": lambda a, b: a.T,
+    "getitem": lambda a, b: a[[0, 1], 1:], "cat": lambda a, b: cr.cat([a, b], axis=1),
+    "broadcast": lambda a, b: a[:1].broadcast_to((3, 4)),
+    "linear": lambda a, b: ops.Linear.apply(a, b, b[:, 0]),
+    "xent": lambda a, b: ops.SoftmaxCrossEntropy.apply(a, np.array([0, 3, 1])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT32_CASES))
+def test_float32_stays_float32_forward_and_backward(name):
+    a = cr.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    b = cr.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    out = FLOAT32_CASES[name](a, b)
+    assert out.dtype == np.float32
+    (out * 0.5).sum().backward()
+    for t in (a, b):
+        assert t.grad is None or t.grad.dtype == np.float32, name
