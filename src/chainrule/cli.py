@@ -47,6 +47,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import ConfigError, RunConfig, load_config, read_config_file, write_config
+from .search import search_command
 
 __all__ = [
     "CLIError",
@@ -1328,6 +1329,9 @@ def demo(
     pngs = sorted(p.name for p in result.figures if p.suffix == ".png")
     stdout.print(f"outputs in {result.out_dir}: summary.txt, {', '.join(pngs)} (+ .svg)")
     stdout.print(f"({result.seconds:.1f} s)")
+
+
+app.command("search")(search_command)
 
 
 def main() -> None:

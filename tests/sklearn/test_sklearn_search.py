@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from chainrule.search import load_search_config, run_search, search_command
+from chainrule.search import load_search_config, run_search
 from chainrule.sklearn import MLPClassifier, MLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -141,22 +141,8 @@ def test_config_defaults_and_missing_file(tmp_path):
 
 
 def cli_app() -> typer.Typer:
-    """The ``chainrule`` app if it has the search command, else an app with just that."""
-    try:
-        from chainrule.cli import app as chainrule_app
-    except ImportError:
-        chainrule_app = None
-    if chainrule_app is not None and any(
-        info.name == "search" or info.callback is search_command
-        for info in chainrule_app.registered_commands
-    ):
-        return chainrule_app
-    app = typer.Typer()
-    app.command("search")(search_command)
-
-    @app.callback()
-    def main() -> None:
-        """chainrule (the search command alone)."""
+    """The ``chainrule`` console app (which registers the search command)."""
+    from chainrule.cli import app
 
     return app
 
