@@ -21,7 +21,6 @@ A. Griewank and A. Walther, *Evaluating Derivatives*, 2nd ed., SIAM, 2008.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +30,7 @@ from numpy.typing import ArrayLike
 
 from .. import autodiff as _ad
 from ..tensor import Tensor
-from .linalg import _positive_int
+from .linalg import _positive_int, _real
 
 __all__ = [
     "FD_SCHEMES",
@@ -67,15 +66,6 @@ TensorFn = Callable[[Tensor], Tensor]
 def _callable(f: object, name: str = "f") -> None:
     if not callable(f):
         raise TypeError(f"{name} must be callable, got {f!r}")
-
-
-def _real(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 def _positive(value: object, name: str) -> float:

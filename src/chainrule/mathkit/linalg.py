@@ -12,6 +12,7 @@ L. N. Trefethen and D. Bau, *Numerical Linear Algebra*, SIAM, 1997.
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Callable
@@ -48,12 +49,27 @@ class ConvergenceWarning(UserWarning):
 # --------------------------------------------------------------------------- validation
 
 
-def _vector(x: ArrayLike, name: str = "x") -> np.ndarray:
-    """Return ``x`` as a finite 1-D float64 array, or raise a ValueError naming it."""
+def _real(value: object, name: str) -> float:
+    """``value`` as a finite float; a TypeError or ValueError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _float64(x: ArrayLike, name: str) -> np.ndarray:
+    """``x`` as a float64 array, or a TypeError naming it (finiteness is not checked)."""
     try:
-        v = np.asarray(x, dtype=np.float64)
+        return np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be an array of real numbers, got {x!r}") from exc
+
+
+def _vector(x: ArrayLike, name: str = "x") -> np.ndarray:
+    """Return ``x`` as a finite 1-D float64 array, or raise a ValueError naming it."""
+    v = _float64(x, name)
     if v.ndim != 1:
         raise ValueError(f"{name} must be a 1-D vector, got an array of shape {v.shape}")
     if not np.all(np.isfinite(v)):
@@ -63,10 +79,7 @@ def _vector(x: ArrayLike, name: str = "x") -> np.ndarray:
 
 def _matrix(A: ArrayLike, name: str = "A", square: bool = False) -> np.ndarray:
     """Return ``A`` as a finite 2-D float64 array, or raise a ValueError naming it."""
-    try:
-        M = np.asarray(A, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers, got {A!r}") from exc
+    M = _float64(A, name)
     if M.ndim != 2:
         raise ValueError(f"{name} must be a 2-D matrix, got an array of shape {M.shape}")
     if square and M.shape[0] != M.shape[1]:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .linalg import _positive_int, _rng
+from .linalg import _float64, _positive_int, _real, _rng
 
 __all__ = [
     "PROB_ATOL",
@@ -64,20 +64,8 @@ Seed = int | np.random.Generator | None
 # ------------------------------------------------------------------------- validation
 
 
-def _real(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
 def _array(x: ArrayLike, name: str) -> np.ndarray:
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers, got {x!r}") from exc
+    a = _float64(x, name)
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must contain only finite values, got {a}")
     return a
