@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_nonneg
 from .preprocessing import Seed, check_lengths, check_seed, one_hot
 
 __all__ = ["Augmentation", "Compose", "GaussianNoise", "Mixup", "RandomShift"]
@@ -118,12 +119,9 @@ class GaussianNoise(Augmentation):
     """
 
     def __init__(self, std: float = 0.1, seed: Seed = None) -> None:
-        if isinstance(std, bool) or not isinstance(std, numbers.Real):
-            raise TypeError(f"std must be a number, got {type(std).__name__} {std!r}")
-        if not np.isfinite(std) or std < 0:
-            raise ValueError(f"std must be a finite number >= 0, got {std}")
+        std = check_nonneg(std, "std")
         super().__init__(seed)
-        self.std = float(std)
+        self.std = std
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         eps = self.std * self.rng.standard_normal(x.shape)

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._checks import check_int, check_nonneg
 from .preprocessing import Seed, check_lengths, check_seed
 
 __all__ = [
@@ -142,27 +143,6 @@ class Dataset:
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# argument checks
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_n(n: Any, minimum: int = 1, name: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__} {n!r}")
-    if n < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {n}")
-    return int(n)
-
-
-def _check_nonneg(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return float(value)
-
-
 def _two_class(
     X0: np.ndarray, X1: np.ndarray, rng: np.random.Generator, noise: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -238,9 +218,9 @@ def spirals(n: int = 200, noise: float = 0.05, seed: Seed = 0, turns: float = 1.
     >>> spirals(100).X.shape
     (100, 2)
     """
-    n = _check_n(n, 2)
-    noise = _check_nonneg(noise, "noise")
-    turns = _check_nonneg(turns, "turns")
+    n = check_int(n, "n", 2)
+    noise = check_nonneg(noise, "noise")
+    turns = check_nonneg(turns, "turns")
     if turns == 0:
         raise ValueError("turns must be > 0, got 0")
     rng = check_seed(seed)
@@ -286,8 +266,8 @@ def moons(n: int = 200, noise: float = 0.1, seed: Seed = 0) -> Dataset:
     >>> moons(10, noise=0.0).y.sum()
     np.int64(5)
     """
-    n = _check_n(n, 2)
-    noise = _check_nonneg(noise, "noise")
+    n = check_int(n, "n", 2)
+    noise = check_nonneg(noise, "noise")
     rng = check_seed(seed)
     n0, n1 = n - n // 2, n // 2
     t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n1)
@@ -330,8 +310,8 @@ def circles(n: int = 200, noise: float = 0.05, seed: Seed = 0, factor: float = 0
     >>> np.round(np.hypot(X[:, 0], X[:, 1])[y == 1], 6).tolist()
     [0.5, 0.5, 0.5, 0.5]
     """
-    n = _check_n(n, 2)
-    noise = _check_nonneg(noise, "noise")
+    n = check_int(n, "n", 2)
+    noise = check_nonneg(noise, "noise")
     if not 0 < factor < 1:
         raise ValueError(f"factor must be in (0, 1), got {factor}")
     rng = check_seed(seed)
@@ -377,8 +357,8 @@ def xor(n: int = 200, noise: float = 0.1, seed: Seed = 0) -> Dataset:
     >>> bool(np.all(y == (X[:, 0] != X[:, 1])))
     True
     """
-    n = _check_n(n, 1)
-    noise = _check_nonneg(noise, "noise")
+    n = check_int(n, "n", 1)
+    noise = check_nonneg(noise, "noise")
     rng = check_seed(seed)
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     c = corners[np.arange(n) % 4]
@@ -424,8 +404,8 @@ def house_prices(n: int = 200, noise: float = 20.0, seed: Seed = 0) -> Dataset:
     >>> bool(np.allclose(ds.y, 50 + 2 * ds.X[:, 0] + 15 * ds.X[:, 1]))
     True
     """
-    n = _check_n(n, 1)
-    noise = _check_nonneg(noise, "noise")
+    n = check_int(n, "n", 1)
+    noise = check_nonneg(noise, "noise")
     rng = check_seed(seed)
     size = rng.uniform(40.0, 250.0, n)
     rooms = np.clip(np.round(size / 35.0 + 0.5 * rng.standard_normal(n)), 1, 8)
@@ -468,8 +448,8 @@ def universal(n: int = 200, noise: float = 0.0, seed: Seed = 0) -> Dataset:
     >>> ds.X.ravel().tolist(), np.round(ds.y, 6).tolist()
     ([0.0, 0.5, 1.0], [0.0, 0.0, -0.0])
     """
-    n = _check_n(n, 2)
-    noise = _check_nonneg(noise, "noise")
+    n = check_int(n, "n", 2)
+    noise = check_nonneg(noise, "noise")
     rng = check_seed(seed)
     x = np.linspace(0.0, 1.0, n)
     y = np.sin(2 * np.pi * x) + 0.3 * np.sin(6 * np.pi * x)

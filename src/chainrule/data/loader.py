@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .preprocessing import Seed, check_lengths, check_seed
+from ._checks import check_samples
+from .preprocessing import Seed, check_seed
 
 __all__ = ["DataLoader"]
 
@@ -84,11 +85,7 @@ class DataLoader:
                 raise TypeError(f"{flag} must be a bool, got {type(value).__name__} {value!r}")
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable or None, got {transform!r}")
-        X = np.asarray(X)
-        y = np.asarray(y)
-        if X.ndim == 0 or y.ndim == 0:
-            raise ValueError(f"X and y need a samples axis, got shapes {X.shape} and {y.shape}")
-        check_lengths(X, y)
+        X, y = check_samples(X, y)
         n = X.shape[0]
         if n == 0:
             raise ValueError("X has no samples")

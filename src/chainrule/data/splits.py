@@ -12,13 +12,13 @@ because a dev set only has to be large enough to tell models apart.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._checks import check_int, check_samples
 from .preprocessing import Seed, check_lengths, check_seed
 
 __all__ = [
@@ -50,14 +50,6 @@ class Split(NamedTuple):
     test: Part
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
 def default_fractions(n: int) -> tuple[float, float, float]:
     """The textbook train/dev/test fractions for ``n`` samples.
 
@@ -85,7 +77,7 @@ def default_fractions(n: int) -> tuple[float, float, float]:
     >>> [round(f, 4) for f in default_fractions(10**5)]
     [0.9106, 0.0447, 0.0447]
     """
-    n = _check_int(n, "n", 1)
+    n = check_int(n, "n", 1)
     if n <= _SMALL_N:
         return _SMALL
     if n >= _LARGE_N:
@@ -194,11 +186,7 @@ def train_dev_test_split(
     >>> len(Xtr), len(Xd), len(Xte)
     (600, 200, 200)
     """
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim == 0 or y.ndim == 0:
-        raise ValueError(f"X and y need a samples axis, got shapes {X.shape} and {y.shape}")
-    check_lengths(X, y)
+    X, y = check_samples(X, y)
     n = X.shape[0]
     if n < 3:
         raise ValueError(f"need at least 3 samples to split into train/dev/test, got {n}")
@@ -249,7 +237,7 @@ class KFold:
     """
 
     def __init__(self, n_splits: int = 5, shuffle: bool = False, seed: Seed = None) -> None:
-        self.n_splits = _check_int(n_splits, "n_splits", 2)
+        self.n_splits = check_int(n_splits, "n_splits", 2)
         if not isinstance(shuffle, bool):
             raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
         if not shuffle and seed is not None:

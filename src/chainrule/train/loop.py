@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import os
 import sys
 import time
@@ -32,6 +31,7 @@ import numpy as np
 
 from .. import rng as _rng
 from ..autodiff import no_grad
+from ..data._checks import check_int, check_nonneg
 from ..optim import clip_grad_norm_
 from ..tensor import Tensor
 from .callbacks import Callback, LRSchedulerCallback, ModelCheckpoint
@@ -121,23 +121,6 @@ def get_loss(loss: Any) -> tuple[Callable[..., Tensor], str]:
         name = getattr(loss, "__name__", type(loss).__name__)
         return loss, _CANONICAL.get(name, name.lower())
     raise TypeError(f"loss must be a name, a loss Module or a function, got {type(loss).__name__}")
-
-
-# ---------------------------------------------------------------------------- checks
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_penalty(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return float(value)
 
 
 def _model_dtype(model: Any) -> np.dtype:
@@ -315,7 +298,7 @@ def predict(model: Any, X: Any, batch_size: int | None = None) -> np.ndarray:
     dtype = _model_dtype(model)
     X = np.asarray(getattr(X, "data", X)).astype(dtype, copy=False)
     if batch_size is not None:
-        batch_size = _check_int(batch_size, "batch_size", 1)
+        batch_size = check_int(batch_size, "batch_size", 1)
     with _eval_mode(model):
         parts = [out.data for _, out in _forward_batches(model, X, batch_size)]
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -397,7 +380,7 @@ def evaluate(
         metrics = _default_metrics(loss_name)
     ms = [get_metric(m) for m in metrics]
     if batch_size is not None:
-        batch_size = _check_int(batch_size, "batch_size", 1)
+        batch_size = check_int(batch_size, "batch_size", 1)
     output_fn = _sigmoid if loss_name == "binary_cross_entropy_with_logits" else None
     with _eval_mode(model):
         return _evaluate_arrays(model, loss_fn, X, y, ms, batch_size, output_fn)
@@ -470,15 +453,15 @@ class Trainer:
                 f"{type(optimizer).__name__}"
             )
         # ---- scalar arguments
-        self.epochs = _check_int(epochs, "epochs", 1)
+        self.epochs = check_int(epochs, "epochs", 1)
         if batch_size is not None:
-            batch_size = _check_int(batch_size, "batch_size", 1)
+            batch_size = check_int(batch_size, "batch_size", 1)
         if eval_batch_size is not None:
-            eval_batch_size = _check_int(eval_batch_size, "eval_batch_size", 1)
-        self.l1 = _check_penalty(l1, "l1")
-        self.l2 = _check_penalty(l2, "l2")
+            eval_batch_size = check_int(eval_batch_size, "eval_batch_size", 1)
+        self.l1 = check_nonneg(l1, "l1")
+        self.l2 = check_nonneg(l2, "l2")
         if clip_grad_norm is not None:
-            clip_grad_norm = _check_penalty(clip_grad_norm, "clip_grad_norm")
+            clip_grad_norm = check_nonneg(clip_grad_norm, "clip_grad_norm")
             if clip_grad_norm == 0:
                 raise ValueError("clip_grad_norm must be > 0 (or None for no clipping), got 0")
         self.clip_grad_norm = clip_grad_norm
