@@ -1,6 +1,5 @@
 """Tests for chainrule.data.augment."""
 
-import doctest
 
 import numpy as np
 import pytest
@@ -8,11 +7,11 @@ import pytest
 from chainrule.data import augment as A
 from chainrule.data.augment import Compose, GaussianNoise, Mixup, RandomShift
 from chainrule.data.preprocessing import one_hot
+from doctest_helper import check_doctests
 
 
 def test_docstring_examples():
-    result = doctest.testmod(A)
-    assert result.failed == 0 and result.attempted > 3
+    check_doctests(A, more_than=3)
 
 
 def test_gaussian_noise_statistics_and_dtype():

@@ -17,13 +17,13 @@ from chainrule.data.datasets import (
     load_dataset,
     load_npz,
 )
+from doctest_helper import check_doctests
 
 GENERATED = ["spirals", "moons", "circles", "xor", "house_prices", "universal"]
 
 
 def test_docstring_examples():
-    result = doctest.testmod(D, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 10
+    check_doctests(D, doctest.ELLIPSIS, more_than=10)
 
 
 def test_higham_points_exact():

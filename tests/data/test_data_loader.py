@@ -1,6 +1,5 @@
 """Tests for chainrule.data.loader."""
 
-import doctest
 import json
 
 import numpy as np
@@ -10,11 +9,11 @@ import chainrule
 from chainrule.data import loader as L
 from chainrule.data.augment import GaussianNoise, Mixup
 from chainrule.data.loader import DataLoader
+from doctest_helper import check_doctests
 
 
 def test_docstring_examples():
-    result = doctest.testmod(L)
-    assert result.failed == 0 and result.attempted > 0
+    check_doctests(L)
 
 
 def _data(n=103, d=3):

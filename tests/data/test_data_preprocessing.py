@@ -1,10 +1,8 @@
 """Tests for chainrule.data.preprocessing."""
 
-import doctest
 
 import numpy as np
 import pytest
-from sklearn import preprocessing as skp
 
 from chainrule.data import preprocessing as P
 from chainrule.data.preprocessing import (
@@ -17,11 +15,12 @@ from chainrule.data.preprocessing import (
     check_seed,
     one_hot,
 )
+from doctest_helper import check_doctests
+from sklearn import preprocessing as skp
 
 
 def test_docstring_examples():
-    result = doctest.testmod(P)
-    assert result.failed == 0 and result.attempted > 5
+    check_doctests(P, more_than=5)
 
 
 @pytest.fixture

@@ -1,11 +1,9 @@
 """Tests for chainrule.data.splits."""
 
-import doctest
 import math
 
 import numpy as np
 import pytest
-from sklearn import model_selection as skms
 
 from chainrule.data import splits as S
 from chainrule.data.splits import (
@@ -14,11 +12,12 @@ from chainrule.data.splits import (
     default_fractions,
     train_dev_test_split,
 )
+from doctest_helper import check_doctests
+from sklearn import model_selection as skms
 
 
 def test_docstring_examples():
-    result = doctest.testmod(S)
-    assert result.failed == 0 and result.attempted > 5
+    check_doctests(S, more_than=5)
 
 
 # --- default fractions -----------------------------------------------------------------------

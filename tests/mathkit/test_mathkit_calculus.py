@@ -26,6 +26,7 @@ from chainrule.mathkit.calculus import (
     tangent_line,
 )
 from chainrule.mathkit.probability import mle_by_gradient_ascent, mle_normal
+from doctest_helper import check_doctests
 
 EPS = np.finfo(np.float64).eps
 
@@ -35,9 +36,7 @@ def rosenbrock(x):
 
 
 def test_doctests():
-    result = doctest.testmod(calculus, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 20
-    assert result.failed == 0
+    check_doctests(calculus, doctest.NORMALIZE_WHITESPACE, more_than=20)
 
 
 # ------------------------------------------------------------------------ derivatives

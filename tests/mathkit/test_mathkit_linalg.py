@@ -30,14 +30,13 @@ from chainrule.mathkit.linalg import (
     power_iteration,
     svd,
 )
+from doctest_helper import check_doctests
 
 finite = st.floats(-100, 100, allow_nan=False, allow_infinity=False)
 
 
 def test_doctests():
-    result = doctest.testmod(linalg, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 30
-    assert result.failed == 0
+    check_doctests(linalg, doctest.NORMALIZE_WHITESPACE, more_than=30)
 
 
 # ----------------------------------------------------------------------------- norms

@@ -32,12 +32,11 @@ from chainrule.mathkit.probability import (
     variance,
     variance_continuous,
 )
+from doctest_helper import check_doctests
 
 
 def test_doctests():
-    result = doctest.testmod(probability, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 30
-    assert result.failed == 0
+    check_doctests(probability, doctest.NORMALIZE_WHITESPACE, more_than=30)
 
 
 def _normal_pdf(mu, sigma):

@@ -4,7 +4,6 @@ initialiser documents its equation, its parameters and an example."""
 from __future__ import annotations
 
 import doctest
-import importlib
 import inspect
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from chainrule import nn
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from doctest_helper import check_doctests
 
 MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers",
            "chainrule.nn.activations", "chainrule.nn.functional", "chainrule.nn.init",
@@ -20,10 +20,7 @@ MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers",
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
-    assert result.failed == 0, f"{result.failed} failing docstring example(s) in {name}"
-    assert result.attempted > 0
+    check_doctests(name, doctest.ELLIPSIS)
 
 
 def _documented_objects():

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import doctest
-import importlib
 
 import pytest
+
+from doctest_helper import check_doctests
 
 MODULES = [
     "chainrule.optim",
@@ -21,7 +22,4 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0, f"{name} has no examples"
-    assert result.failed == 0, f"{result.failed} failing example(s) in {name}"
+    check_doctests(name, doctest.ELLIPSIS)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import doctest
-import importlib
 import re
 import warnings
 from pathlib import Path
 
 import pytest
+
+from doctest_helper import check_doctests
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sklearn.md"
 _BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -49,5 +50,4 @@ def test_docstring_examples(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning of the short examples
-        result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
+        check_doctests(module, doctest.ELLIPSIS)

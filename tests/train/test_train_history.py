@@ -7,6 +7,7 @@ import pytest
 
 from chainrule.train import History, load_checkpoint, save_checkpoint
 from chainrule.train.metrics import accuracy, get_metric, mae, metric_mode, r2_score, rmse
+from doctest_helper import check_doctests
 
 
 def _history() -> History:
@@ -124,9 +125,4 @@ def test_load_checkpoint_errors_name_the_file(tmp_path):
 @pytest.mark.parametrize("name", ["", ".callbacks", ".checkpoint", ".diagnosis", ".history",
                                   ".loop", ".metrics"])
 def test_docstring_examples(name):
-    import doctest
-    import importlib
-
-    module = importlib.import_module(f"chainrule.train{name}")
-    result = doctest.testmod(module)
-    assert result.failed == 0 and result.attempted > 0
+    check_doctests(f"chainrule.train{name}")
