@@ -70,36 +70,36 @@ def groups_of(params: list[Any], group_kwargs: list[dict[str, Any]] | None) -> A
     return [{"params": params[:2], **first}, {"params": params[2:], **second}]
 
 
-def train_cr(
-    opt: Any, params: list[cr.Tensor], data: list[tuple[np.ndarray, np.ndarray]],
-    on_step: Callable[[float], None] | None = None,
+def _train(
+    loss_fn: Callable[[list[Any], np.ndarray, np.ndarray], Any],
+    opt: Any, params: list[Any], data: list[tuple[np.ndarray, np.ndarray]],
+    on_step: Callable[[float], None] | None,
 ) -> list[float]:
+    """One optimiser step per batch with the same loop for both libraries; the losses."""
     losses = []
     for x, y in data:
         opt.zero_grad()
-        loss = cr_loss(params, x, y)
+        loss = loss_fn(params, x, y)
         loss.backward()
         opt.step()
         losses.append(loss.item())
         if on_step is not None:
             on_step(losses[-1])
     return losses
+
+
+def train_cr(
+    opt: Any, params: list[cr.Tensor], data: list[tuple[np.ndarray, np.ndarray]],
+    on_step: Callable[[float], None] | None = None,
+) -> list[float]:
+    return _train(cr_loss, opt, params, data, on_step)
 
 
 def train_torch(
     opt: Any, params: list[torch.Tensor], data: list[tuple[np.ndarray, np.ndarray]],
     on_step: Callable[[float], None] | None = None,
 ) -> list[float]:
-    losses = []
-    for x, y in data:
-        opt.zero_grad()
-        loss = torch_loss(params, x, y)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if on_step is not None:
-            on_step(losses[-1])
-    return losses
+    return _train(torch_loss, opt, params, data, on_step)
 
 
 def json_array_round_trip(state: Any) -> Any:

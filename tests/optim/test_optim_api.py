@@ -169,24 +169,22 @@ def test_repr_lists_groups() -> None:
 
 def test_sgd_hand_computed_momentum_and_nesterov() -> None:
     """f(θ) = θ²/2 so g = θ; θ₀ = 1, lr = 0.1, β = 0.5 (arithmetic in the comments)."""
-    w = cr.tensor(np.array([1.0]), requires_grad=True)
-    opt = optim.SGD([w], lr=0.1, momentum=0.5)
-    trace = []
-    for _ in range(2):
-        opt.zero_grad()
-        (w * w * 0.5).sum().backward()
-        opt.step()
-        trace.append(w.data[0])
+
+    def two_steps(nesterov: bool) -> list[float]:
+        w = cr.tensor(np.array([1.0]), requires_grad=True)
+        opt = optim.SGD([w], lr=0.1, momentum=0.5, nesterov=nesterov)
+        trace = []
+        for _ in range(2):
+            opt.zero_grad()
+            (w * w * 0.5).sum().backward()
+            opt.step()
+            trace.append(w.data[0])
+        return trace
+
+    trace = two_steps(nesterov=False)
     # b₁ = g₁ = 1 → θ₁ = 0.9 ; b₂ = 0.5·1 + 0.9 = 1.4 → θ₂ = 0.9 − 0.14 = 0.76
     np.testing.assert_allclose(trace, [0.9, 0.76], rtol=1e-15)
-    w = cr.tensor(np.array([1.0]), requires_grad=True)
-    opt = optim.SGD([w], lr=0.1, momentum=0.5, nesterov=True)
-    trace = []
-    for _ in range(2):
-        opt.zero_grad()
-        (w * w * 0.5).sum().backward()
-        opt.step()
-        trace.append(w.data[0])
+    trace = two_steps(nesterov=True)
     # b₁ = 1, step g + βb = 1.5 → θ₁ = 0.85 ; b₂ = 0.5 + 0.85 = 1.35,
     # step 0.85 + 0.675 = 1.525 → θ₂ = 0.85 − 0.1525 = 0.6975
     np.testing.assert_allclose(trace, [0.85, 0.6975], rtol=1e-15)
