@@ -254,6 +254,15 @@ class _Scaler:
         check_finite(arr, name)
         return arr
 
+    @staticmethod
+    def _fit_input(X: Any) -> np.ndarray:
+        """``X`` for ``fit``: 2-D, at least one sample, finite; as float64."""
+        arr = _check_2d(X)
+        if arr.shape[0] == 0:
+            raise ValueError(f"X must have at least one sample, got shape {arr.shape}")
+        check_finite(arr)
+        return arr.astype(np.float64)
+
     def fit_transform(self, X: Any) -> np.ndarray:
         """``fit(X)`` then ``transform(X)``; only for the training set."""
         return self.fit(X).transform(X)
@@ -325,11 +334,7 @@ class Standardizer(_Scaler):
 
     def fit(self, X: Any) -> Standardizer:
         """Estimate ``μ`` and ``σ`` from ``X`` of shape (n, d), n >= 1; returns ``self``."""
-        arr = _check_2d(X)
-        if arr.shape[0] == 0:
-            raise ValueError(f"X must have at least one sample, got shape {arr.shape}")
-        check_finite(arr)
-        x = arr.astype(np.float64)
+        x = self._fit_input(X)
         mu = x.mean(axis=0)
         var = x.var(axis=0)
         constant = (x == x[0]).all(axis=0)
@@ -338,7 +343,7 @@ class Standardizer(_Scaler):
         sigma = np.sqrt(var)
         sigma[constant] = 1.0
         self.mean_, self.scale_, self.var_ = mu, sigma, var
-        self.n_features_in_ = arr.shape[1]
+        self.n_features_in_ = x.shape[1]
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -402,11 +407,7 @@ class MinMaxScaler(_Scaler):
 
     def fit(self, X: Any) -> MinMaxScaler:
         """Record ``x_min, x_max`` of ``X`` (n, d) and derive ``scale``, ``min``."""
-        arr = _check_2d(X)
-        if arr.shape[0] == 0:
-            raise ValueError(f"X must have at least one sample, got shape {arr.shape}")
-        check_finite(arr)
-        x = arr.astype(np.float64)
+        x = self._fit_input(X)
         a, b = self.feature_range
         x_min, x_max = x.min(axis=0), x.max(axis=0)
         data_range = x_max - x_min
@@ -414,7 +415,7 @@ class MinMaxScaler(_Scaler):
         scale = (b - a) / data_range
         self.data_min_, self.data_max_ = x_min, x_max
         self.scale_, self.min_ = scale, a - x_min * scale
-        self.n_features_in_ = arr.shape[1]
+        self.n_features_in_ = x.shape[1]
         return self
 
     def transform(self, X: Any) -> np.ndarray:
