@@ -178,17 +178,20 @@ def test_layernorm_without_affine_and_validation():
         ln(cr.ones(4, 3))
 
 
+class _TorchResidual(torch.nn.Module):
+    """``x + module(x)``: the torch counterpart of ``nn.Residual``."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        return x + self.module(x)
+
+
 def test_residual_matches_torch_composition():
-    class TorchResidual(torch.nn.Module):
-        def __init__(self, module):
-            super().__init__()
-            self.module = module
-
-        def forward(self, x):
-            return x + self.module(x)
-
     cr_block = nn.Residual(nn.Sequential(nn.Linear(4, 4, seed=0), nn.Tanh()))
-    t_block = TorchResidual(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh()))
+    t_block = _TorchResidual(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh()))
     check_module(cr_block, t_block, _x((3, 4)))
     with pytest.raises(ValueError, match=r"f\(x\) has shape \(3, 2\) but x has shape \(3, 4\)"):
         nn.Residual(nn.Linear(4, 2, seed=0))(cr.ones(3, 4))
@@ -209,15 +212,6 @@ def test_mlp_matches_torch_end_to_end():
                                                                      torch.nn.SiLU())),
                                   torch.nn.LayerNorm(8), torch.nn.Linear(8, 3))
     check_module(cr_model, t_model, _x((6, 5)), gradcheck=False)
-
-
-class _TorchResidual(torch.nn.Module):
-    def __init__(self, module):
-        super().__init__()
-        self.module = module
-
-    def forward(self, x):
-        return x + self.module(x)
 
 
 # ----------------------------------------------------------------------------- Dropout
