@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .checkpoint import save_checkpoint
-from .metrics import metric_mode
+from .metrics import _check_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
@@ -80,12 +80,6 @@ class Callback:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
-
-
-def _check_mode(mode: str, monitor: str) -> str:
-    if mode not in ("min", "max", "auto"):
-        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
-    return metric_mode(monitor) if mode == "auto" else mode
 
 
 def _check_monitor(trainer: Trainer, monitor: str, who: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import metric_mode
+from .metrics import _check_mode
 
 __all__ = ["History"]
 
@@ -214,12 +214,6 @@ class History:
             if k != "epoch"
         )
         return f"History(epochs={len(self.records)}, last: {last})"
-
-
-def _check_mode(mode: str, monitor: str) -> str:
-    if mode not in ("min", "max", "auto"):
-        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
-    return metric_mode(monitor) if mode == "auto" else mode
 
 
 def _jsonable(v: Any) -> Any:

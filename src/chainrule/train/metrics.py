@@ -244,3 +244,11 @@ def metric_mode(name: str) -> str:
     if key in METRICS:
         return METRICS[key].mode
     return "min"
+
+
+def _check_mode(mode: str, monitor: str) -> str:
+    """``mode`` checked (``"min"``, ``"max"`` or ``"auto"``), with ``"auto"`` resolved for
+    the column ``monitor`` by :func:`metric_mode` (used by History and the callbacks)."""
+    if mode not in ("min", "max", "auto"):
+        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+    return metric_mode(monitor) if mode == "auto" else mode
