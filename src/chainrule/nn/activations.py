@@ -292,8 +292,22 @@ class Swish(_Activation):
         return {"beta": self.beta}
 
 
+class _AlongAxis(_Activation):
+    """An activation along one ``axis`` (alias ``dim``; default −1): softmax, log-softmax."""
+
+    def __init__(self, axis: int | None = None, *, dim: int | None = None) -> None:
+        super().__init__()
+        self.axis = F._axis(axis, dim)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+    def _config(self) -> dict[str, Any]:
+        return {"axis": self.axis}
+
+
 @register_module
-class Softmax(_Activation):
+class Softmax(_AlongAxis):
     """``softmax(x)_i = e^(x_i) / Σ_j e^(x_j)`` along ``axis``.
 
     Args:
@@ -306,22 +320,12 @@ class Softmax(_Activation):
         array([[0.5, 0.5]], dtype=float32)
     """
 
-    def __init__(self, axis: int | None = None, *, dim: int | None = None) -> None:
-        super().__init__()
-        self.axis = F._axis(axis, dim)
-
     def forward(self, x: Any) -> Tensor:
         return F.softmax(x, axis=self.axis)
 
-    def extra_repr(self) -> str:
-        return f"axis={self.axis}"
-
-    def _config(self) -> dict[str, Any]:
-        return {"axis": self.axis}
-
 
 @register_module
-class LogSoftmax(_Activation):
+class LogSoftmax(_AlongAxis):
     """``log_softmax(x)_i = x_i − log Σ_j e^(x_j)`` along ``axis`` (stable).
 
     Args:
@@ -334,18 +338,8 @@ class LogSoftmax(_Activation):
         array([[-0.6931, -0.6931]], dtype=float32)
     """
 
-    def __init__(self, axis: int | None = None, *, dim: int | None = None) -> None:
-        super().__init__()
-        self.axis = F._axis(axis, dim)
-
     def forward(self, x: Any) -> Tensor:
         return F.log_softmax(x, axis=self.axis)
-
-    def extra_repr(self) -> str:
-        return f"axis={self.axis}"
-
-    def _config(self) -> dict[str, Any]:
-        return {"axis": self.axis}
 
 
 ACTIVATIONS: dict[str, type[Module]] = {
