@@ -25,7 +25,9 @@ from .tensor import Tensor, cat, concatenate, ones, stack, tensor, where, zeros
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"nn", "optim", "data", "train", "mathkit", "plots", "sklearn", "io", "functional"}
+_SUBMODULES = {
+    "nn", "optim", "data", "train", "mathkit", "plots", "sklearn", "io", "functional", "trace",
+}
 
 
 def __getattr__(name: str):
