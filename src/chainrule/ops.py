@@ -87,32 +87,28 @@ class Function:
     @classmethod
     def apply2(cls, x: Any, y: Any) -> Tensor:
         """``apply`` specialised to two inputs and no parameters (the hot binary operators)."""
-        ctx = _new(cls)
-        xt = isinstance(x, Tensor)
-        yt = isinstance(y, Tensor)
-        try:
-            out = cls.forward(ctx, x.data if xt else x, y.data if yt else y)
-        except ValueError as err:
-            _reraise_broadcast(cls, err, [x.data if xt else x, y.data if yt else y])
-        if _state.enabled and ((xt and x.requires_grad) or (yt and y.requires_grad)):
-            ctx.parents = (x, y)
-            result = _make(out, True, ctx)
-        else:
-            result = _make(out, False, None)
-        if _state.tape is not None:
-            _state.tape.append((cls, (x, y), _NO_PARAMS, result))
-        return result
+        return cls._binary(x, y)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._binary = _binary_operator(cls)
 
     @classmethod
     def apply1(cls, x: Tensor) -> Tensor:
         """``apply`` specialised to one Tensor input and no parameters."""
         ctx = _new(cls)
         out = cls.forward(ctx, x.data)
+        result = _new(Tensor)
+        result.data = out if type(out) is np.ndarray else np.asarray(out)
+        result.grad = None
+        result._retain = False
         if x.requires_grad and _state.enabled:
             ctx.parents = (x,)
-            result = _make(out, True, ctx)
+            result.requires_grad = True
+            result._ctx = ctx
         else:
-            result = _make(out, False, None)
+            result.requires_grad = False
+            result._ctx = None
         if _state.tape is not None:
             _state.tape.append((cls, (x,), _NO_PARAMS, result))
         return result
@@ -155,6 +151,38 @@ class Function:
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> Any:  # pragma: no cover
         raise NotImplementedError
+
+
+def _binary_operator(cls: type, reflected: bool = False) -> Any:
+    """The function ``(a, b) -> cls(a, b)`` (``cls(b, a)`` when reflected) with ``apply``
+    inlined: the Tensor operators ``+ - * / ** @`` are these, one call from the user."""
+    forward = cls.forward
+
+    def op(a: Any, b: Any) -> Tensor:
+        x, y = (b, a) if reflected else (a, b)
+        ctx = _new(cls)
+        xt = isinstance(x, Tensor)
+        yt = isinstance(y, Tensor)
+        try:
+            out = forward(ctx, x.data if xt else x, y.data if yt else y)
+        except ValueError as err:
+            _reraise_broadcast(cls, err, [x.data if xt else x, y.data if yt else y])
+        result = _new(Tensor)
+        result.data = out if type(out) is np.ndarray else np.asarray(out)
+        result.grad = None
+        result._retain = False
+        if _state.enabled and ((xt and x.requires_grad) or (yt and y.requires_grad)):
+            ctx.parents = (x, y)
+            result.requires_grad = True
+            result._ctx = ctx
+        else:
+            result.requires_grad = False
+            result._ctx = None
+        if _state.tape is not None:
+            _state.tape.append((cls, (x, y), _NO_PARAMS, result))
+        return result
+
+    return op
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -260,7 +288,7 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        ctx.save(x, y)
+        ctx.saved = (x, y)
         return x * y
 
     @staticmethod
@@ -277,7 +305,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        ctx.save(x, y)
+        ctx.saved = (x, y)
         return x / y
 
     @staticmethod
@@ -340,7 +368,7 @@ class MatMul(Function):
             raise ValueError(
                 f"matmul: {xs} @ {ys}: inner dimensions {kx} and {ky} differ"
             )
-        ctx.save(x, y)
+        ctx.saved = (x, y)
         return x @ y
 
     @staticmethod

@@ -225,36 +225,6 @@ class Tensor:
     __hash__ = object.__hash__
 
     # --------------------------------------------------------------------- operators
-    def __add__(self, other: Any) -> Tensor:
-        return _ops.Add.apply2(self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return _ops.Add.apply2(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply2(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply2(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply2(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply2(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply2(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply2(other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return _ops.Pow.apply2(self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return _ops.Pow.apply2(other, self)
-
     def __matmul__(self, other: Any) -> Tensor:
         return _ops.MatMul.apply2(self, _as_operand(other))
 
@@ -529,3 +499,13 @@ def ones(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -
 
 from . import autodiff as _autodiff  # noqa: E402
 from . import ops as _ops  # noqa: E402
+
+# ``+ - * / **`` are the primitives' own inlined appliers (ops._binary_operator): one Python
+# call from the user's expression to the NumPy ufunc and the graph node.
+for _name, _fn in (
+    ("add", _ops.Add), ("sub", _ops.Sub), ("mul", _ops.Mul), ("truediv", _ops.Div),
+    ("pow", _ops.Pow),
+):
+    setattr(Tensor, f"__{_name}__", _fn._binary)
+    setattr(Tensor, f"__r{_name}__", _ops._binary_operator(_fn, reflected=True))
+del _name, _fn
