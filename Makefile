@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+RUNS ?= runs
 
 .PHONY: demo test lint bench clean
 
@@ -16,8 +17,8 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/chainrule train
-	$(VENV)/bin/chainrule demo higham
+	$(VENV)/bin/chainrule train --out $(RUNS)
+	$(VENV)/bin/chainrule demo higham --out $(RUNS)/demo-higham
 
 # two pytest workers on two cores: one BLAS/OpenMP thread each, so they do not oversubscribe
 test: $(VENV)/.installed-test
