@@ -164,3 +164,33 @@ def test_zero_init_never_breaks_symmetry():
     np.testing.assert_allclose(W2, np.broadcast_to(W2[:, :1], W2.shape), atol=1e-15)
     # with a random initialisation the hidden units differ
     assert np.ptp(nn.Linear(3, 5, seed=0).weight.numpy(), axis=0).min() > 0
+
+
+@pytest.mark.parametrize(
+    ("activation", "expected_var"),
+    [
+        # Var(W) for a 400-in, 300-out layer followed by the named activation
+        ("relu", 2 / 400),                            # He: 2/fan_in
+        ("gelu", 2 / 400),
+        ("tanh", (5 / 3) ** 2 * 2 / (400 + 300)),     # Xavier with the tanh gain 5/3
+        ("sigmoid", 2 / (400 + 300)),                 # Xavier, gain 1
+        ("identity", 2 / (400 + 300)),
+        ("selu", 1 / 400),                            # LeCun: 1/fan_in
+    ],
+)
+def test_linear_initialised_for_the_activation_that_follows(activation, expected_var):
+    layer = nn.Linear(400, 300, init=activation, seed=0, dtype=np.float64)
+    w = layer.weight.numpy()
+    n = w.size
+    # the sample variance of n normal draws has standard error σ²·√(2/(n−1)); allow 5 of them
+    tol = 5 * expected_var * np.sqrt(2 / (n - 1))
+    assert abs(w.var() - expected_var) < tol, (
+        f"init={activation!r}: Var(W) = {w.var():.3e}, formula gives {expected_var:.3e}"
+    )
+    assert abs(w.mean()) < 5 * np.sqrt(expected_var / n)
+    np.testing.assert_array_equal(layer.bias.numpy(), 0.0)
+
+
+def test_unknown_initialiser_lists_names_and_activations():
+    with pytest.raises(ValueError, match=r"unknown initialiser 'rleu'.*xavier.*relu, selu"):
+        nn.Linear(3, 2, init="rleu")

@@ -35,6 +35,7 @@ from .. import rng as _rng
 from ..tensor import Tensor
 
 __all__ = [
+    "FOR_ACTIVATION",
     "INITIALIZERS",
     "calculate_gain",
     "constant",
@@ -525,6 +526,44 @@ PyTorch's Linear default. ``constant`` needs a value, so it is not listed: pass
 ``functools.partial(init.constant, val=...)`` where a callable is accepted."""
 
 
+def _for_gain(nonlinearity: str) -> Callable[..., Any]:
+    def init_for(tensor: Any, *, seed: Any = None, dtype: Any = None) -> Any:
+        return xavier_normal(tensor, gain=calculate_gain(nonlinearity), seed=seed, dtype=dtype)
+
+    init_for.__doc__ = (
+        f"Xavier normal with the {nonlinearity} gain: "
+        f"``xavier_normal(gain=calculate_gain({nonlinearity!r}))``."
+    )
+    return init_for
+
+
+FOR_ACTIVATION: dict[str, Callable[..., Any]] = {
+    "relu": _he_normal,
+    "leaky_relu": _he_normal,
+    "elu": _he_normal,
+    "gelu": _he_normal,
+    "silu": _he_normal,
+    "swish": _he_normal,
+    "softplus": _he_normal,
+    "tanh": _for_gain("tanh"),
+    "sigmoid": _for_gain("sigmoid"),
+    "identity": _for_gain("linear"),
+    "linear": _for_gain("linear"),
+    "selu": lecun_normal,
+}
+"""The textbook initialiser for the activation that follows a layer, so that the variance
+of the activations stays about constant from layer to layer:
+
+- the ReLU family (relu, leaky_relu, elu, gelu, silu/swish, softplus): He normal,
+  ``Var(W) = 2/fan_in`` (half the units are off, so twice the variance);
+- tanh, sigmoid, identity: Xavier normal with the gain ``g`` of :func:`calculate_gain`,
+  ``Var(W) = g²·2/(fan_in + fan_out)`` (``g = 5/3`` for tanh, 1 for sigmoid and identity);
+- selu: LeCun normal, ``Var(W) = 1/fan_in`` (self-normalising networks).
+
+``get_initializer`` accepts these names too, so ``nn.Linear(64, 32, init="relu")`` reads as
+"initialised for the ReLU that follows"."""
+
+
 def get_initializer(name: Any) -> Callable[..., Any]:
     """The initialiser called ``name`` (case-insensitive), or ``name`` itself if callable.
 
@@ -541,11 +580,14 @@ def get_initializer(name: Any) -> Callable[..., Any]:
     if not isinstance(name, str):
         raise TypeError(f"initialiser must be a name or a callable, got {type(name).__name__}")
     key = name.lower()
-    if key not in INITIALIZERS:
-        raise ValueError(
-            f"unknown initialiser {name!r}; valid names: {', '.join(sorted(INITIALIZERS))}"
-        )
-    return INITIALIZERS[key]
+    if key in INITIALIZERS:
+        return INITIALIZERS[key]
+    if key in FOR_ACTIVATION:
+        return FOR_ACTIVATION[key]
+    raise ValueError(
+        f"unknown initialiser {name!r}; valid names: {', '.join(sorted(INITIALIZERS))}, "
+        f"or the activation that follows the layer: {', '.join(sorted(FOR_ACTIVATION))}"
+    )
 
 
 # PyTorch spellings (in-place, trailing underscore) so code ports unchanged.

@@ -42,6 +42,11 @@ class Linear(Module):
       ``W_ij ~ U(−1/√in, 1/√in)`` and ``b_i ~ U(−1/√in, 1/√in)``. It is deliberately the
       same as ``torch.nn.Linear`` so results can be compared with PyTorch; for deep ReLU
       networks prefer ``init="he"``, for tanh/sigmoid ``"xavier"``, for SELU ``"lecun"``.
+    - the name of the activation that follows the layer (``"relu"``, ``"tanh"``,
+      ``"sigmoid"``, ``"selu"``, …): the initialiser suited to it is chosen
+      (:data:`chainrule.nn.init.FOR_ACTIVATION`: He ``Var(W) = 2/in`` for the ReLU family,
+      Xavier ``Var(W) = g²·2/(in + out)`` with the tanh/sigmoid gain ``g``, LeCun
+      ``Var(W) = 1/in`` for SELU), and the bias starts at 0;
     - a name of :data:`chainrule.nn.init.INITIALIZERS` (``"he"``, ``"xavier"``, …) or a
       callable ``f(shape, seed=..., dtype=...)``: the weight is drawn from it and the bias
       starts at 0.
