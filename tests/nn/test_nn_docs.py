@@ -34,7 +34,7 @@ def _documented_objects():
         if name != "REDUCTIONS":
             objs[f"F.{name}"] = getattr(F, name)
     for name in init.__all__:
-        if name not in ("INITIALIZERS", "get_initializer"):
+        if name not in ("INITIALIZERS", "FOR_ACTIVATION", "get_initializer"):
             objs[f"init.{name}"] = getattr(init, name)
     objs["l1_penalty"], objs["l2_penalty"] = nn.l1_penalty, nn.l2_penalty
     return objs
