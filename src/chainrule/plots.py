@@ -708,6 +708,61 @@ def tangent_line(
     return _save(fig, path)
 
 
+@_styled
+def finite_difference_error(
+    f: Callable[[float], float],
+    df: Callable[[float], float],
+    x: float,
+    *,
+    hs: Sequence[float] | None = None,
+    label: str = "$f$",
+    path: PathLike,
+) -> FigurePaths:
+    """The error of finite differences against the step ``h``, on log-log axes: the V.
+
+    ``err(h) = |D_h f(x) − f′(x)|`` for the forward difference
+    ``D_h f = (f(x + h) − f(x))/h`` and the central difference
+    ``D_h f = (f(x + h) − f(x − h))/(2h)``. Right of the bottom of the V the truncation
+    error dominates (slope 1 forward, 2 central: ``O(h)``, ``O(h²)``); left of it the
+    round-off error ``≈ ε|f(x)|/h`` (slope −1), ``ε`` the float64 machine epsilon.
+
+    Args:
+        f: a function of a float (e.g. ``math.exp``).
+        df: its exact derivative.
+        x: the point.
+        hs: the steps (default ``10⁻¹⁶ … 10⁻¹``, 61 of them).
+        label: the name of ``f`` in the title.
+        path: output file name.
+    """
+    from .mathkit.calculus import finite_difference_errors
+
+    steps = np.logspace(-16, -1, 61) if hs is None else _array(hs, "hs", 1)
+    eps = np.finfo(np.float64).eps
+    tiny = eps * 1e-3  # an exact 0 error cannot be drawn on a log axis
+    fig, axes = _figure(size=(7.2, 4.8))
+    ax = axes[0, 0]
+    scale = abs(float(df(x))) or 1.0
+    lowest = np.inf
+    for scheme, color, order in (("forward", "#0072B2", 1), ("central", "#D55E00", 2)):
+        err = np.maximum(finite_difference_errors(f, df, x, steps, scheme=scheme), tiny)
+        best = int(np.argmin(err))
+        lowest = min(lowest, float(err[best]))
+        ax.loglog(steps, err, lw=1.8, color=color, marker="o", ms=3,
+                  label=f"{scheme} difference (best h ≈ {steps[best]:.0e})")
+        ax.loglog(steps, scale * steps**order, lw=1, ls="--", color=color, alpha=0.7,
+                  label=f"truncation ∝ $h^{order}$")
+    ax.loglog(steps, eps * abs(float(f(x))) / steps, lw=1, ls=":", color="0.3",
+              label=r"round-off ≈ $\varepsilon\,|f(x)|/h$")
+    ax.set_ylim(max(tiny, lowest / 100), 10.0)
+    ax.set_xlabel("step $h$")
+    ax.set_ylabel(r"absolute error $|D_h f(x) - f'(x)|$")
+    ax.set_title(f"Finite differences of {label} at $x = {x:g}$: truncation vs round-off")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    fig.set_size_inches(9.6, 4.8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 # -------------------------------------------------------------------- general and for demos
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -89,6 +91,7 @@ def test_function_pictures(tmp_path):
     _check(plots.activations(path=tmp_path / "act"))
     _check(plots.sigmoid_family(path=tmp_path / "sig"))
     _check(plots.tangent_line(lambda x: x.sin() * x, 1.0, path=tmp_path / "tan"))
+    _check(plots.finite_difference_error(math.exp, math.exp, 1.0, path=tmp_path / "fd"))
     with pytest.raises(ValueError, match="unknown activation"):
         plots.activations(["nope"], path=tmp_path / "bad")
     with pytest.raises(ValueError, match="inside x_range"):
