@@ -65,7 +65,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -748,9 +747,9 @@ class _AdamUpdate:
     the flat arrays of a packed group, or parameter by parameter)."""
 
     def __init__(self, opt: Any, groups: list[tuple[Any, _Pack | None, list]]) -> None:
-        from .optim.adam import _lerp_
+        from .optim.adam import adam_update
 
-        self.lerp = _lerp_
+        self.adam_update = adam_update
         self.opt = opt
         self.groups = [
             (group, pack, [(p, theta, g, _Scratch(theta)) for p, theta, g in items])
@@ -791,34 +790,7 @@ class _AdamUpdate:
                 self._update(theta, g, state, state["step"], scratch, hp)
 
     def _update(self, theta, g, state, t, scratch, hp) -> None:
-        lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled = hp
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        if weight_decay != 0:
-            if decoupled:
-                theta *= 1 - lr * weight_decay
-            else:
-                d = np.multiply(theta, weight_decay, out=scratch.b)
-                d += g
-                g = d
-        tmp = scratch.a
-        self.lerp(m, g, 1 - beta1, tmp)
-        np.multiply(g, 1 - beta2, out=tmp)
-        tmp *= g
-        v *= beta2
-        v += tmp
-        bias_correction1 = 1 - beta1**t
-        bias_correction2 = 1 - beta2**t
-        step_size = lr / bias_correction1
-        if amsgrad:
-            v_max = state["max_exp_avg_sq"]
-            np.maximum(v_max, v, out=v_max)
-            v = v_max
-        np.sqrt(v, out=tmp)
-        tmp /= math.sqrt(bias_correction2)
-        tmp += eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= step_size
-        theta -= tmp
+        self.adam_update(theta, g, state, t, hp, scratch.a, scratch.b)
 
 
 def _optimizer_kind(opt: Any) -> str | None:

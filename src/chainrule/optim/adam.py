@@ -32,6 +32,62 @@ def _lerp_(m: np.ndarray, g: np.ndarray, w: float, tmp: np.ndarray) -> None:
         np.subtract(g, tmp, out=m)
 
 
+def adam_update(
+    theta: np.ndarray,
+    g: np.ndarray,
+    state: dict[str, Any],
+    t: int,
+    hp: tuple[float, float, float, float, float, bool, bool],
+    tmp: np.ndarray,
+    decay_buf: np.ndarray | None = None,
+) -> None:
+    """One Adam/AdamW update of ``theta`` in place, in ``torch.optim.Adam``'s order of
+    operations (the equations are in :class:`Adam`'s docstring).
+
+    Used by :meth:`Adam.step` and by the traced step of :mod:`chainrule.trace`, so both
+    compute the same numbers.
+
+    Args:
+        theta, g: the parameter and its gradient.
+        state: ``exp_avg`` (``m``), ``exp_avg_sq`` (``v``) and, with AMSGrad,
+            ``max_exp_avg_sq`` (created if missing).
+        t: the step number, from 1.
+        hp: ``(lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled)``.
+        tmp: scratch array shaped like ``theta``.
+        decay_buf: optional scratch array for the coupled weight decay ``g + λθ``.
+    """
+    lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled = hp
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    if weight_decay != 0:
+        if decoupled:
+            theta *= 1 - lr * weight_decay
+        else:
+            d = np.multiply(theta, weight_decay, out=decay_buf)
+            d += g
+            g = d
+    _lerp_(m, g, 1 - beta1, tmp)
+    np.multiply(g, 1 - beta2, out=tmp)
+    tmp *= g
+    v *= beta2
+    v += tmp
+    bias_correction1 = 1 - beta1**t
+    bias_correction2 = 1 - beta2**t
+    step_size = lr / bias_correction1
+    if amsgrad:
+        v_max = state.get("max_exp_avg_sq")
+        if v_max is None:
+            v_max = state["max_exp_avg_sq"] = np.zeros_like(theta)
+        np.maximum(v_max, v, out=v_max)
+        v = v_max
+    # denominator √v/√(1 − beta2ᵗ) + eps, then the step lr/(1 − beta1ᵗ)·m/denominator
+    np.sqrt(v, out=tmp)
+    tmp /= math.sqrt(bias_correction2)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= step_size
+    theta -= tmp
+
+
 class Adam(Optimizer):
     r"""Adam: momentum on the gradient and RMSprop-style scaling, both bias-corrected.
 
@@ -121,6 +177,7 @@ class Adam(Optimizer):
         weight_decay = float(group["weight_decay"])
         amsgrad = bool(group["amsgrad"])
         decoupled = bool(group["decoupled_weight_decay"])
+        hp = (lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled)
         for p, theta, g in self._with_grads(group):
             state = self.state.setdefault(p, {})
             if not state:
@@ -129,36 +186,8 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = np.zeros_like(theta)
                 if amsgrad:
                     state["max_exp_avg_sq"] = np.zeros_like(theta)
-            m, v = state["exp_avg"], state["exp_avg_sq"]
             state["step"] += 1
-            t = state["step"]
-            if weight_decay != 0:
-                if decoupled:
-                    theta *= 1 - lr * weight_decay
-                else:
-                    d = np.multiply(theta, weight_decay)
-                    d += g
-                    g = d
-            tmp = np.empty_like(theta)
-            _lerp_(m, g, 1 - beta1, tmp)
-            np.multiply(g, 1 - beta2, out=tmp)
-            tmp *= g
-            v *= beta2
-            v += tmp
-            bias_correction1 = 1 - beta1**t
-            bias_correction2 = 1 - beta2**t
-            step_size = lr / bias_correction1
-            if amsgrad:
-                v_max = state.setdefault("max_exp_avg_sq", np.zeros_like(theta))
-                np.maximum(v_max, v, out=v_max)
-                v = v_max
-            # denominator √v/√(1 − beta2ᵗ) + eps, then the step lr/(1 − beta1ᵗ)·m/denominator
-            np.sqrt(v, out=tmp)
-            tmp /= math.sqrt(bias_correction2)
-            tmp += eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= step_size
-            theta -= tmp
+            adam_update(theta, g, state, state["step"], hp, np.empty_like(theta))
 
 
 class AdamW(Adam):
