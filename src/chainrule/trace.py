@@ -684,62 +684,33 @@ class _SGDUpdate:
             dampening = float(group["dampening"])
             weight_decay = float(group["weight_decay"])
             nesterov = bool(group["nesterov"])
+            hp = (lr, momentum, dampening, weight_decay, nesterov)
             if pack is not None and pack.valid(state) and (
                 momentum == 0 or "momentum_buffer" in pack.flat
             ):
-                b = pack.flat.get("momentum_buffer")
-                _sgd(pack.theta, pack.grad, b, pack.scratch, lr, momentum, dampening,
-                     weight_decay, nesterov)
+                _sgd(pack.theta, pack.grad, pack.flat, pack.scratch, hp)
                 continue
             for p, theta, g, scratch in items:
                 st = state.setdefault(p, {}) if momentum != 0 else None
-                b = st.get("momentum_buffer") if st is not None else None
-                _sgd(theta, g, b, scratch, lr, momentum, dampening, weight_decay, nesterov, st)
+                _sgd(theta, g, st, scratch, hp)
 
 
-def _sgd(theta, g, b, scratch, lr, momentum, dampening, weight_decay, nesterov, st=None):
-    """One SGD update in place, the operations of ``SGD._step_group`` in its order."""
-    if momentum == 0 and weight_decay == 0:  # θ −= lr·g
-        if theta.ndim == 1 and theta.size > 2 * _CHUNK:
-            # in cache-sized pieces: lr·g never travels to memory and back
-            tmp = scratch.chunk
-            for i in range(0, theta.size, _CHUNK):
-                t = theta[i:i + _CHUNK]
-                tc = tmp[: t.size]
-                np.multiply(g[i:i + _CHUNK], lr, tc)
-                np.subtract(t, tc, t)
-            return
-        tmp = scratch.a
-        np.multiply(g, lr, tmp)
-        np.subtract(theta, tmp, theta)
+def _sgd(theta, g, state, scratch, hp):
+    """One SGD update in place: ``optim.sgd.sgd_update`` on the step's scratch buffers, and
+    the plain update ``θ −= lr·g`` of a large packed group in cache-sized pieces."""
+    lr, momentum, _, weight_decay, _ = hp
+    if momentum == 0 and weight_decay == 0 and theta.ndim == 1 and theta.size > 2 * _CHUNK:
+        # in cache-sized pieces: lr·g never travels to memory and back
+        tmp = scratch.chunk
+        for i in range(0, theta.size, _CHUNK):
+            t = theta[i:i + _CHUNK]
+            tc = tmp[: t.size]
+            np.multiply(g[i:i + _CHUNK], lr, tc)
+            np.subtract(t, tc, t)
         return
-    tmp = scratch.a
-    owned = False
-    if weight_decay != 0:
-        d = np.multiply(theta, weight_decay, scratch.b)
-        d += g
-        g, owned = d, True
-    if momentum != 0:
-        if b is None:  # the first step: b = g
-            b = st["momentum_buffer"] = g.copy()
-        else:
-            b *= momentum
-            if dampening == 0:
-                b += g
-            else:
-                b += np.multiply(g, 1 - dampening, tmp)
-        if nesterov:
-            d = np.multiply(b, momentum, tmp)
-            d += g
-            g, owned = d, True
-        else:
-            g, owned = b, False
-    if owned:
-        g *= lr
-        theta -= g
-    else:
-        np.multiply(g, lr, tmp)
-        np.subtract(theta, tmp, theta)
+    from .optim.sgd import sgd_update
+
+    sgd_update(theta, g, state, hp, scratch.a, scratch.b)
 
 
 class _AdamUpdate:

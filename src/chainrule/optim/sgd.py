@@ -18,6 +18,56 @@ from .optimizer import (
 __all__ = ["SGD", "Momentum"]
 
 
+def sgd_update(
+    theta: np.ndarray,
+    g: np.ndarray,
+    state: dict[str, Any] | None,
+    hp: tuple[float, float, float, float, bool],
+    tmp: np.ndarray | None = None,
+    decay_buf: np.ndarray | None = None,
+) -> None:
+    """One SGD update of ``theta`` in place, in ``torch.optim.SGD``'s order of operations
+    (the equations are in :class:`SGD`'s docstring).
+
+    Used by :meth:`SGD.step` and by the traced step of :mod:`chainrule.trace`, so both
+    compute the same numbers.
+
+    Args:
+        theta, g: the parameter and its gradient.
+        state: holds ``momentum_buffer`` (``b``; created on the first step as ``b = g``);
+            unused, and may be None, when ``momentum = 0``.
+        hp: ``(lr, momentum, dampening, weight_decay, nesterov)``.
+        tmp, decay_buf: optional scratch arrays shaped like ``theta`` (else temporaries).
+    """
+    lr, momentum, dampening, weight_decay, nesterov = hp
+    owned = False  # whether g is a temporary of ours (free to overwrite)
+    if weight_decay != 0:
+        d = np.multiply(theta, weight_decay, out=decay_buf)
+        d += g
+        g, owned = d, True
+    if momentum != 0:
+        b = state.get("momentum_buffer")
+        if b is None:  # the first step: b = g
+            b = state["momentum_buffer"] = g.copy()
+        else:
+            b *= momentum
+            if dampening == 0:
+                b += g
+            else:
+                b += np.multiply(g, 1 - dampening, out=tmp)
+        if nesterov:
+            d = np.multiply(b, momentum, out=tmp)
+            d += g
+            g, owned = d, True
+        else:
+            g, owned = b, False
+    if owned:
+        g *= lr
+        theta -= g
+    else:
+        theta -= np.multiply(g, lr, out=tmp)
+
+
 class SGD(Optimizer):
     r"""Gradient descent, optionally with momentum, Nesterov momentum and weight decay.
 
@@ -109,34 +159,10 @@ class SGD(Optimizer):
         dampening = float(group["dampening"])
         weight_decay = float(group["weight_decay"])
         nesterov = bool(group["nesterov"])
+        hp = (lr, momentum, dampening, weight_decay, nesterov)
         for p, theta, g in self._with_grads(group):
-            owned = False  # whether g is a temporary of ours (free to overwrite)
-            if weight_decay != 0:
-                d = np.multiply(theta, weight_decay)
-                d += g
-                g, owned = d, True
-            if momentum != 0:
-                state = self.state.setdefault(p, {})
-                b = state.get("momentum_buffer")
-                if b is None:
-                    b = state["momentum_buffer"] = g.copy()
-                else:
-                    b *= momentum
-                    if dampening == 0:
-                        b += g
-                    else:
-                        b += (1 - dampening) * g
-                if nesterov:
-                    d = np.multiply(b, momentum)
-                    d += g
-                    g, owned = d, True
-                else:
-                    g, owned = b, False
-            if owned:
-                g *= lr
-                theta -= g
-            else:
-                theta -= lr * g
+            state = self.state.setdefault(p, {}) if momentum != 0 else None
+            sgd_update(theta, g, state, hp)
 
 
 class Momentum(SGD):
