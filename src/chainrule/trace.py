@@ -72,6 +72,8 @@ import numpy as np
 
 from . import ops
 from .autodiff import _state, _toposort
+from .optim.adam import adam_update
+from .optim.sgd import sgd_update
 from .tensor import Tensor, _convert
 
 __all__ = ["CompiledStep", "compile_step"]
@@ -708,8 +710,6 @@ def _sgd(theta, g, state, scratch, hp):
             np.multiply(g[i:i + _CHUNK], lr, tc)
             np.subtract(t, tc, t)
         return
-    from .optim.sgd import sgd_update
-
     sgd_update(theta, g, state, hp, scratch.a, scratch.b)
 
 
@@ -718,9 +718,6 @@ class _AdamUpdate:
     the flat arrays of a packed group, or parameter by parameter)."""
 
     def __init__(self, opt: Any, groups: list[tuple[Any, _Pack | None, list]]) -> None:
-        from .optim.adam import adam_update
-
-        self.adam_update = adam_update
         self.opt = opt
         self.groups = [
             (group, pack, [(p, theta, g, _Scratch(theta)) for p, theta, g in items])
@@ -761,7 +758,7 @@ class _AdamUpdate:
                 self._update(theta, g, state, state["step"], scratch, hp)
 
     def _update(self, theta, g, state, t, scratch, hp) -> None:
-        self.adam_update(theta, g, state, t, hp, scratch.a, scratch.b)
+        adam_update(theta, g, state, t, hp, scratch.a, scratch.b)
 
 
 def _optimizer_kind(opt: Any) -> str | None:
