@@ -22,21 +22,10 @@ from typing import Any
 import numpy as np
 
 from .autodiff import _state
-from .tensor import Tensor
+from .tensor import Tensor, _make
 
 _new = object.__new__
 _NO_PARAMS: dict[str, Any] = {}
-
-
-def _make(data: Any, requires_grad: bool, ctx: Any) -> Tensor:
-    """Fast Tensor constructor for results of primitives (no conversion, no checks)."""
-    t = _new(Tensor)
-    t.data = data if type(data) is np.ndarray else np.asarray(data)
-    t.grad = None
-    t.requires_grad = requires_grad
-    t._ctx = ctx
-    t._retain = False
-    return t
 
 
 def _reraise_broadcast(cls: type, err: ValueError, datas: list[Any]) -> None:
@@ -189,6 +178,15 @@ def _shape(x: Any) -> tuple[int, ...]:
     return x.data.shape if isinstance(x, Tensor) else np.shape(x)
 
 
+def broadcast_axes(gshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of ``gshape`` along which an array of ``shape`` was broadcast up to it: the
+    leading axes it lacks and those where it has length 1."""
+    lead = len(gshape) - len(shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1
+    )
+
+
 def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Sum ``g`` over the axes along which an input of ``shape`` was broadcast.
 
@@ -198,10 +196,7 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     gshape = g.shape
     if gshape == shape:
         return g
-    lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1
-    )
+    axes = broadcast_axes(gshape, shape)
     if type(g) is np.ndarray:
         return (np.sum(g, axis=axes, keepdims=True) if axes else g).reshape(shape)
     if axes:

@@ -39,6 +39,17 @@ def _convert(data: Any, dtype: Any = None) -> np.ndarray:
     )
 
 
+def _make(data: Any, requires_grad: bool, ctx: Any) -> Tensor:
+    """Fast Tensor constructor for results of primitives (no conversion, no checks)."""
+    t = object.__new__(Tensor)
+    t.data = data if type(data) is np.ndarray else np.asarray(data)
+    t.grad = None
+    t.requires_grad = requires_grad
+    t._ctx = ctx
+    t._retain = False
+    return t
+
+
 def _axis(axis: Any, dim: Any) -> Any:
     if dim is not None:
         if axis is not None and axis != dim:
@@ -81,20 +92,9 @@ class Tensor:
         self._retain = False
 
     @classmethod
-    def _make(cls, data: Any, requires_grad: bool, ctx: Any) -> Tensor:
-        """Fast constructor used by the primitives (no conversion, no checks)."""
-        t = object.__new__(Tensor)
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
-        t.grad = None
-        t.requires_grad = requires_grad
-        t._ctx = ctx
-        t._retain = False
-        return t
-
-    @classmethod
     def _wrap(cls, data: Any) -> Tensor:
         """A constant tensor around ``data`` (no copy)."""
-        return cls._make(data, False, None)
+        return _make(data, False, None)
 
     # ------------------------------------------------------------------ basic properties
     @property

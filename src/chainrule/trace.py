@@ -255,13 +255,9 @@ def _reshape(a: np.ndarray, shape: tuple) -> np.ndarray:
 
 def _unbroadcast(em: _Emitter, g: np.ndarray, shape: tuple) -> np.ndarray:
     """:func:`chainrule.ops.unbroadcast` on buffers (the same sum, the same reshape)."""
-    gshape = g.shape
-    if gshape == shape:
+    if g.shape == shape:
         return g
-    lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1
-    )
+    axes = ops.broadcast_axes(g.shape, shape)
     if axes:
         g = em.reduce(np.add, g, axes, True)
     return em.view(_reshape, g, shape)
