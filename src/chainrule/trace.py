@@ -72,8 +72,8 @@ import numpy as np
 
 from . import ops
 from .autodiff import _state, _toposort
-from .optim.adam import adam_update
-from .optim.sgd import sgd_update
+from .optim.adam import adam_hyperparameters, adam_step_parameter, adam_update
+from .optim.sgd import sgd_hyperparameters, sgd_update
 from .tensor import Tensor, _convert
 
 __all__ = ["CompiledStep", "compile_step"]
@@ -663,9 +663,9 @@ class _Pack:
         return True
 
 
-class _SGDUpdate:
-    """``optim.SGD.step`` on fixed buffers: the same in-place operations, in the same order
-    (on the flat arrays of a packed group, or parameter by parameter)."""
+class _GroupUpdate:
+    """An optimiser's step on fixed buffers: per group, the packed flat arrays (if any) and,
+    per parameter, its array, gradient and scratch buffers."""
 
     def __init__(self, opt: Any, groups: list[tuple[Any, _Pack | None, list]]) -> None:
         self.opt = opt
@@ -674,15 +674,16 @@ class _SGDUpdate:
             for group, pack, items in groups
         ]
 
+
+class _SGDUpdate(_GroupUpdate):
+    """``optim.SGD.step`` on fixed buffers: the same in-place operations, in the same order
+    (on the flat arrays of a packed group, or parameter by parameter)."""
+
     def __call__(self) -> None:
         state = self.opt.state
         for group, pack, items in self.groups:
-            lr = float(group["lr"])
-            momentum = float(group["momentum"])
-            dampening = float(group["dampening"])
-            weight_decay = float(group["weight_decay"])
-            nesterov = bool(group["nesterov"])
-            hp = (lr, momentum, dampening, weight_decay, nesterov)
+            hp = sgd_hyperparameters(group)
+            momentum = hp[1]
             if pack is not None and pack.valid(state) and (
                 momentum == 0 or "momentum_buffer" in pack.flat
             ):
@@ -709,27 +710,15 @@ def _sgd(theta, g, state, scratch, hp):
     sgd_update(theta, g, state, hp, scratch.a, scratch.b)
 
 
-class _AdamUpdate:
+class _AdamUpdate(_GroupUpdate):
     """``optim.Adam.step`` (and AdamW's) on fixed buffers, the same operations in order (on
     the flat arrays of a packed group, or parameter by parameter)."""
-
-    def __init__(self, opt: Any, groups: list[tuple[Any, _Pack | None, list]]) -> None:
-        self.opt = opt
-        self.groups = [
-            (group, pack, [(p, theta, g, _Scratch(theta)) for p, theta, g in items])
-            for group, pack, items in groups
-        ]
 
     def __call__(self) -> None:
         state_of = self.opt.state
         for group, pack, items in self.groups:
-            lr = float(group["lr"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            amsgrad = bool(group["amsgrad"])
-            decoupled = bool(group["decoupled_weight_decay"])
-            hp = (lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled)
+            hp = adam_hyperparameters(group)
+            amsgrad = hp[5]
             if pack is not None and pack.valid(state_of) and "exp_avg" in pack.flat:
                 steps = [st["step"] for st in pack.states]
                 t = steps[0] + 1
@@ -738,23 +727,12 @@ class _AdamUpdate:
                         st["step"] = t
                     if amsgrad and "max_exp_avg_sq" not in pack.flat:
                         pack.add_state("max_exp_avg_sq", 0)
-                    self._update(pack.theta, pack.grad, pack.flat, t, pack.scratch, hp)
+                    adam_update(pack.theta, pack.grad, pack.flat, t, hp, pack.scratch.a,
+                                pack.scratch.b)
                     continue
             for p, theta, g, scratch in items:
-                state = state_of.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(theta)
-                    state["exp_avg_sq"] = np.zeros_like(theta)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = np.zeros_like(theta)
-                state["step"] += 1
-                if amsgrad:
-                    state.setdefault("max_exp_avg_sq", np.zeros_like(theta))
-                self._update(theta, g, state, state["step"], scratch, hp)
-
-    def _update(self, theta, g, state, t, scratch, hp) -> None:
-        adam_update(theta, g, state, t, hp, scratch.a, scratch.b)
+                adam_step_parameter(theta, g, state_of.setdefault(p, {}), hp, scratch.a,
+                                    scratch.b)
 
 
 def _optimizer_kind(opt: Any) -> str | None:

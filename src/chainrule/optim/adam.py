@@ -32,6 +32,23 @@ def _lerp_(m: np.ndarray, g: np.ndarray, w: float, tmp: np.ndarray) -> None:
         np.subtract(g, tmp, out=m)
 
 
+def adam_hyperparameters(
+    group: dict[str, Any],
+) -> tuple[float, float, float, float, float, bool, bool]:
+    """``(lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled)`` of a parameter group,
+    as plain Python numbers (the ``hp`` of :func:`adam_update`)."""
+    beta1, beta2 = (float(b) for b in group["betas"])
+    return (
+        float(group["lr"]),
+        beta1,
+        beta2,
+        float(group["eps"]),
+        float(group["weight_decay"]),
+        bool(group["amsgrad"]),
+        bool(group["decoupled_weight_decay"]),
+    )
+
+
 def adam_update(
     theta: np.ndarray,
     g: np.ndarray,
@@ -86,6 +103,26 @@ def adam_update(
     np.divide(m, tmp, out=tmp)
     tmp *= step_size
     theta -= tmp
+
+
+def adam_step_parameter(
+    theta: np.ndarray,
+    g: np.ndarray,
+    state: dict[str, Any],
+    hp: tuple[float, float, float, float, float, bool, bool],
+    tmp: np.ndarray,
+    decay_buf: np.ndarray | None = None,
+) -> None:
+    """:meth:`Adam.step` for one parameter: create its state on first use (``m = v = 0``,
+    ``t = 0``), count the step ``t ← t + 1``, then :func:`adam_update`."""
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = np.zeros_like(theta)
+        state["exp_avg_sq"] = np.zeros_like(theta)
+        if hp[5]:  # amsgrad
+            state["max_exp_avg_sq"] = np.zeros_like(theta)
+    state["step"] += 1
+    adam_update(theta, g, state, state["step"], hp, tmp, decay_buf)
 
 
 class Adam(Optimizer):
@@ -171,23 +208,9 @@ class Adam(Optimizer):
         check_bool(where + "decoupled_weight_decay", hp["decoupled_weight_decay"])
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        lr = float(group["lr"])
-        beta1, beta2 = (float(b) for b in group["betas"])
-        eps = float(group["eps"])
-        weight_decay = float(group["weight_decay"])
-        amsgrad = bool(group["amsgrad"])
-        decoupled = bool(group["decoupled_weight_decay"])
-        hp = (lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled)
+        hp = adam_hyperparameters(group)
         for p, theta, g in self._with_grads(group):
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = np.zeros_like(theta)
-                state["exp_avg_sq"] = np.zeros_like(theta)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = np.zeros_like(theta)
-            state["step"] += 1
-            adam_update(theta, g, state, state["step"], hp, np.empty_like(theta))
+            adam_step_parameter(theta, g, self.state.setdefault(p, {}), hp, np.empty_like(theta))
 
 
 class AdamW(Adam):

@@ -18,6 +18,18 @@ from .optimizer import (
 __all__ = ["SGD", "Momentum"]
 
 
+def sgd_hyperparameters(group: dict[str, Any]) -> tuple[float, float, float, float, bool]:
+    """``(lr, momentum, dampening, weight_decay, nesterov)`` of a parameter group, as plain
+    Python numbers (the ``hp`` of :func:`sgd_update`)."""
+    return (
+        float(group["lr"]),
+        float(group["momentum"]),
+        float(group["dampening"]),
+        float(group["weight_decay"]),
+        bool(group["nesterov"]),
+    )
+
+
 def sgd_update(
     theta: np.ndarray,
     g: np.ndarray,
@@ -154,12 +166,8 @@ class SGD(Optimizer):
             )
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        lr = float(group["lr"])
-        momentum = float(group["momentum"])
-        dampening = float(group["dampening"])
-        weight_decay = float(group["weight_decay"])
-        nesterov = bool(group["nesterov"])
-        hp = (lr, momentum, dampening, weight_decay, nesterov)
+        hp = sgd_hyperparameters(group)
+        momentum = hp[1]
         for p, theta, g in self._with_grads(group):
             state = self.state.setdefault(p, {}) if momentum != 0 else None
             sgd_update(theta, g, state, hp)
