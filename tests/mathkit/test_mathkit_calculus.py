@@ -211,6 +211,22 @@ def test_integrate_rules_match_scipy_on_the_same_grid():
         scipy.integrate.fixed_quad(f, 0.0, 2.0, n=7)[0], rel=1e-14)
 
 
+@pytest.mark.parametrize("x", [-2.0, 0.0, 0.7, 3.0])
+def test_fundamental_theorem_of_calculus(x):
+    # F(x) = ∫₀ˣ cos t dt = sin x, and d/dx F(x) = cos x: differentiate the integral
+    # numerically (central difference of Gauss–Legendre integrals, both ~exact here)
+    def F(u):
+        return integrate(np.cos, 0.0, float(u), method="gauss", n=32)
+
+    assert F(x) == pytest.approx(math.sin(x), abs=1e-14)
+    assert finite_difference(F, x, h=1e-4) == pytest.approx(math.cos(x), abs=1e-8)
+    # the other half: ∫ₐᵇ f'(t) dt = f(b) − f(a), with f' by autodiff
+    d_sin = derivative(lambda t: t.sin())
+    assert integrate(d_sin, 0.0, x, method="gauss", n=32) == pytest.approx(
+        math.sin(x), abs=1e-13
+    )
+
+
 def test_integrate_convergence_orders_and_exactness():
     exact = math.e - 1
     for method, ratio in [("trapezoid", 4.0), ("simpson", 16.0)]:

@@ -11,13 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import chainrule as cr
 from chainrule.mathkit import linalg
 from chainrule.mathkit.linalg import (
     PCA,
     ConvergenceWarning,
     angle,
+    cross,
     det,
     eig,
+    frobenius_inner,
     gram_schmidt,
     inner,
     is_linear,
@@ -29,6 +32,7 @@ from chainrule.mathkit.linalg import (
     norm,
     power_iteration,
     svd,
+    unit,
 )
 from doctest_helper import check_doctests
 
@@ -103,6 +107,114 @@ def test_inner_matches_numpy_and_induces_norm():
 def test_inner_shape_mismatch_names_both_shapes():
     with pytest.raises(ValueError, match=r"\(2,\) and \(3,\)"):
         inner([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+# ------------------------------------------------- unit vectors, cross and Frobenius products
+
+
+def test_unit_has_norm_one_and_the_same_direction():
+    # (3, 4) / 5 = (0.6, 0.8); the max-norm version divides by 4
+    assert np.array_equal(unit([3.0, 4.0]), [0.6, 0.8])
+    assert np.array_equal(unit([3.0, -4.0], p=np.inf), [0.75, -1.0])
+    x = np.random.default_rng(1).standard_normal(9)
+    for p in (1, 2, 3, np.inf):
+        u = unit(x, p)
+        assert np.linalg.norm(u, ord=p) == pytest.approx(1.0, rel=1e-14)
+        assert angle(u, x) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_unit_of_zero_vector_raises():
+    with pytest.raises(ValueError, match="zero vector has no direction"):
+        unit([0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="1-D vector"):
+        unit([[1.0, 2.0]])
+
+
+def test_cross_closed_form_and_numpy():
+    # e1 × e2 = e3, e2 × e3 = e1, e3 × e1 = e2 (right-hand rule)
+    e = np.eye(3)
+    assert np.array_equal(cross(e[0], e[1]), e[2])
+    assert np.array_equal(cross(e[1], e[2]), e[0])
+    assert np.array_equal(cross(e[2], e[0]), e[1])
+    # (1,2,3) × (4,5,6) = (2·6−3·5, 3·4−1·6, 1·5−2·4) = (−3, 6, −3)
+    assert np.array_equal(cross([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]), [-3.0, 6.0, -3.0])
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((5, 3))
+    b = rng.standard_normal((5, 3))
+    c = cross(a, b)
+    np.testing.assert_allclose(c, np.cross(a, b), rtol=1e-14, atol=1e-14)
+    # orthogonal to both factors, anti-commutative, length ‖a‖‖b‖ sin θ
+    np.testing.assert_allclose(np.sum(c * a, axis=1), 0.0, atol=1e-14)
+    np.testing.assert_allclose(np.sum(c * b, axis=1), 0.0, atol=1e-14)
+    np.testing.assert_array_equal(cross(b, a), -c)
+    for ai, bi, ci in zip(a, b, c):
+        area = np.linalg.norm(ai) * np.linalg.norm(bi) * np.sin(angle(ai, bi))
+        assert np.linalg.norm(ci) == pytest.approx(area, rel=1e-12)
+    # batched against a single vector broadcasts like NumPy
+    batch = rng.standard_normal((2, 4, 3))
+    np.testing.assert_allclose(cross(batch, a[0]), np.cross(batch, a[0]), rtol=1e-14)
+    assert np.array_equal(cross(a[0], a[0]), np.zeros(3))
+
+
+def test_cross_rejects_non_3_vectors():
+    with pytest.raises(ValueError, match=r"a must hold 3-vectors.*\(2,\)"):
+        cross([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"b must hold 3-vectors"):
+        cross([1.0, 2.0, 3.0], 4.0)
+    with pytest.raises(ValueError, match=r"broadcast together.*\(2, 3\) and \(4, 3\)"):
+        cross(np.ones((2, 3)), np.ones((4, 3)))
+
+
+def test_frobenius_inner_closed_form_and_trace():
+    # 1·5 + 2·6 + 3·7 + 4·8 = 5 + 12 + 21 + 32 = 70
+    assert frobenius_inner([[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]) == 70.0
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((4, 3))
+    B = rng.standard_normal((4, 3))
+    assert frobenius_inner(A, B) == pytest.approx(np.trace(A.T @ B), rel=1e-13)
+    assert frobenius_inner(A, B) == pytest.approx(frobenius_inner(B, A), rel=1e-15)
+    assert np.sqrt(frobenius_inner(A, A)) == pytest.approx(np.linalg.norm(A, "fro"), rel=1e-14)
+
+
+def test_frobenius_inner_rejects_mismatched_shapes_and_vectors():
+    with pytest.raises(ValueError, match=r"same shape.*\(2, 2\) and \(2, 3\)"):
+        frobenius_inner(np.ones((2, 2)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="2-D matrix"):
+        frobenius_inner([1.0, 2.0], [3.0, 4.0])
+
+
+# ------------------------------------------------------ the seed's matrix product and its laws
+
+
+def test_seed_matrix_product_worked_example():
+    A = cr.tensor([[1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 1.0], [5.0, 6.0, 7.0, 8.0]])
+    B = cr.tensor([[1.0, 5.0], [2.0, 6.0], [3.0, 7.0], [4.0, 8.0]])
+    # row 1: 1·1+2·2+3·3+4·4 = 30,  1·5+2·6+3·7+4·8 = 70
+    # row 2: 1+2+3+4 = 10,          5+6+7+8 = 26
+    # row 3: 5+12+21+32 = 70,       25+36+49+64 = 174
+    C = A @ B
+    assert C.shape == (3, 2)
+    assert np.array_equal(C.numpy(), [[30.0, 70.0], [10.0, 26.0], [70.0, 174.0]])
+    with pytest.raises(ValueError):
+        B @ B  # (4, 2) @ (4, 2): the inner sizes 2 and 4 differ
+
+
+def test_matrix_product_laws():
+    rng = np.random.default_rng(4)
+    A, B, C = (cr.tensor(rng.standard_normal((3, 3))) for _ in range(3))
+    D = cr.tensor(rng.standard_normal((3, 2)))
+    # not commutative: AB ≠ BA for these (random) matrices
+    assert not np.allclose((A @ B).numpy(), (B @ A).numpy())
+    # distributive A(B + C) = AB + AC, associative (AB)D = A(BD), (AB)ᵀ = BᵀAᵀ
+    np.testing.assert_allclose((A @ (B + C)).numpy(), (A @ B + A @ C).numpy(), atol=1e-14)
+    np.testing.assert_allclose(((A @ B) @ D).numpy(), (A @ (B @ D)).numpy(), atol=1e-13)
+    np.testing.assert_allclose((A @ D).T.numpy(), (D.T @ A.T).numpy(), atol=1e-14)
+    # a worked pair: [[0,1],[0,0]]·[[0,0],[1,0]] = [[1,0],[0,0]] but the other order
+    # gives [[0,0],[0,1]]
+    P = cr.tensor([[0.0, 1.0], [0.0, 0.0]])
+    Q = cr.tensor([[0.0, 0.0], [1.0, 0.0]])
+    assert np.array_equal((P @ Q).numpy(), [[1.0, 0.0], [0.0, 0.0]])
+    assert np.array_equal((Q @ P).numpy(), [[0.0, 0.0], [0.0, 1.0]])
 
 
 def test_angle_known_values():

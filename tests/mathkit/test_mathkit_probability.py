@@ -16,13 +16,16 @@ from chainrule.mathkit.probability import (
     Categorical,
     Normal,
     Poisson,
+    aic,
     bayes,
+    bic,
     cross_entropy,
     dice_game,
     entropy,
     entropy_continuous,
     expectation,
     expectation_continuous,
+    gaussian_log_likelihood,
     kl_divergence,
     kl_normal,
     law_of_large_numbers,
@@ -427,3 +430,66 @@ def test_sample_validates_n():
         Normal().sample(0)
     with pytest.raises(TypeError, match=r"n must be an integer, got 2.5"):
         Poisson(1.0).sample(2.5)
+
+
+# ------------------------------------------------------------------------ AIC and BIC
+
+
+def test_gaussian_log_likelihood_matches_scipy():
+    r = np.random.default_rng(5).normal(0.0, 0.3, size=40)
+    assert gaussian_log_likelihood(r, sigma=0.25) == pytest.approx(
+        scipy.stats.norm.logpdf(r, 0.0, 0.25).sum(), rel=1e-13
+    )
+    sigma_hat = np.sqrt(np.mean(r**2))  # the MLE of σ with μ = 0
+    assert gaussian_log_likelihood(r) == pytest.approx(
+        scipy.stats.norm.logpdf(r, 0.0, sigma_hat).sum(), rel=1e-13
+    )
+    # the MLE maximises it over σ
+    for s in (0.5 * sigma_hat, 0.9 * sigma_hat, 1.1 * sigma_hat):
+        assert gaussian_log_likelihood(r, sigma=s) < gaussian_log_likelihood(r)
+    # a column (n, 1) is accepted like a vector
+    assert gaussian_log_likelihood(r[:, None]) == gaussian_log_likelihood(r)
+
+
+def test_gaussian_log_likelihood_bad_input():
+    with pytest.raises(ValueError, match="all zero"):
+        gaussian_log_likelihood([0.0, 0.0])
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        gaussian_log_likelihood([1.0], sigma=0.0)
+    with pytest.raises(ValueError, match="residuals must be a non-empty 1-D"):
+        gaussian_log_likelihood(np.ones((3, 2)))
+
+
+def test_aic_bic_worked_example():
+    # log L = −10, k = 3, n = 100: AIC = 2·3 + 20 = 26, BIC = 3·log 100 + 20 = 33.8155…
+    assert aic(-10.0, 3) == 26.0
+    assert bic(-10.0, 3, 100) == pytest.approx(3 * math.log(100) + 20.0, rel=1e-15)
+    # BIC charges log n > 2 per parameter from n = 8 on (log 8 = 2.079)
+    assert bic(-10.0, 3, 8) > aic(-10.0, 3) > bic(-10.0, 3, 7)
+    with pytest.raises(ValueError, match="n_params must be >= 0"):
+        aic(-1.0, -1)
+    with pytest.raises(TypeError, match="n_params must be an integer"):
+        aic(-1.0, 2.5)
+    with pytest.raises(ValueError, match="n_samples must be >= 1"):
+        bic(-1.0, 2, 0)
+    with pytest.raises(ValueError, match="log_likelihood must be finite"):
+        aic(float("nan"), 2)
+
+
+def test_aic_and_bic_choose_the_true_polynomial_degree():
+    # y = x³ − x + ε, ε ~ N(0, 0.1²): least-squares polynomials of degree 0…8; each has
+    # degree + 1 coefficients plus σ. Both criteria are smallest at the true degree 3,
+    # while the training log-likelihood keeps growing with the degree.
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-1.5, 1.5, size=120)
+    y = x**3 - x + rng.normal(0.0, 0.1, size=x.size)
+    lls, aics, bics = [], [], []
+    for degree in range(9):
+        residuals = y - np.polyval(np.polyfit(x, y, degree), x)
+        ll = gaussian_log_likelihood(residuals)
+        lls.append(ll)
+        aics.append(aic(ll, degree + 2))
+        bics.append(bic(ll, degree + 2, x.size))
+    assert np.all(np.diff(lls) >= -1e-9)  # nested models fit better
+    assert int(np.argmin(aics)) == 3
+    assert int(np.argmin(bics)) == 3

@@ -4,10 +4,11 @@ Three modules follow the roadmap of calculus, linear algebra and probability:
 
 - :mod:`chainrule.mathkit.calculus` — derivatives (by autodiff and by finite differences),
   integrals, gradients, Jacobians, Hessians, critical points, gradient descent;
-- :mod:`chainrule.mathkit.linalg` — norms, inner products, Gram–Schmidt, linearity,
-  determinants by LU, eigenvalues, SVD, low-rank approximation, PCA;
+- :mod:`chainrule.mathkit.linalg` — norms, unit vectors, inner, cross and Frobenius products,
+  Gram–Schmidt, linearity, determinants by LU, eigenvalues, SVD, low-rank approximation, PCA;
 - :mod:`chainrule.mathkit.probability` — expectation, variance, the law of large numbers,
-  entropy, cross-entropy, KL divergence, Bayes' rule, maximum likelihood, distributions.
+  entropy, cross-entropy, KL divergence, Bayes' rule, maximum likelihood, AIC and BIC,
+  distributions.
 
 Everything here computes in float64.
 

@@ -24,8 +24,10 @@ __all__ = [
     "PCA",
     "ConvergenceWarning",
     "angle",
+    "cross",
     "det",
     "eig",
+    "frobenius_inner",
     "gram_schmidt",
     "inner",
     "is_linear",
@@ -37,6 +39,7 @@ __all__ = [
     "norm",
     "power_iteration",
     "svd",
+    "unit",
 ]
 
 _EPS = np.finfo(np.float64).eps
@@ -235,6 +238,109 @@ def angle(x: ArrayLike, y: ArrayLike) -> float:
     u = x / nx
     v = y / ny
     return float(2.0 * np.arctan2(norm(u - v), norm(u + v)))
+
+
+def unit(x: ArrayLike, p: float = 2) -> np.ndarray:
+    """The unit vector in the direction of ``x``.
+
+    ``û = x / ‖x‖_p``, so ``‖û‖_p = 1`` and ``û`` points the same way as ``x``. The zero
+    vector has no direction, so it is refused.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        A non-zero vector.
+    p : float, default 2
+        The norm that is made equal to one (see :func:`norm`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> unit([3.0, 4.0])
+    array([0.6, 0.8])
+    >>> unit([3.0, -4.0], p=np.inf)
+    array([ 0.75, -1.  ])
+    """
+    x = _vector(x, "x")
+    n = norm(x, p)
+    if n == 0.0:
+        raise ValueError(f"the zero vector has no direction: x = {x} has norm 0")
+    return x / n
+
+
+def cross(a: ArrayLike, b: ArrayLike) -> np.ndarray:
+    """The cross product of 3-vectors (or of two batches of them, along the last axis).
+
+    ``a × b = (a₂b₃ − a₃b₂, a₃b₁ − a₁b₃, a₁b₂ − a₂b₁)``: orthogonal to both ``a`` and ``b``,
+    of length ``‖a‖ ‖b‖ sin θ`` (the area of the parallelogram they span), oriented by the
+    right-hand rule. It is anti-commutative, ``a × b = −(b × a)``, and ``a × a = 0``.
+
+    Parameters
+    ----------
+    a, b : array_like, shape (..., 3)
+        Vectors in the last axis; leading axes broadcast against each other like NumPy's.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 3)
+        The broadcast shape of ``a`` and ``b``.
+
+    Examples
+    --------
+    >>> cross([1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+    array([0., 0., 1.])
+    >>> cross([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]], [4.0, 5.0, 6.0])
+    array([[-3.,  6., -3.],
+           [-5.,  4.,  0.]])
+    """
+    a = _float64(a, "a")
+    b = _float64(b, "b")
+    for name, v in (("a", a), ("b", b)):
+        if v.ndim == 0 or v.shape[-1] != 3:
+            raise ValueError(
+                f"{name} must hold 3-vectors along its last axis, got shape {v.shape}"
+            )
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name} must contain only finite values")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"a and b must broadcast together, got shapes {a.shape} and {b.shape}"
+        ) from None
+    a1, a2, a3 = a[..., 0], a[..., 1], a[..., 2]
+    b1, b2, b3 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1], axis=-1)
+
+
+def frobenius_inner(A: ArrayLike, B: ArrayLike) -> float:
+    """The Frobenius inner product of two matrices of the same shape.
+
+    ``⟨A, B⟩_F = Σ_ij A_ij B_ij = tr(Aᵀ B)``: the matrices read as long vectors, so it has
+    every property of :func:`inner`, and it induces the Frobenius norm
+    ``‖A‖_F = sqrt(⟨A, A⟩_F)`` (which :func:`norm`, a vector norm, does not take).
+
+    Parameters
+    ----------
+    A, B : array_like, shape (m, n)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> frobenius_inner([[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]])
+    70.0
+    """
+    A = _matrix(A, "A")
+    B = _matrix(B, "B")
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    return float(np.dot(A.ravel(), B.ravel()))
 
 
 def is_orthogonal(x: ArrayLike, y: ArrayLike, tol: float = 1e-10) -> bool:
@@ -758,7 +864,9 @@ def low_rank_approximation(A: ArrayLike, k: int) -> np.ndarray:
     ``A_k = Σ_{i<k} S_i U[:, i] Vt[i] = U[:, :k] diag(S[:k]) Vt[:k]``: keep the ``k``
     largest singular values of the SVD and drop the rest. No matrix of rank ``≤ k`` is
     closer to ``A`` in the Frobenius norm (nor the spectral norm); the error is
-    ``‖A − A_k‖_F = sqrt(Σ_{i≥k} S_i²)``, see :func:`low_rank_approximation_error`.
+    ``‖A − A_k‖_F = sqrt(Σ_{i≥k} S_i²)`` with the code's 0-based ``S`` (in the one-based
+    ``σ₁ ≥ σ₂ ≥ …`` of textbooks, ``sqrt(Σ_{i>k} σ_i²)``), see
+    :func:`low_rank_approximation_error`.
 
     Parameters
     ----------
@@ -793,7 +901,8 @@ def low_rank_approximation_error(A: ArrayLike, k: int) -> float:
     """The Frobenius error of the best rank-``k`` approximation: ``sqrt(Σ_{i≥k} S_i²)``.
 
     By the Eckart–Young theorem ``‖A − A_k‖_F = sqrt(S_k² + S_{k+1}² + …)`` (0-based
-    ``S``): the energy in the dropped singular values.
+    ``S``, as in the code; one-based, ``sqrt(Σ_{i>k} σ_i²)``): the energy in the dropped
+    singular values.
 
     Parameters
     ----------

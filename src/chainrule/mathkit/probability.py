@@ -38,13 +38,16 @@ __all__ = [
     "Categorical",
     "Normal",
     "Poisson",
+    "aic",
     "bayes",
+    "bic",
     "cross_entropy",
     "dice_game",
     "entropy",
     "entropy_continuous",
     "expectation",
     "expectation_continuous",
+    "gaussian_log_likelihood",
     "kl_divergence",
     "kl_normal",
     "law_of_large_numbers",
@@ -770,6 +773,128 @@ def mle_by_gradient_ascent(
             raise ValueError(str(exc).replace("gradient descent", "gradient ascent")) from None
         raise
     return path[-1]
+
+
+# ------------------------------------------------------------------ comparing fitted models
+
+
+def gaussian_log_likelihood(residuals: ArrayLike, sigma: float | None = None) -> float:
+    """The log-likelihood of regression residuals under Gaussian noise ``ε ~ N(0, σ²)``.
+
+    ``log L = −(n/2) log(2πσ²) − Σ_i r_i² / (2σ²)`` with ``r_i = y_i − ŷ_i``. With no
+    ``sigma`` the noise variance is estimated by maximum likelihood, ``σ̂² = (1/n) Σ_i r_i²``
+    (the mean squared error, as in :func:`mle_normal` with ``μ = 0``), which gives the
+    maximised value ``log L̂ = −(n/2)(log(2πσ̂²) + 1)`` — the number :func:`aic` and
+    :func:`bic` take for a model fitted by least squares (count ``σ`` as one more
+    parameter).
+
+    Parameters
+    ----------
+    residuals : array_like, shape (n,) or (n, 1)
+        ``y − ŷ``, ``n ≥ 1``.
+    sigma : float, optional
+        The noise standard deviation, ``σ > 0``; default its MLE ``sqrt(mean(r²))``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(gaussian_log_likelihood([1.0, -1.0]), 6)  # σ̂² = 1: −(2/2)(log 2π + 1)
+    -2.837877
+    """
+    r = _float64(residuals, "residuals")
+    if r.ndim == 2 and r.shape[1] == 1:
+        r = r[:, 0]
+    r = _sample_1d(r, "residuals")
+    n = r.size
+    rss = float(np.dot(r, r))
+    if sigma is None:
+        if rss == 0.0:
+            raise ValueError(
+                "the residuals are all zero: the MLE of σ is 0 and log L is +inf; "
+                "pass sigma"
+            )
+        return -0.5 * n * (math.log(2.0 * math.pi * rss / n) + 1.0)
+    sigma = _real(sigma, "sigma")
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    return -0.5 * n * math.log(2.0 * math.pi * sigma**2) - rss / (2.0 * sigma**2)
+
+
+def _information_args(log_likelihood: object, n_params: object) -> tuple[float, int]:
+    return _real(log_likelihood, "log_likelihood"), _positive_int(n_params, "n_params", 0)
+
+
+def aic(log_likelihood: float, n_params: int) -> float:
+    """Akaike's information criterion: ``AIC = 2k − 2 log L̂``.
+
+    ``L̂`` is the maximised likelihood of a fitted model and ``k`` its number of free
+    parameters. Among models fitted to the same data, the one with the smallest AIC is
+    expected to lose the least information about the process that generated them:
+    ``−2 log L̂`` rewards fit, ``2k`` charges for complexity (it is the first-order bias of
+    ``log L̂`` as an estimate of the out-of-sample log-likelihood). Only differences
+    between models matter.
+
+    Parameters
+    ----------
+    log_likelihood : float
+        ``log L̂`` (natural log), e.g. :func:`gaussian_log_likelihood` of the residuals.
+    n_params : int
+        ``k ≥ 0``.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    H. Akaike, "A new look at the statistical model identification", IEEE Trans.
+    Automatic Control 19 (1974).
+
+    Examples
+    --------
+    >>> aic(-10.0, 3)  # 2·3 + 20
+    26.0
+    """
+    ll, k = _information_args(log_likelihood, n_params)
+    return 2.0 * k - 2.0 * ll
+
+
+def bic(log_likelihood: float, n_params: int, n_samples: int) -> float:
+    """The Bayesian (Schwarz) information criterion: ``BIC = k log n − 2 log L̂``.
+
+    Like :func:`aic` with the price of a parameter raised from 2 to ``log n`` (larger as
+    soon as ``n ≥ 8``), so it prefers smaller models; it approximates ``−2 log`` of the
+    model's marginal likelihood, and picks the true model among the candidates with a
+    probability tending to 1 as ``n`` grows. Smaller is better.
+
+    Parameters
+    ----------
+    log_likelihood : float
+        ``log L̂`` (natural log).
+    n_params : int
+        ``k ≥ 0``.
+    n_samples : int
+        ``n ≥ 1``, the number of observations the likelihood was computed on.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    G. Schwarz, "Estimating the dimension of a model", Annals of Statistics 6 (1978).
+
+    Examples
+    --------
+    >>> round(bic(-10.0, 3, 100), 4)  # 3 log 100 + 20
+    33.8155
+    """
+    ll, k = _information_args(log_likelihood, n_params)
+    n = _positive_int(n_samples, "n_samples")
+    return k * math.log(n) - 2.0 * ll
 
 
 # ----------------------------------------------------------------------- distributions
