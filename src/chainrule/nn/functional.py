@@ -503,6 +503,15 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, seed: Any = None) -> 
 
     Dividing by ``1 − p`` keeps ``E[z] = x``, so nothing changes at evaluation time.
 
+    **Another convention.** The original paper (and many course notes) write ``p`` for the
+    probability of *keeping* a unit, call it ``q = 1 − p``, and do not rescale in training:
+    ``z = x ⊙ m``, ``m_i ~ Bernoulli(q)``, then multiply by ``q`` at test time,
+    ``z = q x``. To port such code, pass ``p = 1 − q``. Both forms match the expected
+    training activation to the test-time one (``E[x ⊙ m] = q x`` there, ``E[x ⊙ m/q] = x``
+    here), and they compute the same functions: a next layer with weights ``W`` in the
+    original form equals one with ``q W`` in the inverted form. The inverted form is the
+    one used today (PyTorch, Keras) because the test-time network needs no change.
+
     Args:
         x: any shape.
         p: probability of zeroing an element, in ``[0, 1)`` (default 0.5).
@@ -518,6 +527,10 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, seed: Any = None) -> 
         >>> z = F.dropout(cr.ones(1000), p=0.5, seed=0)
         >>> sorted(set(z.numpy().tolist()))          # dropped, or scaled by 1/(1 − p)
         [0.0, 2.0]
+        >>> q = 0.8                                  # a keep probability, as in the paper
+        >>> z = F.dropout(cr.ones(100_000), p=1 - q, seed=0)
+        >>> round(float(z.numpy().mean()), 2)        # E[z] = x = 1
+        1.0
     """
     p = _check_p(p, "dropout")
     x = _t(x)

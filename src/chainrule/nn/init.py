@@ -21,6 +21,13 @@ he/kaiming normal      N(0, std²)                      gain²/fan (gain √2 fo
 he/kaiming uniform     U(−a, a), a = √3·std            gain²/fan
 lecun normal           N(0, std²)                      1/fan_in
 =====================  ==============================  ======================================
+
+A note on names: many course notes call "Xavier" the scheme with variance ``1/n``, ``n``
+the number of inputs of the layer. That is LeCun's initialisation (``lecun_normal``,
+``lecun_uniform``: variance ``1/fan_in``). chainrule's ``xavier``/``glorot`` is the scheme of
+Glorot & Bengio (2010) as PyTorch implements it (``torch.nn.init.xavier_*_``): variance
+``2/(fan_in + fan_out)``, the compromise between keeping the forward variance (``1/fan_in``)
+and the backward variance (``1/fan_out``). The two agree only when ``fan_in = fan_out``.
 """
 
 from __future__ import annotations
@@ -276,6 +283,9 @@ def xavier_uniform(
     """Xavier/Glorot uniform: ``W_ij ~ U(−a, a)`` with
     ``a = gain·√(6 / (fan_in + fan_out))`` (variance ``gain²·2/(fan_in + fan_out)``).
 
+    This is PyTorch's ``xavier_uniform_``. The "Xavier" of variance ``1/n`` found in some
+    course notes is :func:`lecun_uniform` (variance ``1/fan_in``).
+
     Args:
         tensor: a Tensor of shape ``(out, in, …)`` to fill in place, or such a shape.
         gain: scale factor (see :func:`calculate_gain`; default 1).
@@ -303,6 +313,9 @@ def xavier_normal(
 ) -> Any:
     """Xavier/Glorot normal: ``W_ij ~ N(0, std²)`` with
     ``std = gain·√(2 / (fan_in + fan_out))``.
+
+    This is PyTorch's ``xavier_normal_``. The "Xavier" of variance ``1/n`` found in some
+    course notes is :func:`lecun_normal` (variance ``1/fan_in``).
 
     Args:
         tensor: a Tensor of shape ``(out, in, …)`` to fill in place, or such a shape.

@@ -117,7 +117,10 @@ class Dropout(Module):
     mode; the identity in evaluation mode (``model.eval()``).
 
     Args:
-        p: probability of zeroing an element, in ``[0, 1)`` (default 0.5).
+        p: probability of zeroing an element, in ``[0, 1)`` (default 0.5). Where a text
+            gives the probability ``q`` of *keeping* a unit (and scales by ``q`` at test
+            time), pass ``p = 1 − q``: see :func:`chainrule.nn.functional.dropout` for why
+            both conventions give the same expectation.
         seed: int or Generator for a reproducible mask sequence, or None (the global
             generator, see ``cr.manual_seed``).
 
