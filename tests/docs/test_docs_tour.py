@@ -4,12 +4,20 @@ Each page is one test. Its code blocks run in order in one shared namespace (lik
 of a notebook), in a temporary working directory, with matplotlib on the Agg backend, so
 a page whose code no longer matches the library fails the suite. The index must link
 every page, in order, and every page must end by pointing to a ``chainrule demo``.
+
+A block that prints is followed by a ```text block showing what it prints; the test
+compares the two (numbers to within one unit of their last shown digit, so that a BLAS
+that rounds differently does not fail the page). After changing a page, refresh its
+output blocks with ``python tests/docs/test_docs_tour.py [PAGE ...]``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,17 +43,97 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
     return blocks
 
 
-def run_page(page: Path) -> dict:
-    """Execute the page's blocks in order in one namespace; return the namespace."""
+# A ```text block right after a ```python block (blank lines apart) shows its output.
+_OUTPUT = re.compile(r"[ \t]*\n?(?:[ \t]*\n)*```text[ \t]*\n(.*?)^```[ \t]*$",
+                     re.MULTILINE | re.DOTALL)
+_NUMBER = re.compile(r"[-+−]?(?:\d+(?:[.,]\d+)*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def shown_outputs(text: str) -> list[tuple[int, int, str | None]]:
+    """For each ```python block: (end of the block, end of its output block, shown output).
+
+    Without an output block the second number equals the first and the output is None.
+    """
+    shown = []
+    for match in _BLOCK.finditer(text):
+        out = _OUTPUT.match(text, match.end())
+        if out is None:
+            shown.append((match.end(), match.end(), None))
+        else:
+            shown.append((match.end(), out.end(), out.group(1)))
+    return shown
+
+
+def run_page(page: Path) -> tuple[dict, list[str]]:
+    """Execute the page's blocks in order in one namespace.
+
+    Returns the namespace and what each block printed.
+    """
     text = page.read_text(encoding="utf-8")
     blocks = python_blocks(text)
     assert blocks, f"{page.name} has no ```python code block"
     namespace: dict = {"__name__": f"tour_{page.stem.replace('-', '_')}"}
+    printed = []
     for line, source in blocks:
         # pad so that a traceback names the line of the Markdown file
         code = compile("\n" * (line - 1) + source, str(page), "exec")
-        exec(code, namespace)
-    return namespace
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            exec(code, namespace)
+        printed.append(buffer.getvalue())
+    return namespace, printed
+
+
+def _number(token: str) -> tuple[float, float]:
+    """A printed number and one unit of its last digit."""
+    token = token.replace("−", "-").replace(",", "")
+    mantissa, _, exponent = token.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    scale = 10.0 ** (int(exponent) if exponent else 0)
+    return float(token), 10.0 ** -decimals * scale
+
+
+def same_output(printed: str, shown: str) -> bool:
+    """The same text, numbers equal to within one unit of the last digit shown."""
+    if _NUMBER.sub("#", printed).split() != _NUMBER.sub("#", shown).split():
+        return False
+    for a, b in zip(_NUMBER.findall(printed), _NUMBER.findall(shown)):
+        (x, ux), (y, uy) = _number(a), _number(b)
+        if abs(x - y) > 1.01 * max(ux, uy) + 1e-12 * abs(y):
+            return False
+    return True
+
+
+def check_outputs(page: Path, printed: list[str]) -> None:
+    """Every block that prints shows its output, and the output shown is the one printed."""
+    text = page.read_text(encoding="utf-8")
+    for (line, _), (_, _, shown), out in zip(python_blocks(text), shown_outputs(text), printed):
+        where = f"{page.name}, block at line {line}"
+        if not out:
+            assert shown is None, f"{where} prints nothing but shows an output block"
+            continue
+        assert shown is not None, f"{where} prints but shows no ```text output block"
+        assert same_output(out, shown), (
+            f"{where} shows an output that differs from what it prints:\n--- shown\n"
+            f"{shown}--- printed\n{out}"
+        )
+
+
+def write_outputs(page: Path) -> None:
+    """Run the page and write (or refresh) the output block after each block that prints."""
+    import chainrule as cr
+
+    cr.manual_seed(0)
+    _, printed = run_page(page)
+    text = page.read_text(encoding="utf-8")
+    pieces, start = [], 0
+    for (end, out_end, _), out in zip(shown_outputs(text), printed):
+        pieces.append(text[start:end])
+        if out:
+            pieces.append("\n\n```text\n" + out + ("" if out.endswith("\n") else "\n") + "```")
+        start = out_end
+    pieces.append(text[start:])
+    page.write_text("".join(pieces), encoding="utf-8")
 
 
 def test_the_tour_has_its_nine_pages():
@@ -107,10 +195,47 @@ def test_page_closes_with_a_demo(page):
         assert name in DEMOS, f"{page.name} names unknown demo {name!r}"
 
 
+def test_output_blocks_are_found_and_compared(tmp_path):
+    text = "```python\nprint(1.25)\n```\n\n```text\n1.25\n```\n```python\nx = 1\n```\n"
+    shown = shown_outputs(text)
+    assert [s[2] for s in shown] == ["1.25\n", None]
+    page = tmp_path / "00-out.md"
+    page.write_text(text, encoding="utf-8")
+    _, printed = run_page(page)
+    assert printed == ["1.25\n", ""]
+    check_outputs(page, printed)
+    # one unit of the last digit is tolerated, two are not; words must match exactly
+    assert same_output("loss 0.1235, 3 epochs\n", "loss 0.1234, 3 epochs\n")
+    assert not same_output("loss 0.1236\n", "loss 0.1234\n")
+    assert not same_output("loss 0.1234\n", "cost 0.1234\n")
+    assert same_output("−1.5e-03 and 1,000\n", "-1.6e-03 and 1,000\n")
+    page.write_text(text.replace("1.25\n```\n```python", "1.5\n```\n```python"))
+    with pytest.raises(AssertionError, match="differs from what it prints"):
+        check_outputs(page, printed)
+    page.write_text("```python\nprint('hello')\n```\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="prints but shows no"):
+        check_outputs(page, run_page(page)[1])
+    write_outputs(page)
+    assert page.read_text(encoding="utf-8") == (
+        "```python\nprint('hello')\n```\n\n```text\nhello\n```\n"
+    )
+    write_outputs(page)  # refreshing is idempotent
+    assert page.read_text(encoding="utf-8").count("```text") == 1
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_page_runs(page, tmp_path, monkeypatch):
     import chainrule as cr
 
     monkeypatch.chdir(tmp_path)  # anything a page writes lands in a temporary folder
     cr.manual_seed(0)
-    run_page(page)
+    _, printed = run_page(page)
+    check_outputs(page, printed)
+
+
+if __name__ == "__main__":  # refresh the output blocks of the pages named (default: all)
+    import tempfile
+
+    os.chdir(tempfile.mkdtemp())
+    for name in sys.argv[1:] or [p.name for p in PAGES]:
+        write_outputs(TOUR / Path(name).name)
