@@ -10,6 +10,12 @@
 (True, True)
 """
 
+from .bias_variance import (
+    BiasVariance,
+    bias_variance_decomposition,
+    mlp_fitter,
+    polynomial_fitter,
+)
 from .callbacks import (
     Callback,
     EarlyStopping,
@@ -46,6 +52,7 @@ __all__ = [
     "HIGH_VARIANCE_REMEDIES",
     "METRICS",
     "VERDICTS",
+    "BiasVariance",
     "CVResult",
     "Callback",
     "Diagnosis",
@@ -59,6 +66,7 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "atomic_write_bytes",
+    "bias_variance_decomposition",
     "cross_validate",
     "diagnose",
     "evaluate",
@@ -66,6 +74,8 @@ __all__ = [
     "get_loss",
     "get_metric",
     "load_checkpoint",
+    "mlp_fitter",
+    "polynomial_fitter",
     "predict",
     "save_checkpoint",
 ]
