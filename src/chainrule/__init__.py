@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "nn", "optim", "data", "train", "mathkit", "plots", "sklearn", "io", "functional", "trace",
+    "onnx", "interop",
 }
 
 
@@ -38,6 +39,8 @@ def __getattr__(name: str):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load"):
         return getattr(importlib.import_module(f"{__name__}.io"), name)
+    if name == "load_weights":
+        return importlib.import_module(f"{__name__}.interop").load_weights
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
@@ -55,6 +58,7 @@ __all__ = [
     "is_grad_enabled",
     "jacobian",
     "load",
+    "load_weights",
     "manual_seed",
     "no_grad",
     "ones",

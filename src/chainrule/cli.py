@@ -46,6 +46,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_export import export_command
 from .config import ConfigError, RunConfig, load_config, read_config_file, write_config
 from .search import search_command
 
@@ -1332,6 +1333,7 @@ def demo(
 
 
 app.command("search")(search_command)
+app.command("export")(_guarded(export_command))
 
 
 def main() -> None:

@@ -75,9 +75,17 @@ def _as_array(value: Any, name: str) -> np.ndarray:
         return value.data
     if isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value)
+    if hasattr(value, "__array__") and not isinstance(value, (str, bytes)):
+        try:  # an array-like of another library, e.g. a torch.Tensor of a state_dict
+            return np.asarray(value)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(
+                f"load_state_dict: value for {name!r} ({type(value).__name__}) cannot be "
+                f"converted to a NumPy array: {err}"
+            ) from None
     raise TypeError(
-        f"load_state_dict: value for {name!r} must be an ndarray or a Tensor, "
-        f"got {type(value).__name__}"
+        f"load_state_dict: value for {name!r} must be an ndarray or a Tensor (or an "
+        f"array-like such as a torch.Tensor), got {type(value).__name__}"
     )
 
 
@@ -339,7 +347,8 @@ class Module:
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
     ) -> IncompatibleKeys:
-        """Copy parameters and buffers from ``state_dict`` (ndarrays or Tensors).
+        """Copy parameters and buffers from ``state_dict`` (ndarrays, Tensors or array-likes
+        such as the ``torch.Tensor`` values of a PyTorch ``state_dict()``).
 
         Every value is checked before anything changes: with ``strict=True`` a missing or
         unexpected key is an error, and a shape mismatch always is. Values are cast to the
@@ -354,7 +363,7 @@ class Module:
 
         Raises:
             ValueError: naming every missing, unexpected or mis-shaped key (with both shapes).
-            TypeError: a value is neither an ndarray nor a Tensor.
+            TypeError: a value is not an ndarray, a Tensor or an array-like.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
