@@ -152,7 +152,6 @@ LAYERS = [
                          ids=[p[0] for p in LAYERS])
 def test_every_layer_matches_chainrule(factory, in_shape):
     model = factory().eval()
-    # ORT's float32 Erf is an approximation good to ~1e-7; every runner checks every layer
     check_export(model, in_shape, seed=len(in_shape))
 
 
