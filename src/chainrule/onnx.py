@@ -45,24 +45,10 @@ from typing import Any
 import numpy as np
 
 from .autodiff import no_grad
+from .nn import activations as _act
 from .nn import functional as F
 from .nn import layers as _layers
 from .nn import module as _module
-from .nn.activations import (
-    ELU,
-    GELU,
-    SELU,
-    Identity,
-    LeakyReLU,
-    LogSoftmax,
-    ReLU,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Softplus,
-    Swish,
-    Tanh,
-)
 from .nn.module import Module
 from .tensor import Tensor
 
@@ -281,7 +267,7 @@ def _linear(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
 
 
 @register_exporter(_layers.Dropout, training_dependent=_dropout_in_training)
-@register_exporter(Identity)
+@register_exporter(_act.Identity)
 def _identity(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     """The identity (Dropout in evaluation mode)."""
     return g.node("Identity", [x], prefix + "Identity")
@@ -295,7 +281,7 @@ def _unary(op: str) -> Callable[..., str]:
     return fn
 
 
-for _cls, _op in ((ReLU, "Relu"), (Sigmoid, "Sigmoid"), (Tanh, "Tanh")):
+for _cls, _op in ((_act.ReLU, "Relu"), (_act.Sigmoid, "Sigmoid"), (_act.Tanh, "Tanh")):
     register_exporter(_cls)(_unary(_op))
 
 
@@ -306,7 +292,7 @@ def _where_positive(g: GraphBuilder, x: str, negative: str, prefix: str) -> str:
     return g.node("Where", [positive, x, negative], prefix + "Where")
 
 
-@register_exporter(LeakyReLU)
+@register_exporter(_act.LeakyReLU)
 def _leaky_relu(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     """``x if x > 0 else negative_slope·x``."""
     slope = layer.negative_slope
@@ -327,12 +313,12 @@ def _elu(g: GraphBuilder, x: str, alpha: float, prefix: str) -> str:
     return _where_positive(g, x, neg, prefix)
 
 
-@register_exporter(ELU)
+@register_exporter(_act.ELU)
 def _elu_layer(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     return _elu(g, x, layer.alpha, prefix)
 
 
-@register_exporter(SELU)
+@register_exporter(_act.SELU)
 def _selu(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     """``scale·elu(x, alpha)``."""
     alpha, scale = F.SELU_ALPHA, F.SELU_SCALE
@@ -341,7 +327,7 @@ def _selu(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     return g.node("Mul", [_elu(g, x, alpha, prefix), g.scalar(scale)], prefix + "Mul")
 
 
-@register_exporter(Softplus)
+@register_exporter(_act.Softplus)
 def _softplus(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     """``x if beta·x > threshold else log(1 + e^(beta·x))/beta``."""
     beta = layer.beta
@@ -353,7 +339,7 @@ def _softplus(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     return g.node("Where", [linear, x, smooth], prefix + "Where")
 
 
-@register_exporter(GELU)
+@register_exporter(_act.GELU)
 def _gelu(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     """``½x·(1 + erf(x/√2))``, or ``½x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))``."""
     if layer.approximate == "none":
@@ -370,8 +356,8 @@ def _gelu(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
                   prefix + "Mul")
 
 
-@register_exporter(SiLU)
-@register_exporter(Swish)
+@register_exporter(_act.SiLU)
+@register_exporter(_act.Swish)
 def _swish(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     """``x·σ(beta·x)`` (SiLU: beta = 1)."""
     beta = getattr(layer, "beta", 1.0)
@@ -379,8 +365,8 @@ def _swish(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     return g.node("Mul", [x, g.node("Sigmoid", [bx], prefix + "Sigmoid")], prefix + "Mul")
 
 
-@register_exporter(Softmax)
-@register_exporter(LogSoftmax)
+@register_exporter(_act.Softmax)
+@register_exporter(_act.LogSoftmax)
 def _softmax(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     """``Softmax`` / ``LogSoftmax`` along ``axis``."""
     op = type(layer).__name__
