@@ -281,7 +281,7 @@ def build_model(cfg: RunConfig, n_in: int, n_out: int) -> Any:
 
     (wrapped in ``Residual`` when ``cfg.residual`` and the width is unchanged), then a
     final ``Linear(n_out)``. Seeds derive from ``cfg.seed``, so the same config gives the
-    same initial weights.
+    same initial weights (``nn.mlp`` with ``seed=cfg.seed``).
 
     Example:
         >>> from chainrule.config import RunConfig
@@ -291,23 +291,9 @@ def build_model(cfg: RunConfig, n_in: int, n_out: int) -> Any:
     """
     from . import nn
 
-    layers: list[Any] = []
-    width = n_in
-    seed = cfg.seed
-    for i, h in enumerate(cfg.hidden):
-        block: list[Any] = [nn.Linear(width, h, init=cfg.init, seed=seed * 1000 + i)]
-        if cfg.batch_norm:
-            block.append(nn.BatchNorm1d(h))
-        block.append(nn.get_activation(cfg.activation))
-        if cfg.dropout > 0:
-            block.append(nn.Dropout(cfg.dropout, seed=seed * 1000 + 500 + i))
-        if cfg.residual and width == h:
-            layers.append(nn.Residual(nn.Sequential(*block)))
-        else:
-            layers.extend(block)
-        width = h
-    layers.append(nn.Linear(width, n_out, init=cfg.init, seed=seed * 1000 + len(cfg.hidden)))
-    return nn.Sequential(*layers)
+    return nn.mlp([n_in, *cfg.hidden, n_out], cfg.activation, init=cfg.init,
+                  batch_norm=cfg.batch_norm, dropout=cfg.dropout, residual=cfg.residual,
+                  seed=cfg.seed)
 
 
 def _loss_name(cfg: RunConfig, task: str) -> str:

@@ -1,8 +1,7 @@
-"""Small helpers shared by the demos: an MLP builder and a full-batch training loop."""
+"""Small helpers shared by the demos: an MLP and a full-batch training loop."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
@@ -10,15 +9,11 @@ import numpy as np
 
 def mlp(sizes: list[int], activation: str = "tanh", init: Any = "xavier", seed: int = 0,
         dtype: Any = np.float64) -> Any:
-    """``Linear → activation → … → Linear`` with the given layer sizes (input first)."""
+    """``Linear → activation → … → Linear`` with the given layer sizes (input first):
+    ``nn.mlp`` with the demos' defaults (tanh, Xavier, float64)."""
     from chainrule import nn
 
-    layers: list[Any] = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(a, b, init=init, seed=seed * 1000 + i, dtype=dtype))
-        if i < len(sizes) - 2:
-            layers.append(nn.get_activation(activation))
-    return nn.Sequential(*layers)
+    return nn.mlp(sizes, activation, init=init, seed=seed, dtype=dtype)
 
 
 def train_full_batch(model: Any, X: np.ndarray, y: np.ndarray, *, steps: int, lr: float,
@@ -28,29 +23,24 @@ def train_full_batch(model: Any, X: np.ndarray, y: np.ndarray, *, steps: int, lr
     ``y`` of a regression must have the model's output shape (``(n, 1)`` for one output);
     a classification passes integer labels with ``loss="cross_entropy"``. With ``cosine``
     the learning rate follows ``η_t = η·½(1 + cos(πt/T))`` (``optim.CosineAnnealingLR``).
+    Each step is a ``train.TrainingStep``.
     """
-    import chainrule as cr
-    from chainrule import nn, optim
+    from chainrule import optim
     from chainrule.nn import functional as F
+    from chainrule.train import TrainingStep, step_schedule
 
     opt = optim.Adam(model.parameters(), lr=lr)
     schedule = optim.get_scheduler("cosine", opt, T_max=steps) if cosine else None
-    Xt = cr.tensor(np.asarray(X, dtype=np.float64))
-    yt = cr.tensor(y if loss == "cross_entropy" else np.asarray(y, dtype=np.float64))
-    weights = nn.weight_parameters(model) if l2 > 0 else []
+    Xa = np.asarray(X, dtype=np.float64)
+    ya = np.asarray(y) if loss == "cross_entropy" else np.asarray(y, dtype=np.float64)
+    loss_fn = F.cross_entropy if loss == "cross_entropy" else F.mse_loss
+    step = TrainingStep(model, loss_fn, opt, l2=l2)
     history = []
     model.train()
     for _ in range(steps):
-        out = model(Xt)
-        J = F.cross_entropy(out, yt) if loss == "cross_entropy" else F.mse_loss(out, yt)
-        if weights:
-            J = J + nn.l2_penalty(weights, l2)
-        opt.zero_grad()
-        J.backward()
-        opt.step()
+        history.append(step(Xa, ya).objective)
         if schedule is not None:
-            schedule.step()
-        history.append(float(J.data))
+            step_schedule(schedule)
     model.eval()
     return history
 

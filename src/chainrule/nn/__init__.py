@@ -25,6 +25,7 @@ from .activations import (
     Tanh,
     get_activation,
 )
+from .builders import mlp
 from .init import INITIALIZERS, calculate_gain, get_initializer
 from .layers import BatchNorm1d, Dropout, Flatten, LayerNorm, Linear, Residual
 from .losses import (
@@ -95,6 +96,7 @@ __all__ = [
     "init",
     "l1_penalty",
     "l2_penalty",
+    "mlp",
     "register_module",
     "weight_parameters",
 ]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import itertools
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -54,7 +53,7 @@ from .. import nn, optim
 from ..autodiff import no_grad
 from ..nn import functional as F
 from ..tensor import tensor
-from ..trace import compile_step
+from ..train.step import TrainingStep, step_schedule
 
 __all__ = ["MLPClassifier", "MLPRegressor", "load"]
 
@@ -259,22 +258,16 @@ class _BaseMLP(BaseEstimator):
 
     # -------------------------------------------------------------------------- building
     def _build_model(self, n_features: int, n_outputs: int, gen: np.random.Generator) -> Any:
-        """``Linear → [BatchNorm1d] → activation → [Dropout]`` per hidden layer, then Linear."""
-        dt = _as_dtype(self.dtype)
-        init = None if self.init == "auto" else self.init
-        sizes = [n_features, *self._hidden_sizes(), n_outputs]
-        drop_gen = np.random.default_rng(gen.integers(2**63)) if self.dropout > 0 else None
-        self._dropout_rng = drop_gen
-        layers: list[Any] = []
-        for fan_in, fan_out in itertools.pairwise(sizes[:-1]):
-            layers.append(nn.Linear(fan_in, fan_out, init=init, seed=gen, dtype=dt))
-            if self.batch_norm:
-                layers.append(nn.BatchNorm1d(fan_out, dtype=dt))
-            layers.append(nn.get_activation(self.activation))
-            if self.dropout > 0:
-                layers.append(nn.Dropout(float(self.dropout), seed=drop_gen))
-        layers.append(nn.Linear(sizes[-2], sizes[-1], init=init, seed=gen, dtype=dt))
-        return nn.Sequential(*layers)
+        """``Linear → [BatchNorm1d] → activation → [Dropout]`` per hidden layer, then Linear
+        (``nn.mlp``, its weights and dropout generator drawn from ``gen``)."""
+        model = nn.mlp(
+            [n_features, *self._hidden_sizes(), n_outputs], self.activation,
+            init=None if self.init == "auto" else self.init, batch_norm=bool(self.batch_norm),
+            dropout=float(self.dropout), seed=gen, dtype=_as_dtype(self.dtype),
+        )
+        drops = [m for m in model if isinstance(m, nn.Dropout)]
+        self._dropout_rng = drops[0]._gen if drops else None
+        return model
 
     def _make_optimizer(self) -> Any:
         kwargs = self._optimizer_kwargs()
@@ -440,69 +433,48 @@ class _BaseMLP(BaseEstimator):
     def _stratify_validation(self) -> bool:
         return False
 
-    def _objective(self, z: Any, Y: Any, w: Any, sw_sum: float) -> Any:
-        """``J`` of one batch: the weighted data loss plus the penalties (a scalar Tensor).
+    def _weighted_loss(self, z: Any, Y: Any, w: Any = None) -> Any:
+        """The data loss ``Σᵢ wᵢ·ℓᵢ / Σᵢ wᵢ`` of a batch (the mean when ``w`` is None)."""
+        if w is None:
+            return self._data_loss(z, Y, 1.0 / z.shape[0])
+        return self._data_loss(z, Y, (w / w.sum()).reshape(-1, 1))
 
-        ``w`` holds the normalised weights ``wᵢ/Σw`` as a column, or one number when all
-        samples weigh the same; ``sw_sum`` is ``Σw``, which scales the penalties.
-        """
-        loss = self._data_loss(z, Y, w)
-        if self.alpha > 0:
-            loss = loss + nn.l2_penalty(self._weights, float(self.alpha) / sw_sum)
-        if self.l1 > 0:
-            loss = loss + nn.l1_penalty(self._weights, float(self.l1) / sw_sum)
-        return loss
-
-    def _traced_step(self, weight: float) -> Any:
-        """The compiled training step for batches of equally weighted samples (cached).
-
-        With equal weights a batch's constants (``1/n``, ``alpha/Σw``) depend only on its
-        size, which is part of the signature the trace is keyed by, so the replayed step is
-        the eager one (see :mod:`chainrule.trace`); unequal weights train eagerly.
-        """
-        key = (
-            weight, float(self.alpha), float(self.l1), getattr(self, "loss", None),
-            self.out_activation_, id(self.model_), id(self.optimizer_),
-        )
+    def _training_step(self) -> TrainingStep:
+        """The training step (cached while the network and optimiser stay the same):
+        ``J = Σwᵢℓᵢ/Σw + (alpha/(2Σw))·‖W‖² + (l1/Σw)·‖W‖₁`` for each batch."""
+        key = (float(self.alpha), float(self.l1), getattr(self, "loss", None),
+               self.out_activation_, id(self.model_), id(self.optimizer_))
         cached = getattr(self, "_step_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
-
-        def loss_fn(z: Any, Y: Any) -> Any:
-            n = z.shape[0]
-            return self._objective(z, Y, 1.0 / n, weight * n)
-
-        step = compile_step(self.model_, loss_fn, self.optimizer_)
+        step = TrainingStep(self.model_, self._weighted_loss, self.optimizer_,
+                            l1=float(self.l1), l2=float(self.alpha), penalty_per_weight=True)
         self._step_cache = (key, step)
         return step
 
     def _epoch(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray, batch_size: int) -> float:
         """One pass over the training data; returns the mean loss (scikit-learn's loss_)."""
-        model, opt = self.model_, self.optimizer_
-        model.train()
+        self.model_.train()
         n = X.shape[0]
         if self.shuffle:
             order = self._rng.permutation(n)
             X, Y, sw = X[order], Y[order], sw[order]  # one gather; the batches are views
         dt = X.dtype
-        uniform = bool(np.all(sw == sw[0]))
-        step = self._traced_step(float(sw[0])) if uniform else None
+        unit = bool(np.all(sw == 1.0))
+        sw_dt = None if unit else sw.astype(dt)
+        step = self._training_step()
         accumulated = 0.0
         for start, stop in self._batches(n, batch_size):
-            xb, yb, wb = X[start:stop], Y[start:stop], sw[start:stop]
-            if step is not None:
-                loss = step(xb, yb)
-                wn = None
+            xb, yb = X[start:stop], Y[start:stop]
+            if unit:
+                value = step(xb, yb).objective + self._loss_offset(yb, None)
             else:
+                wb = sw[start:stop]
                 sw_sum = float(wb.sum())
                 if sw_sum <= 0:  # nothing to learn from this batch
                     continue
-                wn = (wb / sw_sum).astype(dt)[:, None]
-                opt.zero_grad()
-                loss = self._objective(model(tensor(xb)), yb, wn, sw_sum)
-                loss.backward()
-                opt.step()
-            value = float(loss.item()) + self._loss_offset(yb, wn)
+                value = step(xb, yb, sw_dt[start:stop]).objective
+                value += self._loss_offset(yb, (wb / sw_sum)[:, None])
             accumulated += value * (stop - start)
         return accumulated / n
 
@@ -518,7 +490,6 @@ class _BaseMLP(BaseEstimator):
             X, Y, sw, X_val, Y_val, y_val, sw_val = self._split_validation(X, Y, y_raw, sw)
             best_state = self.model_.state_dict()
         batch_size = self._batch_size(X.shape[0])
-        self._weights = nn.weight_parameters(self.model_)
         self.n_iter_ = 0
         stopped = False
         for _ in range(self.max_iter):
@@ -580,7 +551,6 @@ class _BaseMLP(BaseEstimator):
         if early and self.restore_best_weights:
             self.model_.load_state_dict(best_state)
         self.model_.eval()
-        del self._weights
         for p in self.model_.parameters():
             if not np.all(np.isfinite(p.data)):
                 raise ValueError(
@@ -595,10 +565,7 @@ class _BaseMLP(BaseEstimator):
             for group in self.optimizer_.param_groups:
                 group["lr"] = lr
         if self._scheduler is not None:
-            if isinstance(self._scheduler, optim.lr_scheduler.ReduceLROnPlateau):
-                self._scheduler.step(monitored)
-            else:
-                self._scheduler.step()
+            step_schedule(self._scheduler, monitored)
 
     def _evaluate_loss(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray) -> float:
         """The weighted data loss (no penalty) in evaluation mode."""

@@ -45,6 +45,7 @@ from .loop import (
     predict,
 )
 from .metrics import METRICS, Metric, get_metric
+from .step import StepResult, TrainingStep, step_schedule
 
 __all__ = [
     "CLASSIFICATION_LOSSES",
@@ -63,8 +64,10 @@ __all__ = [
     "Metric",
     "ModelCheckpoint",
     "NonFiniteLossError",
+    "StepResult",
     "Trainer",
     "TrainingError",
+    "TrainingStep",
     "atomic_write_bytes",
     "bias_variance_decomposition",
     "cross_validate",
@@ -78,4 +81,5 @@ __all__ = [
     "polynomial_fitter",
     "predict",
     "save_checkpoint",
+    "step_schedule",
 ]

@@ -34,6 +34,7 @@ import numpy as np
 
 from .checkpoint import save_checkpoint
 from .metrics import _check_mode
+from .step import _is_plateau, step_schedule
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
@@ -224,17 +225,6 @@ class EarlyStopping(Callback):
         )
 
 
-def _is_plateau(scheduler: Any) -> bool:
-    """Whether ``scheduler.step`` wants the monitored value (ReduceLROnPlateau)."""
-    try:
-        from ..optim.lr_scheduler import ReduceLROnPlateau
-    except ImportError:  # pragma: no cover - the schedules module is optional here
-        ReduceLROnPlateau = ()
-    if ReduceLROnPlateau and isinstance(scheduler, ReduceLROnPlateau):
-        return True
-    return type(scheduler).__name__ == "ReduceLROnPlateau"
-
-
 class LRSchedulerCallback(Callback):
     """Step a learning-rate schedule once per epoch (or per batch).
 
@@ -289,10 +279,8 @@ class LRSchedulerCallback(Callback):
         """Step a per-epoch schedule (with the monitored value for ReduceLROnPlateau)."""
         if self.interval != "epoch":
             return
-        if self.plateau:
-            self.scheduler.step(_monitored(logs, self.monitor, "LRSchedulerCallback"))
-        else:
-            self.scheduler.step()
+        value = _monitored(logs, self.monitor, "LRSchedulerCallback") if self.plateau else None
+        step_schedule(self.scheduler, value)
 
     def state_dict(self) -> dict[str, Any]:
         """The schedule's own state dict."""

@@ -39,6 +39,8 @@ class History:
             :class:`~chainrule.train.GradientMonitor` (empty otherwise).
         stopped_epoch: the epoch after which early stopping ended the run (``None`` if it
             ran to the end).
+        compiled, compile_reason: whether the last training step of :func:`fit` ran
+            compiled, and if not, why (``None`` before training; not saved).
 
     Example:
         >>> h = History([{"epoch": 1, "dev_loss": 0.9}, {"epoch": 2, "dev_loss": 0.7}])
@@ -54,6 +56,8 @@ class History:
         self.records: list[dict[str, Any]] = [dict(r) for r in records]
         self.grad_norms: list[dict[str, float]] = [dict(g) for g in grad_norms]
         self.stopped_epoch: int | None = None
+        self.compiled: bool | None = None
+        self.compile_reason: str | None = None
 
     # ------------------------------------------------------------------------- access
     def append(self, record: dict[str, Any]) -> None:

@@ -32,12 +32,12 @@ import numpy as np
 from .. import rng as _rng
 from ..autodiff import no_grad
 from ..data._checks import check_int, check_nonneg
-from ..optim import clip_grad_norm_
 from ..tensor import Tensor
 from .callbacks import Callback, LRSchedulerCallback, ModelCheckpoint
 from .checkpoint import load_checkpoint
 from .history import History
 from .metrics import Metric, get_metric
+from .step import TrainingStep
 
 __all__ = [
     "CLASSIFICATION_LOSSES",
@@ -434,6 +434,7 @@ class Trainer:
         progress: bool | None = None,
         eval_batch_size: int | None = None,
         clip_grad_norm: float | None = None,
+        compile: bool | str = "auto",
     ) -> None:
         from ..data import DataLoader
 
@@ -465,6 +466,8 @@ class Trainer:
             if clip_grad_norm == 0:
                 raise ValueError("clip_grad_norm must be > 0 (or None for no clipping), got 0")
         self.clip_grad_norm = clip_grad_norm
+        if not (compile is True or compile is False or compile == "auto"):
+            raise ValueError(f"compile must be 'auto', True or False, got {compile!r}")
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress must be None or a bool, got {type(progress).__name__}")
         if not isinstance(resume, (bool, str, os.PathLike)):
@@ -549,7 +552,6 @@ class Trainer:
         # module overrides train()
         plain = modules and all(type(m).train is Module.train for m in modules)
         self._modules: list[Any] | None = modules if plain else None
-        self._params = list(model.parameters())
         self.optimizer = optimizer
         self.eval_batch_size = eval_batch_size
         self.history = History()
@@ -558,9 +560,26 @@ class Trainer:
         self.stop_training = False
         self.resume = resume
         self.progress = progress
-        from ..nn import weight_parameters
+        self.step = TrainingStep(
+            model, self.loss_fn, optimizer, l1=self.l1, l2=self.l2,
+            clip_grad_norm=self.clip_grad_norm, monitor=self._monitor if self._after_backward
+            else None, compile=compile, keep_output=bool(self.metrics),
+        )
 
-        self._weights = weight_parameters(model) if (self.l1 or self.l2) else []
+    def _monitor(self) -> None:
+        """The callbacks' ``on_after_backward`` (gradients in ``p.grad``, before clipping)."""
+        for cb in self._after_backward:
+            cb.on_after_backward(self)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the last training step ran compiled (see :class:`TrainingStep`)."""
+        return self.step.compiled
+
+    @property
+    def compile_reason(self) -> str | None:
+        """Why the last training step ran eagerly (None when it ran compiled)."""
+        return self.step.reason
 
     # ------------------------------------------------------------------ modes
     def _set_training(self, mode: bool) -> None:
@@ -570,19 +589,6 @@ class Trainer:
         else:
             for m in self._modules:
                 m.training = mode
-
-    # ------------------------------------------------------------------ penalties
-    def _penalty(self) -> Tensor:
-        """``λ₁ Σ|w| + λ₂/2 Σ w²`` over the weight matrices (``nn.weight_parameters``)."""
-        from .. import nn
-
-        total = None
-        if self.l1:
-            total = nn.l1_penalty(self._weights, self.l1)
-        if self.l2:
-            sq = nn.l2_penalty(self._weights, self.l2)
-            total = sq if total is None else total + sq
-        return total
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -690,7 +696,7 @@ class Trainer:
 
     def _run_epoch(self, bar: _ProgressBar | None) -> None:
         epoch = self.epoch
-        model, optimizer, loss_fn = self.model, self.optimizer, self.loss_fn
+        model, loss_fn = self.model, self.loss_fn
         start = time.perf_counter()
         lr = self._lr()
         for cb in self.callbacks:
@@ -703,45 +709,29 @@ class Trainer:
         targets: list[np.ndarray] = []
         total = 0.0
         seen = 0
-        wrap = Tensor._wrap
         adapt = self._adapt
-        clip = self.clip_grad_norm
-        params = self._params
+        step = self.step
         for b, (xb, yb) in enumerate(self.loader, start=1):
             self.batch = b
             if adapt is not None:
                 xb, yb = adapt(xb, yb)
-            out = model(wrap(xb))
-            data_loss = loss_fn(out, wrap(yb))
-            J = data_loss
-            if self._weights:
-                J = J + self._penalty()
-            if data_loss.data.size != 1:
-                raise ValueError(
-                    f"the loss must return a scalar (reduction='mean'), got shape "
-                    f"{data_loss.shape}"
-                )
-            value = float(data_loss.data)
-            if not math.isfinite(value) or not math.isfinite(float(J.data)):
-                bad = value if not math.isfinite(value) else float(J.data)
+            result = step(xb, yb)
+            value = result.loss
+            if not math.isfinite(value) or not math.isfinite(result.objective):
+                bad = value if not math.isfinite(value) else result.objective
                 raise NonFiniteLossError(self._nonfinite_message(bad))
-            optimizer.zero_grad()
-            J.backward()
-            for cb in self._after_backward:
-                cb.on_after_backward(self)
-            if clip is not None:
-                clip_grad_norm_(params, clip)
-            optimizer.step()
             m = xb.shape[0]
             total += value * m
             seen += m
             if keep_outputs:
-                outs.append(out.data)
+                outs.append(result.output)
                 targets.append(yb)
             for cb in self._batch_end:
                 cb.on_batch_end(self, b, value)
             if bar is not None:
                 bar.advance(value)
+        self.history.compiled = step.compiled
+        self.history.compile_reason = step.reason
         logs: dict[str, Any] = {"epoch": epoch, "train_loss": total / seen}
         if keep_outputs:
             pred = np.concatenate(outs)
@@ -852,6 +842,7 @@ def fit(
     progress: bool | None = None,
     eval_batch_size: int | None = None,
     clip_grad_norm: float | None = None,
+    compile: bool | str = "auto",
 ) -> History:
     """Train ``model`` by mini-batch gradient descent; return the per-epoch :class:`History`.
 
@@ -899,6 +890,11 @@ def fit(
         clip_grad_norm: if given, rescale the gradients before each step so that their
             global 2-norm is at most this (``optim.clip_grad_norm_``); GradientMonitor
             sees them before clipping.
+        compile: ``"auto"`` (default) runs the compiled training step wherever it replays
+            the eager one faithfully and the eager step elsewhere; ``True`` raises
+            ``ValueError`` with the reason when the step cannot be compiled; ``False``
+            always trains eagerly. ``history.compiled`` and ``history.compile_reason`` tell
+            what the last step did (see :class:`~chainrule.train.TrainingStep`).
 
     Returns:
         the :class:`History` (the model is trained in place).
@@ -925,6 +921,6 @@ def fit(
         epochs=epochs, batch_size=batch_size, callbacks=callbacks, seed=seed,
         metrics=metrics, scheduler=scheduler, l1=l1, l2=l2, checkpoint_dir=checkpoint_dir,
         resume=resume, progress=progress, eval_batch_size=eval_batch_size,
-        clip_grad_norm=clip_grad_norm,
+        clip_grad_norm=clip_grad_norm, compile=compile,
     )
     return trainer.run()

@@ -1,0 +1,190 @@
+"""The one training step (train.TrainingStep), the schedule stepper and the MLP builder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.nn import functional as F
+from chainrule.train import TrainingStep, fit, step_schedule
+
+
+def _linear_problem(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(6, 3))
+    Y = rng.normal(size=(6, 2))
+    model = nn.Linear(3, 2, seed=seed, dtype=np.float64)
+    return X, Y, model
+
+
+def test_one_sgd_step_is_the_closed_form_with_both_penalties():
+    X, Y, model = _linear_problem()
+    W0, b0 = model.weight.data.copy(), model.bias.data.copy()
+    lr, l1, l2 = 0.1, 0.01, 0.2
+    step = TrainingStep(model, F.mse_loss, optim.SGD(model.parameters(), lr=lr), l1=l1, l2=l2)
+    r = step(X, Y)
+    # ŷ = X Wᵀ + b;  L = mean((ŷ − Y)²) over the n·k = 12 entries
+    E = X @ W0.T + b0 - Y
+    L = np.mean(E**2)
+    omega = l1 * np.abs(W0).sum() + l2 / 2 * (W0**2).sum()  # biases are not penalised
+    assert r.loss == pytest.approx(L, rel=1e-12)
+    assert r.objective == pytest.approx(L + omega, rel=1e-12)
+    assert r.output is None
+    # ∂L/∂W = (2/12)·Eᵀ X,  ∂Ω/∂W = λ₁ sign(W) + λ₂ W;  ∂L/∂b = (2/12)·Σ_rows E
+    gW = 2 / 12 * E.T @ X + l1 * np.sign(W0) + l2 * W0
+    gb = 2 / 12 * E.sum(axis=0)
+    np.testing.assert_allclose(model.weight.data, W0 - lr * gW, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(model.bias.data, b0 - lr * gb, rtol=1e-12, atol=1e-15)
+
+
+def test_sample_weights_reach_the_loss_and_scale_the_penalty():
+    X, Y, model = _linear_problem(1)
+    W0, b0 = model.weight.data.copy(), model.bias.data.copy()
+    w = np.array([1.0, 2.0, 0.5, 0.0, 3.0, 1.5])  # Σw = 8
+
+    def weighted_mse(out, target, sw=None):
+        per = ((out - target) ** 2).mean(axis=1)
+        return (per * sw).sum() / sw.sum()
+
+    step = TrainingStep(model, weighted_mse, optim.SGD(model.parameters(), lr=0.1),
+                        l2=0.4, penalty_per_weight=True)
+    r = step(X, Y, w)
+    per = ((X @ W0.T + b0 - Y) ** 2).mean(axis=1)
+    L = per @ w / 8.0
+    assert r.loss == pytest.approx(L, rel=1e-12)
+    # Ω/Σw = (0.4/2)·‖W‖² / 8
+    assert r.objective == pytest.approx(L + 0.2 * (W0**2).sum() / 8.0, rel=1e-12)
+    # weights of one: Σw = n = 6 (what the step divides by when given no weights)
+    W1 = model.weight.data.copy()
+    r = step(X, Y, np.ones(6))
+    assert r.objective - r.loss == pytest.approx(0.2 * (W1**2).sum() / 6.0, rel=1e-12)
+
+
+def test_weighted_loss_without_weights_argument():
+    X, Y, model = _linear_problem(2)
+    step = TrainingStep(model, F.mse_loss, optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(TypeError):
+        step(X, Y, np.ones(6))  # F.mse_loss takes no third argument: the user's loss must
+
+
+def test_monitor_sees_the_gradient_before_clipping():
+    X, Y, model = _linear_problem(3)
+    W0 = model.weight.data.copy()
+    b0 = model.bias.data.copy()
+    seen = []
+
+    def monitor():
+        seen.append(np.sqrt(sum((p.grad.data**2).sum() for p in model.parameters())))
+
+    step = TrainingStep(model, F.mse_loss, optim.SGD(model.parameters(), lr=1.0),
+                        clip_grad_norm=0.05, monitor=monitor)
+    step(X, Y)
+    E = X @ W0.T + b0 - Y
+    g_norm = np.sqrt(((2 / 12 * E.T @ X) ** 2).sum() + ((2 / 12 * E.sum(axis=0)) ** 2).sum())
+    assert seen == [pytest.approx(g_norm, rel=1e-12)] and g_norm > 0.05
+    # with lr = 1 the update is the clipped gradient: its norm is max_norm (up to the 1e-6
+    # of clip_grad_norm_'s denominator)
+    delta = np.sqrt(((model.weight.data - W0) ** 2).sum() + ((model.bias.data - b0) ** 2).sum())
+    assert delta == pytest.approx(0.05 * g_norm / (g_norm + 1e-6), rel=1e-9)
+
+
+def test_keep_output_returns_the_training_mode_output():
+    X, Y, model = _linear_problem(4)
+    W0, b0 = model.weight.data.copy(), model.bias.data.copy()
+    step = TrainingStep(model, "mse", optim.SGD(model.parameters(), lr=0.1), keep_output=True)
+    r = step(X, Y)
+    np.testing.assert_allclose(r.output, X @ W0.T + b0, rtol=1e-12)
+
+
+def test_compile_modes_and_bad_arguments():
+    X, Y, model = _linear_problem(5)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    step = TrainingStep(model, F.mse_loss, opt, compile=False)
+    step(X, Y)
+    assert step.compiled is False and "compile=False" in step.reason
+    with pytest.raises(ValueError, match="compile must be 'auto', True or False, got 'yes'"):
+        TrainingStep(model, F.mse_loss, opt, compile="yes")
+    with pytest.raises(ValueError, match="clip_grad_norm must be > 0"):
+        TrainingStep(model, F.mse_loss, opt, clip_grad_norm=0)
+    with pytest.raises(ValueError, match="l2"):
+        TrainingStep(model, F.mse_loss, opt, l2=-1.0)
+    with pytest.raises(TypeError, match="optimizer must have step"):
+        TrainingStep(model, F.mse_loss, object())
+    with pytest.raises(TypeError, match="loss must be"):
+        TrainingStep(model, 3, opt)
+    with pytest.raises(ValueError, match="the loss must return a scalar"):
+        TrainingStep(model, lambda o, t: (o - t) ** 2, opt)(X, Y)
+
+
+def test_fit_reports_how_the_step_ran():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = nn.mlp([3, 8, 2], seed=0, dtype=np.float64)
+    h = fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2,
+            batch_size=8, seed=0, progress=False, compile=False)
+    assert h.compiled is False and "compile=False" in h.compile_reason
+    with pytest.raises(ValueError, match="compile must be 'auto', True or False"):
+        fit(model, "cross_entropy", "sgd", (X, y), compile="always")
+
+
+def test_step_schedule_passes_the_monitored_value_to_plateau_only():
+    p = cr.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([p], lr=1.0)
+    plateau = optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    step_schedule(plateau, 1.0)  # best = 1
+    step_schedule(plateau, 1.5)  # no improvement, patience 0: η = 1·0.5
+    assert opt.param_groups[0]["lr"] == 0.5
+    with pytest.raises(ValueError, match="monitored value"):
+        step_schedule(plateau)
+    opt2 = optim.SGD([p], lr=1.0)
+    steps = optim.lr_scheduler.StepLR(opt2, step_size=1, gamma=0.1)
+    step_schedule(steps, 123.0)  # ignored: StepLR steps on its own count, η = 1·0.1
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
+# ------------------------------------------------------------------------------ nn.mlp
+def test_mlp_with_an_int_seed_seeds_each_layer_by_position():
+    model = nn.mlp([4, 6, 6, 3], "tanh", init="xavier", dropout=0.25, residual=True, seed=2)
+    # hidden 1 (4→6) is plain, hidden 2 (6→6) is a residual block; output 6→3
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Dropout", "Residual",
+                                                 "Linear"]
+    np.testing.assert_array_equal(model[0].weight.data,
+                                  nn.Linear(4, 6, init="xavier", seed=2000).weight.data)
+    inner = model[3].module  # Linear(seed 2001) → Tanh → Dropout(seed 2501)
+    np.testing.assert_array_equal(inner[0].weight.data,
+                                  nn.Linear(6, 6, init="xavier", seed=2001).weight.data)
+    np.testing.assert_array_equal(model[4].weight.data,
+                                  nn.Linear(6, 3, init="xavier", seed=2002).weight.data)
+    x = cr.ones(1, 6)
+    np.testing.assert_array_equal(inner[2](x).data, nn.Dropout(0.25, seed=2501)(x).data)
+
+
+def test_mlp_with_a_generator_draws_dropout_first_then_the_layers():
+    model = nn.mlp([3, 5, 2], dropout=0.5, batch_norm=True, seed=np.random.default_rng(7),
+                   dtype=np.float64)
+    assert [type(m).__name__ for m in model] == ["Linear", "BatchNorm1d", "ReLU", "Dropout",
+                                                 "Linear"]
+    g = np.random.default_rng(7)
+    drop = np.random.default_rng(g.integers(2**63))
+    first = nn.Linear(3, 5, seed=g, dtype=np.float64)
+    last = nn.Linear(5, 2, seed=g, dtype=np.float64)
+    np.testing.assert_array_equal(model[0].weight.data, first.weight.data)
+    np.testing.assert_array_equal(model[4].weight.data, last.weight.data)
+    assert model[3]._gen.bit_generator.state == drop.bit_generator.state
+    assert model[0].weight.dtype == np.float64 and model[1].weight.dtype == np.float64
+
+
+def test_mlp_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="positive ints"):
+        nn.mlp([3, 0, 2])
+    with pytest.raises(ValueError, match="input and output widths"):
+        nn.mlp([3])
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        nn.mlp([3, 2], dropout=1.0)
+    with pytest.raises(ValueError, match="unknown activation"):
+        nn.mlp([3, 4, 2], "nope")
+    with pytest.raises(TypeError, match="seed"):
+        nn.mlp([3, 2], seed="0")
