@@ -259,8 +259,8 @@ def mlp_fitter(
 ) -> Fitter:
     """Multilayer perceptrons ``d → hidden … → 1`` trained by :func:`chainrule.train.fit`.
 
-    Each call builds a fresh float64 network (``nn.Linear`` layers with default
-    initialisation, seeded by ``seed``) and trains it on the mean squared error with Adam
+    Each call builds a fresh float64 network (``nn.mlp`` with default initialisation,
+    seeded by ``seed``) and trains it on the mean squared error with Adam
     (full batch by default), with an optional L2 penalty ``(l2/2)‖W‖²``.
 
     Args:
@@ -290,13 +290,7 @@ def mlp_fitter(
         from .. import nn, optim
         from . import fit, predict
 
-        sizes = [X.shape[1], *widths, 1]
-        layers: list[Any] = []
-        for i in range(len(sizes) - 1):
-            layers.append(nn.Linear(sizes[i], sizes[i + 1], seed=seed + i))
-            if i < len(sizes) - 2:
-                layers.append(nn.get_activation(activation))
-        model = nn.Sequential(*layers).double()
+        model = nn.mlp([X.shape[1], *widths, 1], activation, seed=seed, dtype=np.float64)
         fit(model, "mse", optim.Adam(model.parameters(), lr=lr), (X, y[:, None]),
             epochs=epochs, batch_size=batch_size, l2=l2, seed=seed, metrics=(),
             progress=False)
