@@ -234,9 +234,13 @@ class GraphBuilder:
                 f"registered for this layer (supported: {supported}); add one with "
                 "chainrule.onnx.register_exporter"
             )
-        y = entry.fn(self, layer, x, prefix)
+        y = entry.fn(self, layer, x, prefix)  # a container checks its children first
         with no_grad():
-            out = layer(Tensor(self._examples[x]))
+            try:
+                out = layer(Tensor(self._examples[x]))
+            except (TypeError, ValueError) as err:
+                raise ExportError(f"cannot export {type(layer).__name__}{where}: the example "
+                                  f"input does not fit it: {err}") from None
         self._examples[y] = np.asarray(out.data)
         return y
 

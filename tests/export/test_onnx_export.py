@@ -324,6 +324,14 @@ def test_batch_norm_without_running_statistics_is_refused():
         cx.to_model_proto(model, np.zeros((2, 3), np.float32))
 
 
+def test_an_example_that_does_not_fit_names_the_layer():
+    model = nn.Sequential(nn.Linear(4, 3, seed=0),
+                          nn.Residual(nn.Sequential(nn.Linear(4, 4, seed=1)))).eval()
+    with pytest.raises(cx.ExportError, match=r"cannot export Linear at '1\.module\.0': the "
+                       r"example input does not fit it: linear: input of shape \(2, 3\)"):
+        cx.to_model_proto(model, np.zeros((2, 4), np.float32))
+
+
 def test_bad_arguments():
     model = nn.Linear(3, 2, seed=0).eval()
     with pytest.raises(TypeError, match=r"float32 or float64.*int64"):
