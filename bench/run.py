@@ -1,260 +1,111 @@
 """chainrule against PyTorch, scikit-learn and a hand-written NumPy floor, on one CPU.
 
-Workloads (each contender trains the same network from the same initial weights on the
-same batches):
+Every contender × workload is measured in its own fresh Python process, one after the
+other: no other library's thread pool exists, let alone spins, while a contender runs.
+Each process gets the same thread count (``--threads``, default: the CPUs this process may
+use) through ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS``/``MKL_NUM_THREADS``,
+``threadpoolctl`` and ``torch.set_num_threads``; it runs one warm-up round (imports, first
+allocations, the BLAS threads started) and reports the best of several timed rounds, the
+loss it reached (every contender of a workload runs the same steps on the same batches
+from the same initial weights, so the losses agree) and the BLAS libraries loaded with
+their thread counts.
 
-- ``tiny``: Higham & Higham's 2-2-3-2 sigmoid network, quadratic cost, one-sample SGD
-  (lr 0.05), float64;
+Workloads (the data: ``WORKLOADS``):
+
+- ``tiny``: Higham & Higham's 2-2-3-2 sigmoid network, quadratic cost ``½‖a − y‖²``,
+  one-sample SGD (η 0.05) on their 10 points, float64;
 - ``mid``: 40-100-100-10 ReLU MLP, softmax cross-entropy, batch 100, Adam, float32;
 - ``large``: 784-1024-1024-10 ReLU MLP, softmax cross-entropy, batch 256, SGD, float32
   (also as GFLOP/s against the machine's float32 matmul rate);
-- ``digits``: 64-64-10 ReLU MLP on scikit-learn's digits, Adam, batch 32, 50 epochs,
-  against ``sklearn.neural_network.MLPClassifier`` with the same settings (time and test
-  accuracy);
-- ``memory``: peak RSS of the large workload (each contender in a fresh subprocess) and
-  RSS after 10⁵ tiny steps against after 10³ (no growth).
+- ``digits``: 64-64-10 ReLU MLP on scikit-learn's digits, Adam, batch 32, 50 epochs, end to
+  end (time and test accuracy); every contender starts from scikit-learn's initial weights
+  and follows its batch order;
+- ``defaults``: ``chainrule.sklearn.MLPClassifier`` against scikit-learn's with
+  scikit-learn's defaults (100 units, batch 200, early-stopping rule) on standardised
+  digits splits: only the import differs;
+- ``cli``: the default ``chainrule train`` run (its own training seconds and test accuracy);
+- ``memory``: peak RSS of ``large`` (a fresh process per contender) and the RSS after 10³
+  and after 10⁵ ``tiny`` steps;
+- ``overhead``: microseconds per op on 2×2 float64 arrays with gradient tracking.
 
-Contenders: ``numpy floor`` (the training step written by hand in NumPy, no framework),
-``chainrule`` (``chainrule.trace.compile_step``: the eager step recorded once and replayed),
-``chainrule eager`` (``zero_grad(); loss.backward(); step()`` as written in a tutorial),
-``torch`` (eager, ``torch.set_num_threads`` equal to NumPy's BLAS threads) and
-``sklearn`` where it applies. Times are the best of several interleaved repeats.
+Contenders: ``numpy floor`` (the step written by hand in NumPy), ``chainrule``
+(``chainrule.trace.compile_step``), ``chainrule eager`` (the tutorial loop
+``opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()``), ``chainrule fit``
+(``chainrule.train.fit``, per epoch, against ``numpy floor fit``: the floor doing the same
+epochs with fit's shuffling and slicing), ``torch`` (eager), ``sklearn``,
+``chainrule.sklearn`` and ``chainrule train``.
 
 Run: ``python bench/run.py`` (all), ``python bench/run.py tiny mid --quick``,
-``python bench/run.py --json results.json``.
+``--json results.json``, ``--markdown`` (the README table), ``--report results.json``
+(print a saved run again).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import inspect
 import itertools
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-WORKLOADS = ("tiny", "mid", "large", "digits", "memory")
-
-# ------------------------------------------------------------------------------ machine
-
-
-def numpy_blas_info() -> dict[str, Any]:
-    """NumPy's BLAS (library, version, core type, threads) as threadpoolctl reports it."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # pragma: no cover
-        return {"num_threads": os.cpu_count() or 1}
-    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    mine = [i for i in blas if "numpy" in str(i.get("filepath", ""))] or blas
-    if not mine:
-        return {"num_threads": os.cpu_count() or 1}
-    info = mine[0]
-    return {
-        "library": info.get("internal_api"),
-        "version": info.get("version"),
-        "architecture": info.get("architecture"),
-        "num_threads": int(info.get("num_threads") or 1),
-    }
+SEED = 0  # the shuffling seed of fit and of the floor that follows it
+RoundFn = Callable[[], dict[str, Any]]  # one timed round; returns {"units": n, ...}
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+# ------------------------------------------------------------------------------ the specs
 
 
-def matmul_rate(quick: bool) -> float:
-    """GFLOP/s of a big float32 matmul (2048³; best of several)."""
-    n = 1024 if quick else 2048
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), dtype=np.float32)
-    np.matmul(a, b, out=c)
-    best = float("inf")
-    for _ in range(3 if quick else 9):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=c)
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * n**3 / best / 1e9
+@dataclass(frozen=True)
+class Net:
+    """A network and its training: ``sizes`` of the layers, the hidden ``activation``
+    (``"sigmoid"`` also on the output under the quadratic cost), the ``loss``
+    (``"quadratic"``: ``½ Σ (a − y)²`` summed over the batch; ``"cross_entropy"``: mean
+    softmax cross-entropy), the ``optimizer`` (``"sgd"`` or ``"adam"``) and its ``lr``."""
+
+    sizes: tuple[int, ...]
+    activation: str
+    loss: str
+    dtype: type
+    optimizer: str
+    lr: float
+    batch: int
 
 
-# ------------------------------------------------------------------------------- timing
+@dataclass(frozen=True)
+class Workload:
+    """One row of the benchmark: what is trained (``net``, ``data``, ``init``), by whom
+    (``contenders``; their builders are ``BUILDERS[(kind, contender)]``), how long (steps
+    per round, epochs per fit: ``(full, --quick)``) and how it is shown (``unit``:
+    ``"µs"``, ``"ms"`` or ``"s"`` per step/epoch/fit/op; ``baseline``: the ratios'
+    denominator)."""
 
+    name: str
+    title: str
+    kind: str
+    contenders: tuple[str, ...]
+    unit: str
+    baseline: str = "numpy floor"
+    net: Net | None = None
+    data: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    init: Callable[[Net], list[tuple[np.ndarray, np.ndarray]]] | None = None
+    steps: tuple[int, int] = (1, 1)
+    epochs: tuple[int, int] = (1, 1)
+    warmup: int = 1
+    max_rounds: int | None = None
 
-def bench_interleaved(
-    steps: dict[str, Callable[[int], Any]], n: int, repeats: int, warmup: int
-) -> dict[str, float]:
-    """Best seconds per step of each contender: rounds of ``n`` steps, contenders interleaved
-    (the order rotates every round) so that a noisy moment does not favour one of them."""
-    names = list(steps)
-    for name in names:
-        for i in range(warmup):
-            steps[name](i)
-    best = {name: float("inf") for name in names}
-    counters = {name: warmup for name in names}
-    for r in range(repeats):
-        order = names[r % len(names):] + names[: r % len(names)]
-        for name in order:
-            step = steps[name]
-            i0 = counters[name]
-            t0 = time.perf_counter()
-            for i in range(i0, i0 + n):
-                step(i)
-            dt = time.perf_counter() - t0
-            counters[name] = i0 + n
-            best[name] = min(best[name], dt / n)
-    return best
-
-
-# ------------------------------------------------------------------------------ helpers
-
-
-def _torch(threads: int):
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    return torch
-
-
-def _chainrule():
-    import chainrule as cr
-    from chainrule import nn, optim
-    from chainrule.nn import functional as F
-
-    try:
-        from chainrule.trace import compile_step
-    except ImportError:  # before the traced step existed
-        compile_step = None
-    return cr, nn, optim, F, compile_step
-
-
-def _cr_mlp(nn, sizes: list[int], act: str, weights: list[tuple[np.ndarray, np.ndarray]]):
-    layers: list[Any] = []
-    for i, (w, b) in enumerate(weights):
-        lin = nn.Linear(sizes[i], sizes[i + 1], dtype=w.dtype)
-        lin.weight.data[...] = w
-        lin.bias.data[...] = b
-        layers.append(lin)
-        if i < len(weights) - 1 or act == "sigmoid":
-            layers.append(nn.Sigmoid() if act == "sigmoid" else nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-def _torch_mlp(torch, sizes: list[int], act: str, weights):
-    layers: list[Any] = []
-    dtype = torch.float64 if weights[0][0].dtype == np.float64 else torch.float32
-    for i, (w, b) in enumerate(weights):
-        lin = torch.nn.Linear(sizes[i], sizes[i + 1], dtype=dtype)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(w))
-            lin.bias.copy_(torch.from_numpy(b))
-        layers.append(lin)
-        if i < len(weights) - 1 or act == "sigmoid":
-            layers.append(torch.nn.Sigmoid() if act == "sigmoid" else torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
-
-
-def _init_weights(sizes: list[int], dtype: Any, seed: int, scale: float | None = None):
-    """PyTorch's default Linear init, U(−1/√in, 1/√in) (or N(0, scale²) if given)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for fan_in, fan_out in itertools.pairwise(sizes):
-        if scale is None:
-            bound = 1.0 / np.sqrt(fan_in)
-            w = rng.uniform(-bound, bound, (fan_out, fan_in))
-            b = rng.uniform(-bound, bound, fan_out)
-        else:
-            w = scale * rng.standard_normal((fan_out, fan_in))
-            b = scale * rng.standard_normal(fan_out)
-        out.append((w.astype(dtype), b.astype(dtype)))
-    return out
-
-
-def _floor_softmax_xent(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean softmax cross-entropy of logits ``z`` and its gradient ``∂L/∂z``."""
-    n = z.shape[0]
-    m = z.max(axis=1, keepdims=True)
-    e = np.exp(z - m)
-    s = e.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - z[rows, y]))
-    d = e / s
-    d[rows, y] -= 1.0
-    d /= n
-    return loss, d
-
-
-class FloorMLP:
-    """The training step by hand in NumPy: ReLU MLP, softmax cross-entropy, SGD or Adam."""
-
-    def __init__(self, weights, lr: float, adam: bool):
-        self.params = [a.copy() for wb in weights for a in wb]
-        self.lr = lr
-        self.adam = adam
-        self.t = 0
-        if adam:
-            self.m = [np.zeros_like(p) for p in self.params]
-            self.v = [np.zeros_like(p) for p in self.params]
-
-    def step(self, x: np.ndarray, y: np.ndarray) -> float:
-        ps = self.params
-        n_layers = len(ps) // 2
-        acts = [x]
-        h = x
-        for i in range(n_layers):
-            z = h @ ps[2 * i].T
-            z += ps[2 * i + 1]
-            if i < n_layers - 1:
-                h = np.maximum(z, 0)
-                acts.append(h)
-            else:
-                h = z
-        loss, d = _floor_softmax_xent(h, y)
-        grads: list[Any] = [None] * len(ps)
-        for i in reversed(range(n_layers)):
-            a = acts[i]
-            grads[2 * i] = d.T @ a
-            grads[2 * i + 1] = d.sum(axis=0)
-            if i > 0:
-                d = d @ ps[2 * i]
-                d *= a > 0
-        if self.adam:
-            self._adam(grads)
-        else:
-            for p, g in zip(ps, grads):
-                p -= self.lr * g
-        return loss
-
-    def _adam(self, grads, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
-        self.t += 1
-        c1 = 1 - beta1**self.t
-        c2 = 1 - beta2**self.t
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            m *= beta1
-            m += (1 - beta1) * g
-            v *= beta2
-            v += (1 - beta2) * (g * g)
-            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + eps)
-
-
-# -------------------------------------------------------------------------------- tiny
 
 HIGHAM_X = np.array(
     [[0.1, 0.1], [0.3, 0.4], [0.1, 0.5], [0.6, 0.9], [0.4, 0.2],
@@ -263,96 +114,13 @@ HIGHAM_X = np.array(
 HIGHAM_Y = np.repeat(np.array([[1.0, 0.0], [0.0, 1.0]]), 5, axis=0)
 
 
-class FloorHigham:
-    """Higham & Higham's own step (column vectors, ``δ⁴ = a⁴(1 − a⁴)(a⁴ − y)``, …)."""
-
-    def __init__(self, weights, lr: float):
-        (self.W2, b2), (self.W3, b3), (self.W4, b4) = [(w.copy(), b.copy()) for w, b in weights]
-        self.b2, self.b3, self.b4 = b2[:, None], b3[:, None], b4[:, None]
-        self.eta = lr
-
-    def step(self, x: np.ndarray, y: np.ndarray) -> None:
-        a2 = 1.0 / (1.0 + np.exp(-(self.W2 @ x + self.b2)))
-        a3 = 1.0 / (1.0 + np.exp(-(self.W3 @ a2 + self.b3)))
-        a4 = 1.0 / (1.0 + np.exp(-(self.W4 @ a3 + self.b4)))
-        delta4 = a4 * (1 - a4) * (a4 - y)
-        delta3 = a3 * (1 - a3) * (self.W4.T @ delta4)
-        delta2 = a2 * (1 - a2) * (self.W3.T @ delta3)
-        eta = self.eta
-        self.W2 -= eta * delta2 @ x.T
-        self.W3 -= eta * delta3 @ a2.T
-        self.W4 -= eta * delta4 @ a3.T
-        self.b2 -= eta * delta2
-        self.b3 -= eta * delta3
-        self.b4 -= eta * delta4
+def higham_data() -> tuple[np.ndarray, np.ndarray]:
+    """Higham & Higham's 10 points in the plane, two classes as one-hot columns."""
+    return HIGHAM_X.copy(), HIGHAM_Y.copy()
 
 
-def run_tiny(args, threads: int) -> dict[str, Any]:
-    sizes = [2, 2, 3, 2]
-    weights = _init_weights(sizes, np.float64, seed=0, scale=0.5)
-    lr = 0.05
-    order = np.random.default_rng(1).integers(0, 10, 4096)
-    xs_row = [HIGHAM_X[k : k + 1].copy() for k in order]
-    ys_row = [HIGHAM_Y[k : k + 1].copy() for k in order]
-    xs_col = [x.T.copy() for x in xs_row]
-    ys_col = [y.T.copy() for y in ys_row]
-    L = len(order)
-    steps: dict[str, Callable[[int], Any]] = {}
-
-    floor = FloorHigham(weights, lr)
-    steps["numpy floor"] = lambda i: floor.step(xs_col[i % L], ys_col[i % L])
-
-    cr, nn, optim, F, compile_step = _chainrule()
-
-    def cr_setup():
-        model = _cr_mlp(nn, sizes, "sigmoid", weights)
-        opt = optim.SGD(model.parameters(), lr=lr)
-
-        def loss_fn(out, y):
-            return F.mse_loss(out, y, reduction="sum", half=True)
-
-        return model, opt, loss_fn
-
-    if compile_step is not None:
-        model, opt, loss_fn = cr_setup()
-        cstep = compile_step(model, loss_fn, opt)
-        steps["chainrule"] = lambda i: cstep(xs_row[i % L], ys_row[i % L])
-    model_e, opt_e, loss_e = cr_setup()
-    xs_t = [cr.tensor(x) for x in xs_row]
-    ys_t = [cr.tensor(y) for y in ys_row]
-
-    def eager(i):
-        opt_e.zero_grad()
-        loss = loss_e(model_e(xs_t[i % L]), ys_t[i % L])
-        loss.backward()
-        opt_e.step()
-
-    steps["chainrule eager"] = eager
-
-    torch = _torch(threads)
-    if torch is not None:
-        tmodel = _torch_mlp(torch, sizes, "sigmoid", weights)
-        topt = torch.optim.SGD(tmodel.parameters(), lr=lr)
-        txs = [torch.from_numpy(x) for x in xs_row]
-        tys = [torch.from_numpy(y) for y in ys_row]
-
-        def tstep(i):
-            topt.zero_grad()
-            out = tmodel(txs[i % L])
-            loss = 0.5 * ((out - tys[i % L]) ** 2).sum()
-            loss.backward()
-            topt.step()
-
-        steps["torch"] = tstep
-    n = 300 if args.quick else 2000
-    times = bench_interleaved(steps, n, repeats=args.repeats, warmup=50)
-    return {"unit": "µs/step", "times": times}
-
-
-# --------------------------------------------------------------------------------- MLPs
-
-
-def _blobs(n: int, d: int, classes: int, dtype: Any, seed: int):
+def blobs(n: int, d: int, classes: int, dtype: Any, seed: int = 2):
+    """``n`` points around ``classes`` Gaussian centres in ``d`` dimensions."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((classes, d)) * 1.5
     y = rng.integers(0, classes, n)
@@ -360,120 +128,393 @@ def _blobs(n: int, d: int, classes: int, dtype: Any, seed: int):
     return x.astype(dtype), y.astype(np.int64)
 
 
-def _mlp_workload(args, threads, *, sizes, batch, n_batches, optimizer, lr, n_steps):
-    dtype = np.float32
-    weights = _init_weights(sizes, dtype, seed=0)
-    X, Y = _blobs(batch * n_batches, sizes[0], sizes[-1], dtype, seed=2)
-    xs = [X[i * batch : (i + 1) * batch] for i in range(n_batches)]
-    ys = [Y[i * batch : (i + 1) * batch] for i in range(n_batches)]
-    B = n_batches
-    steps: dict[str, Callable[[int], Any]] = {}
-    floor = FloorMLP(weights, lr, adam=optimizer == "adam")
-    steps["numpy floor"] = lambda i: floor.step(xs[i % B], ys[i % B])
-
-    cr, nn, optim, F, compile_step = _chainrule()
-
-    def cr_setup():
-        model = _cr_mlp(nn, sizes, "relu", weights)
-        opt = (optim.Adam if optimizer == "adam" else optim.SGD)(model.parameters(), lr=lr)
-        return model, opt
-
-    if compile_step is not None:
-        model, opt = cr_setup()
-        cstep = compile_step(model, F.cross_entropy, opt)
-        steps["chainrule"] = lambda i: cstep(xs[i % B], ys[i % B])
-    model_e, opt_e = cr_setup()
-    xs_t = [cr.tensor(x) for x in xs]
-
-    def eager(i):
-        opt_e.zero_grad()
-        loss = F.cross_entropy(model_e(xs_t[i % B]), ys[i % B])
-        loss.backward()
-        opt_e.step()
-
-    steps["chainrule eager"] = eager
-    torch = _torch(threads)
-    if torch is not None:
-        tmodel = _torch_mlp(torch, sizes, "relu", weights)
-        topt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(
-            tmodel.parameters(), lr=lr
-        )
-        txs = [torch.from_numpy(x) for x in xs]
-        tys = [torch.from_numpy(y) for y in ys]
-
-        def tstep(i):
-            topt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(tmodel(txs[i % B]), tys[i % B])
-            loss.backward()
-            topt.step()
-
-        steps["torch"] = tstep
-    warmup = 3 if args.quick else 10
-    times = bench_interleaved(steps, n_steps, repeats=args.repeats, warmup=warmup)
-    sk = _sklearn_per_step(X, Y, sizes, batch, optimizer, lr, args, n_batches)
-    if sk is not None:
-        times["sklearn"] = sk
-    return times
+def init_weights(net: Net, seed: int = 0, scale: float | None = None):
+    """PyTorch's default Linear init, ``U(−1/√in, 1/√in)``, or ``N(0, scale²)`` if given;
+    ``(W, b)`` per layer with ``W`` of shape ``(out, in)``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for fan_in, fan_out in itertools.pairwise(net.sizes):
+        if scale is None:
+            bound = 1.0 / np.sqrt(fan_in)
+            w = rng.uniform(-bound, bound, (fan_out, fan_in))
+            b = rng.uniform(-bound, bound, fan_out)
+        else:
+            w = scale * rng.standard_normal((fan_out, fan_in))
+            b = scale * rng.standard_normal(fan_out)
+        out.append((w.astype(net.dtype), b.astype(net.dtype)))
+    return out
 
 
-def _sklearn_per_step(X, Y, sizes, batch, optimizer, lr, args, n_batches) -> float | None:
-    """Seconds per step of MLPClassifier.fit (whole epochs over the same data, no shuffling)."""
-    try:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPClassifier
-    except ImportError:
-        return None
-    epochs = 2 if args.quick else 5
-    settings = dict(
-        hidden_layer_sizes=tuple(sizes[1:-1]), activation="relu", alpha=0.0,
-        batch_size=batch, learning_rate_init=lr, max_iter=epochs, shuffle=False,
+STEP_CONTENDERS = ("numpy floor", "chainrule", "chainrule eager", "torch",
+                   "numpy floor fit", "chainrule fit")
+TINY = Net((2, 2, 3, 2), "sigmoid", "quadratic", np.float64, "sgd", 0.05, 1)
+MID = Net((40, 100, 100, 10), "relu", "cross_entropy", np.float32, "adam", 1e-3, 100)
+LARGE = Net((784, 1024, 1024, 10), "relu", "cross_entropy", np.float32, "sgd", 0.01, 256)
+DIGITS = Net((64, 64, 10), "relu", "cross_entropy", np.float32, "adam", 1e-3, 32)
+OVERHEAD_CASES = ("mul 2×2", "matmul 2×2", "mul+sum+backward 2×2")
+
+WORKLOADS: dict[str, Workload] = {w.name: w for w in (
+    Workload("tiny", "Higham 2-2-3-2 sigmoid net, quadratic cost, one-sample SGD, float64; "
+             "fit: 10 points × 1,000 epochs", "step", STEP_CONTENDERS, "µs", net=TINY,
+             data=higham_data, init=lambda net: init_weights(net, scale=0.5),
+             steps=(2000, 300), epochs=(1000, 200)),
+    Workload("mid", "40-100-100-10 ReLU MLP, batch 100, Adam, float32; fit: 2,000 samples",
+             "step", (*STEP_CONTENDERS, "sklearn"), "µs", net=MID,
+             data=lambda: blobs(2000, 40, 10, np.float32), init=init_weights,
+             steps=(200, 40), epochs=(20, 4)),
+    Workload("large", "784-1024-1024-10 ReLU MLP, batch 256, SGD, float32; "
+             "fit: 2,048 samples", "step", (*STEP_CONTENDERS, "sklearn"), "ms", net=LARGE,
+             data=lambda: blobs(2048, 784, 10, np.float32), init=init_weights,
+             steps=(8, 4), epochs=(3, 1)),
+    Workload("digits", "digits: 64-64-10 ReLU MLP, Adam, batch 32, 50 epochs, end to end "
+             "(+ test accuracy)", "digits",
+             ("numpy floor", "chainrule", "chainrule eager", "chainrule.sklearn", "torch",
+              "sklearn"), "s", net=DIGITS, epochs=(50, 10), max_rounds=3),
+    Workload("defaults", "digits with scikit-learn's defaults (100 units, batch 200, its "
+             "stopping rule), per fit over standardised splits", "defaults",
+             ("sklearn", "chainrule.sklearn"), "s", baseline="sklearn",
+             steps=(5, 1), max_rounds=1),
+    Workload("cli", "`chainrule train`, the default digits run (its own training seconds)",
+             "cli", ("chainrule train",), "s", baseline="", steps=(200, 5), warmup=0,
+             max_rounds=1),
+    Workload("overhead", "one op on 2×2 float64 arrays with gradient tracking", "overhead",
+             ("numpy floor", "chainrule eager", "torch"), "µs", steps=(20000, 2000)),
+)}
+ALL = (*WORKLOADS, "memory")
+DEFAULT = ("tiny", "mid", "large", "digits", "cli", "memory")
+# the fit contenders are compared per epoch with the floor doing the same epochs; the
+# others per step (or fit, op) with the workload's baseline
+FIT_BASELINE = {"chainrule fit": "numpy floor fit", "numpy floor fit": "numpy floor fit"}
+
+# ------------------------------------------------------------------------- the floor
+
+
+def _sigmoid_(z: np.ndarray) -> np.ndarray:
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    return np.reciprocal(z, out=z)
+
+
+class Floor:
+    """The training step by hand in NumPy, no framework, written as tightly as we can:
+    forward ``a⁽ˡ⁾ = φ(a⁽ˡ⁻¹⁾ Wᵀ + b)`` in place, the loss and ``δ = ∂L/∂z`` of the last
+    layer, ``∂W = δᵀ a``, ``∂b = Σ δ``, ``δ ← (δ W) ⊙ φ'(a)``, then SGD or Adam (PyTorch's
+    update)."""
+
+    def __init__(self, net: Net, weights):
+        self.net = net
+        self.params = [a.copy() for wb in weights for a in wb]
+        self.layers = len(weights)
+        self.out_act = net.loss == "quadratic"
+        self.t = 0
+        if net.optimizer == "adam":
+            self.m = [np.zeros_like(p) for p in self.params]
+            self.v = [np.zeros_like(p) for p in self.params]
+
+    def _act(self, z):
+        return _sigmoid_(z) if self.net.activation == "sigmoid" else np.maximum(z, 0, out=z)
+
+    def _act_grad(self, d, a):
+        if self.net.activation == "sigmoid":
+            d *= a
+            d *= 1.0 - a
+        else:
+            d *= a > 0
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        ps, L = self.params, self.layers
+        acts = [x]
+        h = x
+        for i in range(L):
+            z = h @ ps[2 * i].T
+            z += ps[2 * i + 1]
+            h = self._act(z) if i < L - 1 or self.out_act else z
+            acts.append(h)
+        if self.out_act:  # ½ Σ (a − y)², δ = (a − y) ⊙ σ'(z)
+            d = h - y
+            loss = 0.5 * float(np.vdot(d, d))
+            self._act_grad(d, h)
+        else:  # mean softmax cross-entropy, δ = (softmax(z) − onehot(y)) / n
+            n = h.shape[0]
+            m = h.max(axis=1, keepdims=True)
+            d = np.exp(h - m)
+            s = d.sum(axis=1, keepdims=True)
+            rows = np.arange(n)
+            loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - h[rows, y]))
+            d /= s
+            d[rows, y] -= 1.0
+            d /= n
+        grads: list[Any] = [None] * len(ps)
+        for i in reversed(range(L)):
+            grads[2 * i] = d.T @ acts[i]
+            grads[2 * i + 1] = d.sum(axis=0)
+            if i > 0:
+                d = d @ ps[2 * i]
+                self._act_grad(d, acts[i])
+        if self.net.optimizer == "adam":
+            self._adam(grads)
+        else:
+            lr = self.net.lr
+            for p, g in zip(ps, grads):
+                g *= lr
+                p -= g
+        return loss
+
+    def _adam(self, grads, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        self.t += 1
+        c1 = 1 - beta1**self.t
+        c2 = 1 - beta2**self.t
+        lr = self.net.lr
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            m *= beta1
+            m += (1 - beta1) * g
+            v *= beta2
+            v += (1 - beta2) * (g * g)
+            p -= lr * (m / c1) / (np.sqrt(v / c2) + eps)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        h = X
+        for i in range(self.layers):
+            h = h @ self.params[2 * i].T + self.params[2 * i + 1]
+            if i < self.layers - 1:
+                h = np.maximum(h, 0)
+        return h
+
+
+# ------------------------------------------------------------------- the other models
+
+
+def cr_model(net: Net, weights):
+    """The chainrule Sequential of ``net`` holding ``weights``, and its optimiser."""
+    from chainrule import nn, optim
+
+    layers: list[Any] = []
+    for i, (w, b) in enumerate(weights):
+        lin = nn.Linear(net.sizes[i], net.sizes[i + 1], dtype=w.dtype)
+        lin.weight.data[...] = w
+        lin.bias.data[...] = b
+        layers.append(lin)
+        if i < len(weights) - 1 or net.loss == "quadratic":
+            layers.append(nn.Sigmoid() if net.activation == "sigmoid" else nn.ReLU())
+    model = nn.Sequential(*layers)
+    opt = (optim.Adam if net.optimizer == "adam" else optim.SGD)(model.parameters(), lr=net.lr)
+    return model, opt
+
+
+def quadratic_cost(out, y):
+    """Higham's cost ``½ Σ (a − y)²`` (a chainrule loss function)."""
+    from chainrule.nn import functional as F
+
+    return F.mse_loss(out, y, reduction="sum", half=True)
+
+
+def cr_loss(net: Net):
+    from chainrule.nn import functional as F
+
+    return quadratic_cost if net.loss == "quadratic" else F.cross_entropy
+
+
+def torch_model(net: Net, weights):
+    """The PyTorch Sequential of ``net`` holding ``weights``, its optimiser and loss."""
+    import torch
+
+    dtype = torch.float64 if net.dtype == np.float64 else torch.float32
+    layers: list[Any] = []
+    for i, (w, b) in enumerate(weights):
+        lin = torch.nn.Linear(net.sizes[i], net.sizes[i + 1], dtype=dtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if i < len(weights) - 1 or net.loss == "quadratic":
+            layers.append(torch.nn.Sigmoid() if net.activation == "sigmoid"
+                          else torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = (torch.optim.Adam if net.optimizer == "adam" else torch.optim.SGD)(
+        model.parameters(), lr=net.lr)
+    if net.loss == "quadratic":
+        def loss_fn(out, y):
+            return 0.5 * ((out - y) ** 2).sum()
+    else:
+        loss_fn = torch.nn.functional.cross_entropy
+    return model, opt, loss_fn
+
+
+def sklearn_settings(net: Net, epochs: int, shuffle: bool) -> dict[str, Any]:
+    """``MLPClassifier`` arguments for ``net`` trained ``epochs`` epochs, nothing else
+    (no penalty, no stopping rule)."""
+    s: dict[str, Any] = dict(
+        hidden_layer_sizes=net.sizes[1:-1], activation=net.activation, alpha=0.0,
+        batch_size=net.batch, learning_rate_init=net.lr, max_iter=epochs, shuffle=shuffle,
         tol=0.0, n_iter_no_change=10**6, random_state=0,
     )
-    if optimizer == "adam":
-        settings.update(solver="adam")
+    if net.optimizer == "adam":
+        s.update(solver="adam")
     else:
-        settings.update(solver="sgd", momentum=0.0, nesterovs_momentum=False,
-                        learning_rate="constant")
-    best = float("inf")
-    for _ in range(max(1, args.repeats // 2)):
-        clf = MLPClassifier(**settings)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            t0 = time.perf_counter()
-            clf.fit(X, Y)
-            best = min(best, time.perf_counter() - t0)
-    return best / (epochs * n_batches)
+        s.update(solver="sgd", momentum=0.0, nesterovs_momentum=False,
+                 learning_rate="constant")
+    return s
 
 
-def run_mid(args, threads: int) -> dict[str, Any]:
-    times = _mlp_workload(
-        args, threads, sizes=[40, 100, 100, 10], batch=100, n_batches=20,
-        optimizer="adam", lr=1e-3, n_steps=40 if args.quick else 200,
-    )
-    return {"unit": "µs/step", "times": times}
+def sklearn_fit(cls: Any, X, y, **settings):
+    from sklearn.exceptions import ConvergenceWarning
+
+    clf = cls(**settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    return clf
 
 
-def large_flops(sizes: list[int], batch: int) -> float:
-    """Floating-point operations of one training step of the MLP (matmuls only):
-    forward ``2·B·in·out`` per layer, backward ``2·B·in·out`` for ∂W and again for ∂x
-    (not needed at the first layer)."""
-    per_layer = [2.0 * batch * a * b for a, b in itertools.pairwise(sizes)]
-    return sum(per_layer) * 3 - per_layer[0]
+def _scalar(v: Any) -> float:
+    return float(v.item() if hasattr(v, "item") else v)
 
 
-def run_large(args, threads: int, peak: float) -> dict[str, Any]:
-    sizes = [784, 1024, 1024, 10]
-    times = _mlp_workload(
-        args, threads, sizes=sizes, batch=256, n_batches=8,
-        optimizer="sgd", lr=0.01, n_steps=4 if args.quick else 6,
-    )
-    flops = large_flops(sizes, 256)
-    gflops = {k: flops / t / 1e9 for k, t in times.items()}
-    return {"unit": "ms/step", "times": times, "gflops": gflops, "peak": peak,
-            "flops_per_step": flops}
+def fit_kwargs(fit: Callable) -> dict[str, Any]:
+    """``compile="auto"`` where ``fit`` accepts it (chainrule versions differ)."""
+    return {"compile": "auto"} if "compile" in inspect.signature(fit).parameters else {}
 
 
-# ------------------------------------------------------------------------------- digits
+# -------------------------------------------------------------------- the builders
+# A builder makes, in the child process, the timed rounds of one contender on one workload:
+# ``build(workload, quick) -> {case: round}``; a round returns ``{"units": n, ...}``
+# (``"seconds"`` overrides the wall time: a contender that reports its own).
+
+
+def stepper(step: Callable, batches: list[tuple[Any, Any]], n: int) -> RoundFn:
+    """Rounds of ``n`` steps cycling over ``batches`` (each contender runs the same steps)."""
+    B = len(batches)
+    done = [0]
+
+    def run() -> dict[str, Any]:
+        i0 = done[0]
+        out = None
+        for i in range(i0, i0 + n):
+            out = step(*batches[i % B])
+        done[0] = i0 + n
+        return {"units": n, "loss": _scalar(out)}
+
+    return run
+
+
+def _setup(w: Workload):
+    X, Y = w.data()
+    bs = w.net.batch
+    batches = [(X[s : s + bs], Y[s : s + bs]) for s in range(0, len(X), bs)]
+    return X, Y, batches, w.init(w.net)
+
+
+def _n(w: Workload, quick: bool) -> tuple[int, int]:
+    """Steps per round and epochs per fit."""
+    return w.steps[quick], w.epochs[quick]
+
+
+def build_floor(w: Workload, quick: bool):
+    _, _, batches, weights = _setup(w)
+    return stepper(Floor(w.net, weights).step, batches, _n(w, quick)[0])
+
+
+def build_compiled(w: Workload, quick: bool):
+    from chainrule.trace import compile_step
+
+    _, _, batches, weights = _setup(w)
+    model, opt = cr_model(w.net, weights)
+    return stepper(compile_step(model, cr_loss(w.net), opt), batches, _n(w, quick)[0])
+
+
+def build_eager(w: Workload, quick: bool):
+    import chainrule as cr
+
+    _, _, batches, weights = _setup(w)
+    model, opt = cr_model(w.net, weights)
+    loss_fn = cr_loss(w.net)
+    tensors = [(cr.tensor(x), cr.tensor(y)) for x, y in batches]
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return stepper(step, tensors, _n(w, quick)[0])
+
+
+def build_torch(w: Workload, quick: bool):
+    import torch
+
+    _, _, batches, weights = _setup(w)
+    model, opt, loss_fn = torch_model(w.net, weights)
+    tensors = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return stepper(step, tensors, _n(w, quick)[0])
+
+
+def build_sklearn_steps(w: Workload, quick: bool):
+    """Seconds per step of ``MLPClassifier.fit``: whole epochs over the same batches, in
+    order (it cannot be stepped from outside)."""
+    from sklearn.neural_network import MLPClassifier
+
+    X, Y, batches, _ = _setup(w)
+    epochs = 2 if quick else 5
+    settings = sklearn_settings(w.net, epochs, shuffle=False)
+
+    def run():
+        clf = sklearn_fit(MLPClassifier, X, Y, **settings)
+        return {"units": epochs * len(batches), "loss": float(clf.loss_)}
+
+    return run
+
+
+def build_floor_fit(w: Workload, quick: bool):
+    """The floor doing what ``fit`` does per epoch: draw a permutation from
+    ``default_rng(seed)``, slice the batches, step, average the loss."""
+    X, Y, _, weights = _setup(w)
+    epochs = _n(w, quick)[1]
+    n, bs = len(X), w.net.batch
+
+    def run():
+        floor = Floor(w.net, weights)
+        rng = np.random.default_rng(SEED)
+        total = 0.0
+        for _ in range(epochs):
+            order = rng.permutation(n)
+            total = 0.0
+            for s in range(0, n, bs):
+                idx = order[s : s + bs]
+                total += floor.step(X[idx], Y[idx]) * len(idx)
+        return {"units": epochs, "loss": total / n}
+
+    return run
+
+
+def build_fit(w: Workload, quick: bool):
+    from chainrule.train import fit
+
+    X, Y, _, weights = _setup(w)
+    epochs = _n(w, quick)[1]
+    loss = "cross_entropy" if w.net.loss == "cross_entropy" else quadratic_cost
+    extra = fit_kwargs(fit)
+
+    def run():
+        model, opt = cr_model(w.net, weights)
+        h = fit(model, loss, opt, (X, Y), epochs=epochs, batch_size=w.net.batch, seed=SEED,
+                metrics=(), progress=False, **extra)
+        return {"units": epochs, "loss": float(h.records[-1]["train_loss"]),
+                "compile": extra.get("compile", "(fit has no compile argument)")}
+
+    return run
+
+
+# digits, end to end: scikit-learn's initial weights and batch order for everyone
 
 
 def digits_data():
@@ -485,12 +526,11 @@ def digits_data():
     return train_test_split(X, y.astype(np.int64), test_size=0.25, stratify=y, random_state=0)
 
 
-def sklearn_init_and_order(sizes: list[int], n: int, epochs: int, seed: int = 0):
+def sklearn_init_and_order(sizes, n: int, epochs: int, seed: int = 0):
     """The initial weights and the sample order of ``MLPClassifier(random_state=seed)``
-    (ReLU, shuffle=True), so that every contender starts from scikit-learn's weights and
-    sees the batches in its order: Glorot-uniform ``U(−√(6/(in+out)), √(6/(in+out)))``
-    for ``W`` then ``b`` layer by layer, then one ``RandomState.shuffle`` per epoch of the
-    running sample order."""
+    (ReLU, shuffle=True): Glorot-uniform ``U(−√(6/(in+out)), √(6/(in+out)))`` for ``W``
+    then ``b`` layer by layer, then one ``RandomState.shuffle`` per epoch of the running
+    sample order."""
     rs = np.random.RandomState(seed)
     weights = []
     for fan_in, fan_out in itertools.pairwise(sizes):
@@ -508,140 +548,275 @@ def sklearn_init_and_order(sizes: list[int], n: int, epochs: int, seed: int = 0)
     return weights, perms
 
 
-def run_digits(args, threads: int) -> dict[str, Any]:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
+@dataclass
+class DigitsJob:
+    """What a digits contender trains: ``net`` from ``weights`` for ``epochs`` epochs over
+    ``batches()`` (scikit-learn's order), or on ``(X, y)`` for the estimators."""
 
-    Xtr, Xte, ytr, yte = digits_data()
-    epochs, batch, lr, hidden = 50, 32, 1e-3, 64
-    sizes = [64, hidden, 10]
-    n = len(Xtr)
-    weights, perms = sklearn_init_and_order(sizes, n, epochs)
+    net: Net
+    weights: list[tuple[np.ndarray, np.ndarray]]
+    batches: Callable[[], Any]
+    X: np.ndarray
+    y: np.ndarray
+    epochs: int
 
-    def batches():  # each epoch: one shuffled copy of the data, then contiguous slices
-        for perm in perms:
-            xs, ys = Xtr[perm], ytr[perm]
-            for s in range(0, n, batch):
-                yield xs[s : s + batch], ys[s : s + batch]
 
-    def fit_floor():
-        f = FloorMLP(weights, lr, adam=True)
-        for xb, yb in batches():
-            f.step(xb, yb)
-        h = Xte
-        for i in range(0, len(f.params), 2):
-            h = h @ f.params[i].T + f.params[i + 1]
-            h = np.maximum(h, 0) if i + 2 < len(f.params) else h
-        return float(np.mean(h.argmax(1) == yte))
+def digits_fit(train: Callable[[DigitsJob], Callable[[np.ndarray], np.ndarray]]):
+    """A builder from ``train(job) -> predict``: each round trains from scikit-learn's
+    initial weights in its batch order and scores the test split."""
 
-    cr, nn, optim, F, compile_step = _chainrule()
+    def build(w: Workload, quick: bool):
+        Xtr, Xte, ytr, yte = digits_data()
+        epochs = w.epochs[quick]
+        weights, perms = sklearn_init_and_order(w.net.sizes, len(Xtr), epochs)
+        bs = w.net.batch
 
-    def fit_chainrule(compiled: bool):
+        def batches():  # each epoch: one shuffled copy of the data, then contiguous slices
+            for perm in perms:
+                xs, ys = Xtr[perm], ytr[perm]
+                for s in range(0, len(xs), bs):
+                    yield xs[s : s + bs], ys[s : s + bs]
+
+        job = DigitsJob(w.net, weights, batches, Xtr, ytr, epochs)
+
         def run():
-            model = _cr_mlp(nn, sizes, "relu", weights)
-            opt = optim.Adam(model.parameters(), lr=lr)
-            if compiled:
-                step = compile_step(model, F.cross_entropy, opt)
-                for xb, yb in batches():
-                    step(xb, yb)
-            else:
-                for xb, yb in batches():
-                    opt.zero_grad()
-                    F.cross_entropy(model(cr.tensor(xb)), yb).backward()
-                    opt.step()
-            with cr.no_grad():
-                pred = model(cr.tensor(Xte)).numpy().argmax(1)
-            return float(np.mean(pred == yte))
+            predict = train(job)
+            return {"units": 1, "accuracy": float(np.mean(predict(Xte).argmax(1) == yte))}
+
         return run
 
-    sk_settings = dict(
-        hidden_layer_sizes=(hidden,), activation="relu", solver="adam", alpha=0.0,
-        batch_size=batch, learning_rate_init=lr, max_iter=epochs, shuffle=True,
-        tol=0.0, n_iter_no_change=10**6, random_state=0,
-    )
+    return build
 
-    def fit_sklearn():
-        clf = MLPClassifier(**sk_settings)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(Xtr, ytr)
-        return float(clf.score(Xte, yte))
 
-    fits: dict[str, Callable[[], float]] = {"numpy floor": fit_floor}
-    if compile_step is not None:
-        fits["chainrule"] = fit_chainrule(True)
-    fits["chainrule eager"] = fit_chainrule(False)
-    try:
-        from chainrule.sklearn import MLPClassifier as CrMLP
+def _train_floor(job: DigitsJob):
+    floor = Floor(job.net, job.weights)
+    for xb, yb in job.batches():
+        floor.step(xb, yb)
+    return floor.predict
 
-        def fit_cr_estimator():
-            clf = CrMLP(hidden_layer_sizes=(hidden,), activation="relu", alpha=0.0,
-                        batch_size=batch, learning_rate_init=lr, max_iter=epochs,
-                        tol=0.0, n_iter_no_change=10**6, random_state=0)
-            clf.fit(Xtr, ytr)
-            return float(clf.score(Xte, yte))
 
-        fits["chainrule.sklearn"] = fit_cr_estimator
-    except ImportError:
-        pass
-    torch = _torch(threads)
-    if torch is not None:
-        def fit_torch():
-            tmodel = _torch_mlp(torch, sizes, "relu", weights)
-            topt = torch.optim.Adam(tmodel.parameters(), lr=lr)
-            for xb, yb in batches():
-                topt.zero_grad()
-                torch.nn.functional.cross_entropy(
-                    tmodel(torch.from_numpy(xb)), torch.from_numpy(yb)
-                ).backward()
-                topt.step()
-            with torch.no_grad():
-                pred = tmodel(torch.from_numpy(Xte)).numpy().argmax(1)
-            return float(np.mean(pred == yte))
-        fits["torch"] = fit_torch
-    fits["sklearn"] = fit_sklearn
-    times = {k: float("inf") for k in fits}
-    acc: dict[str, float] = {}
-    repeats = 1 if args.quick else max(1, min(3, args.repeats))
-    names = list(fits)
-    spent = {k: 0.0 for k in fits}
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            if r and spent[name] > 60:  # one fit of a very slow contender is enough
-                continue
-            t0 = time.perf_counter()
+def _train_chainrule(compiled: bool):
+    def train(job: DigitsJob):
+        import chainrule as cr
+
+        model, opt = cr_model(job.net, job.weights)
+        loss_fn = cr_loss(job.net)
+        if compiled:
+            from chainrule.trace import compile_step
+
+            step = compile_step(model, loss_fn, opt)
+            for xb, yb in job.batches():
+                step(xb, yb)
+        else:
+            for xb, yb in job.batches():
+                opt.zero_grad()
+                loss_fn(model(cr.tensor(xb)), yb).backward()
+                opt.step()
+
+        def predict(X):
+            with cr.no_grad():
+                return model(cr.tensor(X)).numpy()
+
+        return predict
+
+    return train
+
+
+def _train_torch(job: DigitsJob):
+    import torch
+
+    model, opt, loss_fn = torch_model(job.net, job.weights)
+    for xb, yb in job.batches():
+        opt.zero_grad()
+        loss_fn(model(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+        opt.step()
+
+    def predict(X):
+        with torch.no_grad():
+            return model(torch.from_numpy(X)).numpy()
+
+    return predict
+
+
+def _train_estimator(module: str):
+    def train(job: DigitsJob):
+        import importlib
+
+        cls = importlib.import_module(module).MLPClassifier
+        return sklearn_fit(cls, job.X, job.y,
+                           **sklearn_settings(job.net, job.epochs, shuffle=True)).predict_proba
+
+    return train
+
+
+# defaults: scikit-learn's defaults, only the import differs (several splits per round)
+
+
+def defaults_fit(module: str):
+    def build(w: Workload, quick: bool):
+        import importlib
+
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+        from sklearn.preprocessing import StandardScaler
+
+        cls = importlib.import_module(module).MLPClassifier
+        X, y = load_digits(return_X_y=True)
+        seeds = range(w.steps[quick])
+
+        def run():
+            acc, epochs = [], []
+            for seed in seeds:
+                Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, stratify=y,
+                                                      random_state=seed)
+                scaler = StandardScaler().fit(Xtr)
+                clf = sklearn_fit(cls, scaler.transform(Xtr), ytr, hidden_layer_sizes=(100,),
+                                  random_state=seed)
+                acc.append(clf.score(scaler.transform(Xte), yte))
+                epochs.append(int(clf.n_iter_))
+            return {"units": len(acc), "accuracy": float(np.mean(acc)), "epochs": epochs}
+
+        return run
+
+    return build
+
+
+def build_cli(w: Workload, quick: bool):
+    """``chainrule train`` as typed, in a scratch folder (``--quick``: a few epochs only);
+    the time is the run's own ``train_seconds`` (no data loading, figures or saving)."""
+    from chainrule.cli import main
+
+    def run():
+        with tempfile.TemporaryDirectory() as tmp:
+            argv = ["chainrule", "train", "--out", tmp, "--name", "bench", "--no-progress"]
+            if quick:
+                argv += ["--epochs", str(w.steps[quick])]
+            old = sys.argv
+            sys.argv = argv
             try:
-                acc[name] = fits[name]()
-            except Exception as err:  # a contender that cannot run is reported, not fatal
-                acc[name] = float("nan")
-                print(f"digits: {name} failed: {type(err).__name__}: {err}", file=sys.stderr)
-                continue
-            dt = time.perf_counter() - t0
-            spent[name] += dt
-            times[name] = min(times[name], dt)
-    times = {k: v for k, v in times.items() if np.isfinite(v)}
-    return {"unit": "s/fit", "times": times, "accuracy": acc, "epochs": epochs,
-            "train_size": n, "test_size": len(Xte)}
+                with contextlib.redirect_stdout(sys.stderr), contextlib.suppress(SystemExit):
+                    main()
+            finally:
+                sys.argv = old
+            with open(os.path.join(tmp, "bench", "metrics.json")) as fh:
+                m = json.load(fh)
+        return {"units": 1, "seconds": float(m["train_seconds"]),
+                "accuracy": float(m["test"]["accuracy"]), "epochs": m["epochs_run"],
+                "full run": not quick}
+
+    return run
 
 
-# ------------------------------------------------------------------------------- memory
+# overhead: per op, the floor is the bare ufunc on ndarrays
+
+
+def overhead_ops(lib: str) -> dict[str, Callable[[], Any]]:
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 2)), rng.standard_normal((2, 2))
+    if lib == "numpy floor":  # the forward and the two gradients of Σ(a⊙b), by hand
+        return {"mul 2×2": lambda: a * b, "matmul 2×2": lambda: a @ b,
+                "mul+sum+backward 2×2": lambda: ((a * b).sum(), b * 1.0, a * 1.0)}
+    if lib == "torch":
+        import torch as mod
+    else:
+        import chainrule as mod
+    ta = mod.tensor(a, requires_grad=True)
+    tb = mod.tensor(b, requires_grad=True)
+    return {"mul 2×2": lambda: ta * tb, "matmul 2×2": lambda: ta @ tb,
+            "mul+sum+backward 2×2": lambda: (ta * tb).sum().backward()}
+
+
+def build_overhead(w: Workload, quick: bool, lib: str):
+    n = w.steps[quick]
+
+    def rounds(op, k):
+        def run():
+            for _ in range(k):
+                op()
+            return {"units": k}
+        return run
+
+    return {case: rounds(op, n // 4 if "backward" in case else n)
+            for case, op in overhead_ops(lib).items()}
+
+
+BUILDERS: dict[tuple[str, str], Callable[[Workload, bool], Any]] = {
+    ("step", "numpy floor"): build_floor,
+    ("step", "chainrule"): build_compiled,
+    ("step", "chainrule eager"): build_eager,
+    ("step", "torch"): build_torch,
+    ("step", "sklearn"): build_sklearn_steps,
+    ("step", "numpy floor fit"): build_floor_fit,
+    ("step", "chainrule fit"): build_fit,
+    ("digits", "numpy floor"): digits_fit(_train_floor),
+    ("digits", "chainrule"): digits_fit(_train_chainrule(compiled=True)),
+    ("digits", "chainrule eager"): digits_fit(_train_chainrule(compiled=False)),
+    ("digits", "torch"): digits_fit(_train_torch),
+    ("digits", "sklearn"): digits_fit(_train_estimator("sklearn.neural_network")),
+    ("digits", "chainrule.sklearn"): digits_fit(_train_estimator("chainrule.sklearn")),
+    ("defaults", "sklearn"): defaults_fit("sklearn.neural_network"),
+    ("defaults", "chainrule.sklearn"): defaults_fit("chainrule.sklearn"),
+    ("cli", "chainrule train"): build_cli,
+    **{("overhead", c): (lambda w, q, c=c: build_overhead(w, q, c))
+       for c in WORKLOADS["overhead"].contenders},
+}
+
+# ----------------------------------------------------------------- inside the child
+
+
+def limit_threads(n: int) -> None:
+    """``n`` threads for every pool in this process (the environment variables were set
+    before it started; threadpoolctl and torch for pools that ignore them)."""
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
+def _lib_dir(path: str) -> str:
+    """``numpy.libs/libscipy_openblas64_….so``: which package brought the library."""
+    parts = os.path.normpath(path).split(os.sep)
+    keep = 3 if len(parts) > 2 and parts[-2] == "lib" else 2  # torch/lib/libgomp.so.1
+    return "/".join(parts[-keep:])
+
+
+def blas_report() -> dict[str, Any]:
+    """The thread pools loaded in this process (threadpoolctl) and, with torch, the GEMM
+    library it was built with (``BLAS_INFO`` of ``torch.__config__.show()``)."""
+    pools = []
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_info
+
+        for i in threadpool_info():
+            pools.append({k: i.get(k) for k in ("user_api", "internal_api", "version",
+                                               "architecture", "num_threads")}
+                         | {"file": _lib_dir(str(i.get("filepath", "")))})
+    out: dict[str, Any] = {"pools": pools}
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        config = torch.__config__.show()
+        info = next((p.split("=", 1)[1] for p in config.replace(",", " ").split()
+                     if p.startswith("BLAS_INFO=")), "?")
+        mkl = next((line.strip(" -") for line in config.splitlines() if "Math Kernel" in line),
+                   "")
+        out["torch"] = {"blas": info, "mkl_available": bool(torch.backends.mkl.is_available()),
+                        "mkl": mkl, "threads": torch.get_num_threads()}
+    return out
 
 
 def _peak_rss() -> int:
-    """Peak resident set size of this process, in bytes.
+    """Peak resident set size of this process in bytes (``VmHWM``: on Linux ``ru_maxrss``
+    may count the parent's size at fork time)."""
+    with contextlib.suppress(OSError), open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    import resource
 
-    ``VmHWM`` of /proc/self/status where available: on Linux ``ru_maxrss`` also counts the
-    parent's size at fork time (it survives ``execve``), which would hide the child's own
-    peak behind the benchmark driver's."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (
+        1 if sys.platform == "darwin" else 1024)
 
 
 def _rss_now() -> int:
@@ -650,271 +825,389 @@ def _rss_now() -> int:
     return psutil.Process().memory_info().rss
 
 
-def _child_large(contender: str, steps: int) -> dict[str, Any]:
-    """Peak RSS of training the large workload in this (fresh) process."""
-    sizes = [784, 1024, 1024, 10]
-    weights = _init_weights(sizes, np.float32, seed=0)
-    X, Y = _blobs(256 * 4, 784, 10, np.float32, seed=2)
-    xs = [X[i * 256 : (i + 1) * 256] for i in range(4)]
-    ys = [Y[i * 256 : (i + 1) * 256] for i in range(4)]
-    if contender == "numpy floor":
-        floor = FloorMLP(weights, 0.01, adam=False)
-        del weights
-
-        def step(i):
-            floor.step(xs[i % 4], ys[i % 4])
-    elif contender.startswith("chainrule"):
-        cr, nn, optim, F, compile_step = _chainrule()
-        model = _cr_mlp(nn, sizes, "relu", weights)
-        opt = optim.SGD(model.parameters(), lr=0.01)
-        del weights
-        if contender == "chainrule":
-            cstep = compile_step(model, F.cross_entropy, opt)
-
-            def step(i):
-                cstep(xs[i % 4], ys[i % 4])
-        else:
-            def step(i):
-                opt.zero_grad()
-                F.cross_entropy(model(cr.tensor(xs[i % 4])), ys[i % 4]).backward()
-                opt.step()
-    elif contender == "torch":
-        import torch
-
-        torch.set_num_threads(numpy_blas_info()["num_threads"])
-        tmodel = _torch_mlp(torch, sizes, "relu", weights)
-        topt = torch.optim.SGD(tmodel.parameters(), lr=0.01)
-        del weights
-
-        def step(i):
-            topt.zero_grad()
-            torch.nn.functional.cross_entropy(
-                tmodel(torch.from_numpy(xs[i % 4])), torch.from_numpy(ys[i % 4])
-            ).backward()
-            topt.step()
-    else:
-        raise ValueError(contender)
-    gc.collect()
-    before = _rss_now()
-    for i in range(steps):
-        step(i)
-    return {"peak_rss": _peak_rss(), "rss_before_training": before}
+def child(args) -> dict[str, Any]:
+    """Build one contender on one workload in this fresh process and measure it."""
+    w = WORKLOADS[args.child]
+    built = BUILDERS[(w.kind, args.contender)](w, args.quick)
+    cases = built if isinstance(built, dict) else {w.name: built}
+    limit_threads(args.threads)
+    if args.mode == "memory":  # one round, no warm-up: the peak of training from scratch
+        (run,) = cases.values()
+        gc.collect()
+        before = _rss_now()
+        run()
+        return {"peak_rss": _peak_rss(), "rss_before_training": before}
+    if args.mode == "growth":  # RSS after the first round and after args.growth rounds
+        (run,) = cases.values()
+        run()
+        gc.collect()
+        rss1 = _rss_now()
+        for _ in range(args.growth - 1):
+            run()
+        gc.collect()
+        return {"rss_1": rss1, "rss_2": _rss_now()}
+    rounds = min(args.repeats, w.max_rounds or args.repeats)
+    out: dict[str, Any] = {}
+    for case, run in cases.items():
+        for _ in range(w.warmup):
+            run()
+            limit_threads(args.threads)  # torch may have been imported by the first round
+        best, info = float("inf"), {}
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            info = run()
+            dt = info.pop("seconds", time.perf_counter() - t0)
+            best = min(best, dt / info.pop("units"))
+        out[case] = {"seconds": best, "rounds": rounds, **info}
+    return {"cases": out, "blas": blas_report(), "peak_rss": _peak_rss()}
 
 
-def _child_growth(contender: str, n1: int, n2: int) -> dict[str, Any]:
-    """RSS after ``n1`` and after ``n2`` tiny steps (chainrule, compiled or eager)."""
-    cr, nn, optim, F, compile_step = _chainrule()
-    weights = _init_weights([2, 2, 3, 2], np.float64, seed=0, scale=0.5)
-    model = _cr_mlp(nn, [2, 2, 3, 2], "sigmoid", weights)
-    opt = optim.SGD(model.parameters(), lr=0.05)
-    order = np.random.default_rng(1).integers(0, 10, 4096)
-    xs = [HIGHAM_X[k : k + 1].copy() for k in order]
-    ys = [HIGHAM_Y[k : k + 1].copy() for k in order]
-
-    def loss_fn(out, y):
-        return F.mse_loss(out, y, reduction="sum", half=True)
-
-    if contender == "chainrule":
-        cstep = compile_step(model, loss_fn, opt)
-
-        def step(i):
-            cstep(xs[i % 4096], ys[i % 4096])
-    else:
-        xs_t = [cr.tensor(x) for x in xs]
-        ys_t = [cr.tensor(y) for y in ys]
-
-        def step(i):
-            opt.zero_grad()
-            loss_fn(model(xs_t[i % 4096]), ys_t[i % 4096]).backward()
-            opt.step()
-    for i in range(n1):
-        step(i)
-    gc.collect()
-    rss1 = _rss_now()
-    for i in range(n1, n2):
-        step(i)
-    gc.collect()
-    rss2 = _rss_now()
-    return {"rss_1": rss1, "rss_2": rss2, "n1": n1, "n2": n2}
+# ----------------------------------------------------------------- in the driver
 
 
-def _run_child(kind: str, contender: str, *extra: str) -> dict[str, Any]:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, "--contender",
-           contender, *extra]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+def spawn(workload: str, contender: str, args, mode: str = "time", **extra: Any):
+    """Run one contender on one workload in a fresh process with ``args.threads`` threads;
+    its JSON result, or ``{"error": ...}``."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(args.threads)
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", workload, "--contender",
+           contender, "--mode", mode, "--threads", str(args.threads),
+           "--repeats", str(args.repeats)]
+    cmd += ["--quick"] if args.quick else []
+    for k, v in extra.items():
+        cmd += [f"--{k}", str(v)]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    print(f"  {workload} / {contender} ({mode}): {time.perf_counter() - t0:.1f} s",
+          file=sys.stderr)
     if out.returncode != 0:
-        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+        lines = out.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit code {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def available(contender: str) -> str | None:
+    """Why a contender cannot run here (a missing library or API), or None."""
+    needs = {"torch": "torch", "sklearn": "sklearn", "chainrule.sklearn": "sklearn",
+             "chainrule train": "typer"}
+    import importlib.util
+
+    mod = needs.get(contender)
+    if mod and importlib.util.find_spec(mod) is None:
+        return f"{mod} is not installed"
+    if contender == "chainrule":
+        try:
+            from chainrule.trace import compile_step  # noqa: F401
+        except ImportError:
+            return "chainrule.trace.compile_step does not exist in this version"
+    return None
+
+
+def run_workload(w: Workload, args) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    for c in w.contenders:
+        why = available(c)
+        res[c] = {"error": why} if why else spawn(w.name, c, args)
+    return res
+
+
 def run_memory(args) -> dict[str, Any]:
-    contenders = ["numpy floor", "chainrule", "chainrule eager", "torch"]
-    if _chainrule()[4] is None:
-        contenders.remove("chainrule")
-    steps = "4" if args.quick else "10"
-    peak = {c: _run_child("large", c, "--steps", steps) for c in contenders}
-    growth_contenders = ["chainrule eager"] + (["chainrule"] if "chainrule" in contenders else [])
-    growth = {c: _run_child("growth", c) for c in growth_contenders}
-    return {"peak": peak, "growth": growth}
+    peak = {c: spawn("large", c, args, "memory")
+            for c in ("numpy floor", "chainrule", "chainrule eager", "torch")
+            if available(c) is None}
+    rounds = 10 if args.quick else 100  # rounds of 10³ tiny steps
+    growth = {c: spawn("tiny", c, args, "growth", growth=rounds, steps=1000)
+              for c in ("chainrule", "chainrule eager") if available(c) is None}
+    return {"peak": peak, "growth": growth, "growth_steps": [1000, 1000 * rounds]}
 
 
-# ------------------------------------------------------------------------------ report
+def matmul_rate(quick: bool, threads: int) -> float:
+    """GFLOP/s of a float32 matmul (2048³, best of several) with ``threads`` BLAS threads."""
+    from threadpoolctl import threadpool_limits
 
-ORDER = ["numpy floor", "chainrule", "chainrule eager", "chainrule.sklearn", "torch", "sklearn"]
+    n = 1024 if quick else 2048
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), dtype=np.float32)
+    best = float("inf")
+    with threadpool_limits(limits=threads, user_api="blas"):
+        np.matmul(a, b, out=c)
+        for _ in range(3 if quick else 9):
+            t0 = time.perf_counter()
+            np.matmul(a, b, out=c)
+            best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best / 1e9
 
 
-def _fmt_time(t: float, unit: str) -> str:
-    scale = {"µs/step": 1e6, "ms/step": 1e3, "s/fit": 1.0}[unit]
-    v = t * scale
-    return f"{v:,.1f}" if v >= 10 else f"{v:.2f}"
+def large_flops(sizes, batch: int) -> float:
+    """Floating-point operations of one training step of the MLP (matmuls only): forward
+    ``2·B·in·out`` per layer, backward ``2·B·in·out`` for ∂W and again for ∂x (not needed
+    at the first layer)."""
+    per_layer = [2.0 * batch * a * b for a, b in itertools.pairwise(sizes)]
+    return sum(per_layer) * 3 - per_layer[0]
 
 
-def print_report(results: dict[str, Any], meta: dict[str, Any]) -> None:
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # pragma: no cover
-        Console = None  # type: ignore[assignment]
-    console = Console(width=110) if Console else None
-
-    def emit(title, columns, rows):
-        if console is None:
-            print(title)
-            print("  ".join(columns))
-            for r in rows:
-                print("  ".join(str(c) for c in r))
-            print()
-            return
-        table = Table(title=title, title_justify="left")
-        for i, c in enumerate(columns):
-            table.add_column(c, justify="left" if i == 0 else "right")
-        for r in rows:
-            table.add_row(*[str(c) for c in r])
-        console.print(table)
-
-    lines = [
-        f"machine: {meta['cpu']}, {meta['cores']} cores; Python {meta['python']}, "
-        f"NumPy {meta['numpy']}, torch {meta.get('torch', '-')}, "
-        f"scikit-learn {meta.get('sklearn', '-')}",
-        f"BLAS: {meta['blas'].get('library')} {meta['blas'].get('version')} "
-        f"({meta['blas'].get('architecture')}), {meta['blas']['num_threads']} threads; "
-        f"torch threads {meta['blas']['num_threads']}; "
-        + ", ".join(f"{k}={v}" for k, v in meta["env"].items()),
-        f"float32 matmul rate (2048³, best of the runs at the start and before 'large'): "
-        f"{meta['matmul_gflops']:.1f} GFLOP/s",
-    ]
-    for line in lines:
-        print(line)
-    print()
-    descr = {
-        "tiny": "tiny: Higham 2-2-3-2 sigmoid net, one-sample SGD, float64",
-        "mid": "mid: 40-100-100-10 ReLU MLP, batch 100, Adam, float32",
-        "large": "large: 784-1024-1024-10 ReLU MLP, batch 256, SGD, float32",
-        "digits": "digits: 64-64-10 MLP, Adam, batch 32, 50 epochs (fit + test accuracy)",
+def machine(args) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")),
+                   cpu)
+    meta: dict[str, Any] = {
+        "cpu": cpu, "cores": os.cpu_count(), "threads": args.threads,
+        "python": platform.python_version(), "numpy": np.__version__, "quick": args.quick,
+        "load_average": list(os.getloadavg()),
+        "env": {k: os.environ.get(k, "unset") for k in ("OPENBLAS_CORETYPE",
+                                                       "OPENBLAS_L2_SIZE")},
     }
-    for w in ("tiny", "mid", "large", "digits"):
-        if w not in results:
-            continue
-        r = results[w]
-        unit = r["unit"]
-        times = r["times"]
-        floor = times.get("numpy floor")
-        cols = ["contender", unit, "× floor"]
-        if "torch" in times:
-            cols.append("torch ×")
-        if w == "large":
-            cols += ["GFLOP/s", "% of matmul"]
-        if w == "digits":
-            cols.append("test acc")
-        rows = []
-        for name in ORDER:
-            if name not in times:
-                continue
-            t = times[name]
-            row = [name, _fmt_time(t, unit), f"{t / floor:.2f}" if floor else "-"]
-            if "torch" in times:
-                row.append(f"{times['torch'] / t:.2f}")
-            if w == "large":
-                g = r["gflops"][name]
-                row += [f"{g:.1f}", f"{100 * g / r['peak']:.0f}%"]
-            if w == "digits":
-                row.append(f"{r['accuracy'].get(name, float('nan')):.4f}")
-            rows.append(row)
-        emit(descr[w], cols, rows)
-    if "memory" in results:
-        m = results["memory"]
-        floor_peak = m["peak"].get("numpy floor", {}).get("peak_rss")
-        rows = []
-        for name, v in m["peak"].items():
-            if "error" in v:
-                rows.append([name, "error", v["error"][:40], ""])
-                continue
-            rows.append([name, f"{v['peak_rss'] / 2**20:.0f}",
-                         f"{v['peak_rss'] / floor_peak:.2f}" if floor_peak else "-",
-                         f"{v['rss_before_training'] / 2**20:.0f}"])
-        emit("memory: peak RSS, large workload (fresh process each)",
-             ["contender", "peak MiB", "× floor", "MiB before training"], rows)
-        rows = []
-        for name, v in m["growth"].items():
-            if "error" in v:
-                rows.append([name, "error", v["error"][:40], ""])
-                continue
-            rows.append([name, f"{v['rss_1'] / 2**20:.1f}", f"{v['rss_2'] / 2**20:.1f}",
-                         f"{(v['rss_2'] - v['rss_1']) / 1024:+.0f}"])
-        emit("memory: RSS after 10³ and 10⁵ tiny steps",
-             ["contender", "MiB after 10³", "MiB after 10⁵", "growth KiB"], rows)
-    checks = acceptance(results)
-    if checks:
-        emit("acceptance (issue 7)", ["target", "measured", "met"], checks)
+    import importlib.metadata as md
+
+    for dist in ("torch", "scikit-learn", "chainrule"):
+        with contextlib.suppress(md.PackageNotFoundError):
+            meta[dist] = md.version(dist)
+    return meta
 
 
-def _ours(times: dict[str, float]) -> str | None:
-    """The chainrule contender the targets are checked on: the traced step, or the eager
-    one where there is no traced step (a version of chainrule before it existed)."""
-    return next((k for k in ("chainrule", "chainrule eager") if k in times), None)
+# ------------------------------------------------------------------------ the report
 
 
-def acceptance(results: dict[str, Any]) -> list[list[str]]:
+@dataclass(frozen=True)
+class Target:
+    """An acceptance target: ``value(results) op limit`` (``op`` ``"≤"`` or ``"≥"``;
+    ``limit`` None: reported only). ``value`` may return ``(v, condition, note)``, a side
+    condition the target also needs (an accuracy it must keep), or None: not measured."""
+
+    issue: int
+    label: str
+    value: Callable[[dict[str, Any]], Any]
+    op: str
+    limit: float | None
+
+    def check(self, results: dict[str, Any]) -> list[str]:
+        try:
+            got = self.value(results)
+        except (KeyError, TypeError, ZeroDivisionError):
+            got = None
+        if got is None:
+            return [self.label, "-", "not measured"]
+        v, cond, note = got if isinstance(got, tuple) else (got, True, "")
+        shown = f"{v:.2f}" + (f" ({note})" if note else "")
+        if self.limit is None:
+            return [self.label, shown, "(report)"]
+        ok = cond and (v <= self.limit if self.op == "≤" else v >= self.limit)
+        return [f"{self.label} {self.op} {self.limit:g}", shown, "PASS" if ok else "FAIL"]
+
+
+def case(results, w: str, c: str) -> dict[str, Any]:
+    return results[w][c]["cases"][w]
+
+
+def ratio(w: str, num: str, den: str) -> Callable[[dict[str, Any]], float]:
+    return lambda r: case(r, w, num)["seconds"] / case(r, w, den)["seconds"]
+
+
+def _cli_seconds(r: dict[str, Any]):
+    c = case(r, "cli", "chainrule train")
+    if not c.get("full run"):
+        return None  # --quick trains a few epochs only
+    return c["seconds"], c["accuracy"] >= 0.97, f"test accuracy {c['accuracy']:.4f}"
+
+
+def _digits_vs_sklearn(r: dict[str, Any]):
+    ours, theirs = (case(r, "digits", c)["accuracy"] for c in ("chainrule.sklearn", "sklearn"))
+    return (ratio("digits", "chainrule.sklearn", "sklearn")(r), ours >= theirs,
+            f"test accuracy {ours:.4f} vs {theirs:.4f}")
+
+
+def _peak(name: str) -> Callable[[dict[str, Any]], float]:
+    def v(r):
+        p = r["memory"]["peak"]
+        return p[name]["peak_rss"] / p["numpy floor"]["peak_rss"]
+    return v
+
+
+def _growth(name: str) -> Callable[[dict[str, Any]], float]:
+    def v(r):
+        g = r["memory"]["growth"][name]
+        return (g["rss_2"] - g["rss_1"]) / 2**20
+    return v
+
+
+TARGETS = (
+    *(Target(12, f"{w}: chainrule fit / floor, same epochs", ratio(w, "chainrule fit",
+                                                                    "numpy floor fit"), "≤", lim)
+      for w, lim in (("tiny", 1.3), ("mid", 1.1), ("large", 1.05))),
+    *(Target(12, f"{w}: eager tutorial loop / floor", ratio(w, "chainrule eager",
+                                                            "numpy floor"), "≤", lim)
+      for w, lim in (("tiny", 2.5), ("mid", 1.2))),
+    *(Target(12, f"{w}: torch alone / compiled step (× faster)", ratio(w, "torch", "chainrule"),
+             "≥", lim) for w, lim in (("tiny", 8.0), ("mid", 3.0), ("large", None))),
+    Target(12, "cli: `chainrule train` training seconds, test accuracy ≥ 0.97 (½ × 4.8 s)",
+           _cli_seconds, "≤", 2.4),
+    Target(7, "digits: chainrule.sklearn / sklearn time, accuracy ≥ sklearn's",
+           _digits_vs_sklearn, "≤", 0.5),
+    *(Target(7, f"memory: {c} peak RSS / floor", _peak(c), "≤", 1.5)
+      for c in ("chainrule", "chainrule eager")),
+    *(Target(7, f"memory: {c} RSS growth, MiB", _growth(c), "≤", 1.0)
+      for c in ("chainrule", "chainrule eager")),
+)
+
+ORDER = ("numpy floor", "chainrule", "chainrule eager", "numpy floor fit", "chainrule fit",
+         "chainrule.sklearn", "chainrule train", "torch", "sklearn")
+PER = {"step": "step", "digits": "fit", "defaults": "fit", "cli": "run", "overhead": "op"}
+
+
+def fmt_time(t: float, unit: str) -> str:
+    v = t * {"µs": 1e6, "ms": 1e3, "s": 1.0}[unit]
+    return f"{v:,.1f}" if v >= 10 else f"{v:.2f}" if v >= 0.1 else f"{v:.3f}"
+
+
+def unit_of(w: Workload, contender: str) -> str:
+    if contender in FIT_BASELINE or contender in FIT_BASELINE.values():
+        return "ms/epoch"
+    return f"{w.unit}/{PER[w.kind]}"
+
+
+def blas_summary(entry: dict[str, Any]) -> str:
+    """The library doing the contender's matrix products (torch: its MKL; the others:
+    NumPy's OpenBLAS) and every other thread pool loaded in its process, with threads."""
+    b = entry.get("blas", {})
+    pools = [f"{p['internal_api']}{' ' + p['version'] if p['version'] else ''} "
+             f"×{p['num_threads']} ({p['file'].rsplit('/', 1)[0]})" for p in b.get("pools", ())]
+    t = b.get("torch")
+    if t:
+        version = t["mkl"].split("Version ")[-1].split("-")[0] if t["mkl"] else "?"
+        gemm = f"MKL {version} (torch BLAS_INFO={t['blas']}) ×{t['threads']}"
+    else:
+        gemm = next((x for x in pools if "numpy" in x), "NumPy's BLAS (not reported)")
+    return f"GEMM: {gemm}; loaded: " + ", ".join(x for x in pools if x != gemm)
+
+
+def table_rows(w: Workload, res: dict[str, Any], extra: dict[str, Any]):
+    """The rows of one workload's table: per case, per contender, the time, the ratio to
+    the baseline, torch's time over this one, the loss or accuracy reached."""
     rows = []
-    limits = {"tiny": 2.0, "mid": 1.3, "large": 1.15}
-    for w, lim in limits.items():
-        if w not in results:
+    for case in (OVERHEAD_CASES if w.kind == "overhead" else (w.name,)):
+        times = {c: v["cases"][case]["seconds"] for c, v in res.items() if "cases" in v}
+        for c in sorted(res, key=ORDER.index):
+            v = res[c]
+            label = c if w.kind != "overhead" else f"{case}: {c}"
+            if "error" in v:
+                rows.append([label, "-", "-", "-", f"not run: {v['error'][:60]}"])
+                continue
+            r = v["cases"][case]
+            t = r["seconds"]
+            base = times.get(FIT_BASELINE.get(c, w.baseline))
+            unit = unit_of(w, c)
+            shown = fmt_time(t, unit.split("/")[0])
+            note = []
+            if "loss" in r:
+                note.append(f"loss {r['loss']:.6g}")
+            if "accuracy" in r:
+                note.append(f"test acc {r['accuracy']:.4f}")
+            if "epochs" in r:
+                note.append(f"epochs {r['epochs']}")
+            if "compile" in r:
+                note.append(f"compile={r['compile']}")
+            if w.name == "large" and unit.endswith("step"):
+                g = extra["flops"] / t / 1e9
+                note.append(f"{g:.0f} GFLOP/s ({100 * g / extra['matmul']:.0f}% of matmul)")
+            torch_t = times.get("torch")
+            rows.append([label, f"{shown} {unit}", f"{t / base:.2f}" if base else "-",
+                         f"{torch_t / t:.2f}" if torch_t and unit.endswith(
+                             ("step", "fit", "op")) else "-", ", ".join(note)])
+    return rows
+
+
+def emit(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(columns, *rows)]
+    print(title)
+    for r in [columns, *rows]:
+        print("  " + "  ".join(str(x).ljust(n) if i in (0, len(r) - 1) else str(x).rjust(n)
+                               for i, (x, n) in enumerate(zip(r, widths))).rstrip())
+    print()
+
+
+def print_report(data: dict[str, Any]) -> None:
+    meta, results = data["meta"], data["results"]
+    print(f"machine: {meta['cpu']}, {meta['cores']} CPUs, load average "
+          f"{', '.join(f'{x:.1f}' for x in meta['load_average'])} at the start; Python "
+          f"{meta['python']}, NumPy {meta['numpy']}, torch {meta.get('torch', '-')}, "
+          f"scikit-learn {meta.get('scikit-learn', '-')}")
+    print(f"every contender × workload in its own process, {meta['threads']} threads each; "
+          f"float32 matmul {meta.get('matmul_gflops', float('nan')):.0f} GFLOP/s"
+          + (" (--quick: fewer steps and rounds)" if meta["quick"] else ""))
+    print()
+    extra = {"flops": large_flops(LARGE.sizes, LARGE.batch),
+             "matmul": meta.get("matmul_gflops", float("nan"))}
+    blas: dict[str, str] = {}
+    for name, res in results.items():
+        if name == "memory":
             continue
-        t = results[w]["times"]
-        ours = _ours(t)
-        if ours is None or "numpy floor" not in t:
-            continue
-        ratio = t[ours] / t["numpy floor"]
-        rows.append([f"{w}: {ours} / floor ≤ {lim}", f"{ratio:.2f}",
-                     "yes" if ratio <= lim else "NO"])
-        if "torch" in t:
-            sp = t["torch"] / t[ours]
-            rows.append([f"{w}: {ours} faster than torch", f"{sp:.2f}× faster",
-                         "yes" if sp > 1 else "NO"])
-    if "digits" in results and _ours(results["digits"]["times"]):
-        r = results["digits"]
-        t, a = r["times"], r["accuracy"]
-        ours = _ours(t)
-        if "sklearn" in t:
-            frac = t[ours] / t["sklearn"]
-            ok = frac <= 0.5 and a[ours] >= a["sklearn"]
-            rows.append([f"digits: {ours} ≤ ½ sklearn's time, accuracy ≥ sklearn's",
-                         f"{frac:.2f}× time, acc {a[ours]:.4f} vs {a['sklearn']:.4f}",
-                         "yes" if ok else "NO"])
+        w = WORKLOADS[name]
+        emit(f"{name}: {w.title}",
+             ["contender", "time", "× floor" if w.baseline == "numpy floor" else
+              f"× {w.baseline or '-'}", "torch ÷ this", "notes"],
+             table_rows(w, res, extra))
+        for c, v in res.items():
+            if "blas" in v:
+                blas.setdefault(c, blas_summary(v))
     if "memory" in results:
         m = results["memory"]
-        p = m["peak"]
-        for name in ("chainrule", "chainrule eager"):
-            if "peak_rss" in p.get(name, {}) and "peak_rss" in p.get("numpy floor", {}):
-                ratio = p[name]["peak_rss"] / p["numpy floor"]["peak_rss"]
-                rows.append([f"large: {name} peak RSS ≤ 1.5 × floor", f"{ratio:.2f}",
-                             "yes" if ratio <= 1.5 else "NO"])
-        for name, v in m["growth"].items():
-            if "rss_1" in v:
-                grow = (v["rss_2"] - v["rss_1"]) / 1024
-                rows.append([f"{name}: no RSS growth 10³ → 10⁵ steps", f"{grow:+.0f} KiB",
-                             "yes" if grow < 1024 else "NO"])
-    return rows
+        floor = m["peak"].get("numpy floor", {}).get("peak_rss")
+        emit("memory: peak RSS training 'large' from a fresh process",
+             ["contender", "peak MiB", "× floor", "MiB before training"],
+             [[c, f"{v['peak_rss'] / 2**20:.0f}", f"{v['peak_rss'] / floor:.2f}" if floor
+               else "-", f"{v['rss_before_training'] / 2**20:.0f}"] if "peak_rss" in v
+              else [c, "error", v.get("error", "")[:60], ""] for c, v in m["peak"].items()])
+        n1, n2 = m["growth_steps"]
+        emit(f"memory: RSS after {n1:,} and {n2:,} tiny steps",
+             ["contender", f"MiB after {n1:,}", f"MiB after {n2:,}", "growth KiB"],
+             [[c, f"{v['rss_1'] / 2**20:.1f}", f"{v['rss_2'] / 2**20:.1f}",
+               f"{(v['rss_2'] - v['rss_1']) / 1024:+.0f}"] if "rss_1" in v
+              else [c, "error", v.get("error", "")[:60], ""] for c, v in m["growth"].items()])
+    if blas:
+        emit("BLAS and thread pools loaded in each contender's process",
+             ["contender", "libraries (threads)"], [[c, s] for c, s in blas.items()])
+    checks = [t.check(results) for t in TARGETS]
+    emit("acceptance targets (issue 12; issue 7's still checked)",
+         ["target", "measured", "result"], checks)
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The README table: one row per workload, one column per contender, each cell the time
+    and the ratio to the row's baseline (and the test accuracy for digits)."""
+    results = data["results"]
+    cols = [c for c in ORDER if any(c in r for n, r in results.items() if n in WORKLOADS)]
+    lines = ["| workload | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name, res in results.items():
+        if name not in WORKLOADS or WORKLOADS[name].kind == "overhead":
+            continue
+        w = WORKLOADS[name]
+        cells = []
+        for c in cols:
+            v = res.get(c, {})
+            if "cases" not in v:
+                cells.append("–")
+                continue
+            r = v["cases"][name]
+            unit = unit_of(w, c)
+            base = res.get(FIT_BASELINE.get(c, w.baseline), {}).get("cases", {}).get(name)
+            text = f"{fmt_time(r['seconds'], unit.split('/')[0])} {unit}"
+            if base:
+                text += f" ({r['seconds'] / base['seconds']:.2f}×)"
+            if "accuracy" in r:
+                text += f", {r['accuracy']:.3f}"
+            cells.append(text)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if "memory" in results:
+        p = results["memory"]["peak"]
+        floor = p.get("numpy floor", {}).get("peak_rss")
+        cells = [f"{p[c]['peak_rss'] / 2**20:.0f} MiB ({p[c]['peak_rss'] / floor:.2f}×)"
+                 if "peak_rss" in p.get(c, {}) and floor else "–" for c in cols]
+        lines.append("| peak RSS, large | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 # -------------------------------------------------------------------------------- main
@@ -923,68 +1216,56 @@ def acceptance(results: dict[str, Any]) -> list[list[str]]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD",
-                   help=f"subset to run, from {', '.join(WORKLOADS)} (default: all)")
-    p.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+                   help=f"subset to run, from {', '.join(ALL)} (default: "
+                        f"{', '.join(DEFAULT)})")
+    p.add_argument("--quick", action="store_true", help="fewer steps and rounds")
     p.add_argument("--repeats", type=int, default=None,
-                   help="timing rounds (default 9; 3 with --quick)")
+                   help="timed rounds per contender, the best counts (default 9; 3 with --quick)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for every contender (default: the CPUs this process may use)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--markdown", action="store_true", help="also print the README table")
+    p.add_argument("--report", metavar="PATH", help="print a saved --json run; measure nothing")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--contender", help=argparse.SUPPRESS)
-    p.add_argument("--steps", type=int, default=10, help=argparse.SUPPRESS)
+    p.add_argument("--mode", default="time", help=argparse.SUPPRESS)
+    p.add_argument("--growth", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--steps", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.child == "large":
-        print(json.dumps(_child_large(args.contender, args.steps)))
-        return 0
-    if args.child == "growth":
-        print(json.dumps(_child_growth(args.contender, 1000, 100_000)))
-        return 0
     if args.repeats is None:
         args.repeats = 3 if args.quick else 9
-    chosen = args.workloads or list(WORKLOADS)
-    unknown = [w for w in chosen if w not in WORKLOADS]
-    if unknown:
-        p.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
-    blas = numpy_blas_info()
-    threads = blas["num_threads"]
-    meta: dict[str, Any] = {
-        "cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
-        "numpy": np.__version__, "blas": blas,
-        "env": {k: os.environ.get(k, "unset")
-                for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")},
-    }
-    try:
-        import torch
-
-        meta["torch"] = torch.__version__
-    except ImportError:
-        pass
-    try:
-        import sklearn
-
-        meta["sklearn"] = sklearn.__version__
-    except ImportError:
-        pass
-    meta["matmul_gflops"] = matmul_rate(args.quick)
-    results: dict[str, Any] = {}
-    for w in chosen:
-        t0 = time.perf_counter()
-        if w == "tiny":
-            results[w] = run_tiny(args, threads)
-        elif w == "mid":
-            results[w] = run_mid(args, threads)
-        elif w == "large":
-            # measured again next to the workload that is compared with it; the best counts
-            meta["matmul_gflops"] = max(meta["matmul_gflops"], matmul_rate(args.quick))
-            results[w] = run_large(args, threads, meta["matmul_gflops"])
-        elif w == "digits":
-            results[w] = run_digits(args, threads)
-        elif w == "memory":
-            results[w] = run_memory(args)
-        print(f"[{w}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
-    print_report(results, meta)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"meta": meta, "results": results}, fh, indent=2, default=float)
+    if args.threads is None:
+        args.threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+    if args.child:
+        if args.steps:  # memory modes: rounds of a given number of steps
+            WORKLOADS[args.child] = replace(WORKLOADS[args.child], steps=(args.steps,) * 2)
+        print(json.dumps(child(args)))
+        return 0
+    if args.report:
+        with open(args.report) as fh:
+            data = json.load(fh)
+    else:
+        chosen = args.workloads or list(DEFAULT)
+        unknown = [w for w in chosen if w not in ALL]
+        if unknown:
+            p.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(ALL)}")
+        meta = machine(args)
+        if "large" in chosen:
+            meta["matmul_gflops"] = matmul_rate(args.quick, args.threads)
+        results: dict[str, Any] = {}
+        for name in chosen:
+            t0 = time.perf_counter()
+            results[name] = run_memory(args) if name == "memory" else run_workload(
+                WORKLOADS[name], args)
+            print(f"[{name}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
+        data = {"meta": meta, "results": results}
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(data, fh, indent=2, default=float)
+    print_report(data)
+    if args.markdown:
+        print(markdown(data))
     return 0
 
 
