@@ -166,8 +166,8 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
              "fit: 2,048 samples", "step", (*STEP_CONTENDERS, "sklearn"), "ms", net=LARGE,
              data=lambda: blobs(2048, 784, 10, np.float32), init=init_weights,
              steps=(8, 4), epochs=(3, 1)),
-    Workload("digits", "digits: 64-64-10 ReLU MLP, Adam, batch 32, 50 epochs, end to end "
-             "(+ test accuracy)", "digits",
+    Workload("digits", "64-64-10 ReLU MLP on scikit-learn's digits, Adam, batch 32, "
+             "50 epochs, end to end (+ test accuracy)", "digits",
              ("numpy floor", "chainrule", "chainrule eager", "chainrule.sklearn", "torch",
               "sklearn"), "s", net=DIGITS, epochs=(50, 10), max_rounds=3),
     Workload("defaults", "digits with scikit-learn's defaults (100 units, batch 200, its "
@@ -405,57 +405,90 @@ def _setup(w: Workload):
     return X, Y, batches, w.init(w.net)
 
 
-def _n(w: Workload, quick: bool) -> tuple[int, int]:
-    """Steps per round and epochs per fit."""
-    return w.steps[quick], w.epochs[quick]
+def tutorial_step(model: Any, opt: Any, loss_fn: Callable) -> Callable:
+    """``opt.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); opt.step()`` as
+    written in a tutorial (chainrule and PyTorch alike)."""
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
 
 
-def build_floor(w: Workload, quick: bool):
-    _, _, batches, weights = _setup(w)
-    return stepper(Floor(w.net, weights).step, batches, _n(w, quick)[0])
+def _floor_maker(net: Net, weights):
+    floor = Floor(net, weights)
+    return floor.step, floor.predict
 
 
-def build_compiled(w: Workload, quick: bool):
-    from chainrule.trace import compile_step
-
-    _, _, batches, weights = _setup(w)
-    model, opt = cr_model(w.net, weights)
-    return stepper(compile_step(model, cr_loss(w.net), opt), batches, _n(w, quick)[0])
-
-
-def build_eager(w: Workload, quick: bool):
+def _cr_predict(model: Any) -> Callable[[np.ndarray], np.ndarray]:
     import chainrule as cr
 
-    _, _, batches, weights = _setup(w)
-    model, opt = cr_model(w.net, weights)
-    loss_fn = cr_loss(w.net)
-    tensors = [(cr.tensor(x), cr.tensor(y)) for x, y in batches]
+    def predict(X):
+        with cr.no_grad():
+            return model(cr.tensor(X)).numpy()
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return stepper(step, tensors, _n(w, quick)[0])
+    return predict
 
 
-def build_torch(w: Workload, quick: bool):
+def _compiled_maker(net: Net, weights):
+    from chainrule.trace import compile_step
+
+    model, opt = cr_model(net, weights)
+    return compile_step(model, cr_loss(net), opt), _cr_predict(model)
+
+
+def _eager_maker(net: Net, weights):
+    model, opt = cr_model(net, weights)
+    return tutorial_step(model, opt, cr_loss(net)), _cr_predict(model)
+
+
+def _torch_maker(net: Net, weights):
     import torch
 
-    _, _, batches, weights = _setup(w)
-    model, opt, loss_fn = torch_model(w.net, weights)
-    tensors = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
+    model, opt, loss_fn = torch_model(net, weights)
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    def predict(X):
+        with torch.no_grad():
+            return model(torch.from_numpy(X)).numpy()
 
-    return stepper(step, tensors, _n(w, quick)[0])
+    return tutorial_step(model, opt, loss_fn), predict
+
+
+def _as_cr(a: np.ndarray) -> Any:
+    import chainrule as cr
+
+    return cr.tensor(a)
+
+
+def _as_torch(a: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(a)
+
+
+# contender -> (make(net, weights) -> (step(x, y), predict(X)), what its step takes)
+STEPPERS: dict[str, tuple[Callable, Callable[[np.ndarray], Any]]] = {
+    "numpy floor": (_floor_maker, np.asarray),
+    "chainrule": (_compiled_maker, np.asarray),
+    "chainrule eager": (_eager_maker, _as_cr),
+    "torch": (_torch_maker, _as_torch),
+}
+
+
+def per_step(contender: str):
+    """The builder timing rounds of one contender's training steps on a step workload."""
+    make, wrap = STEPPERS[contender]
+
+    def build(w: Workload, quick: bool):
+        _, _, batches, weights = _setup(w)
+        step, _ = make(w.net, weights)
+        return stepper(step, [(wrap(x), wrap(y)) for x, y in batches], w.steps[quick])
+
+    return build
 
 
 def build_sklearn_steps(w: Workload, quick: bool):
@@ -478,7 +511,7 @@ def build_floor_fit(w: Workload, quick: bool):
     """The floor doing what ``fit`` does per epoch: draw a permutation from
     ``default_rng(seed)``, slice the batches, step, average the loss."""
     X, Y, _, weights = _setup(w)
-    epochs = _n(w, quick)[1]
+    epochs = w.epochs[quick]
     n, bs = len(X), w.net.batch
 
     def run():
@@ -500,7 +533,7 @@ def build_fit(w: Workload, quick: bool):
     from chainrule.train import fit
 
     X, Y, _, weights = _setup(w)
-    epochs = _n(w, quick)[1]
+    epochs = w.epochs[quick]
     loss = "cross_entropy" if w.net.loss == "cross_entropy" else quadratic_cost
     extra = fit_kwargs(fit)
 
@@ -588,54 +621,17 @@ def digits_fit(train: Callable[[DigitsJob], Callable[[np.ndarray], np.ndarray]])
     return build
 
 
-def _train_floor(job: DigitsJob):
-    floor = Floor(job.net, job.weights)
-    for xb, yb in job.batches():
-        floor.step(xb, yb)
-    return floor.predict
+def _train_steps(contender: str) -> Callable[[DigitsJob], Callable]:
+    """Train with one contender's step over the job's batches (converted as they come)."""
+    make, wrap = STEPPERS[contender]
 
-
-def _train_chainrule(compiled: bool):
     def train(job: DigitsJob):
-        import chainrule as cr
-
-        model, opt = cr_model(job.net, job.weights)
-        loss_fn = cr_loss(job.net)
-        if compiled:
-            from chainrule.trace import compile_step
-
-            step = compile_step(model, loss_fn, opt)
-            for xb, yb in job.batches():
-                step(xb, yb)
-        else:
-            for xb, yb in job.batches():
-                opt.zero_grad()
-                loss_fn(model(cr.tensor(xb)), yb).backward()
-                opt.step()
-
-        def predict(X):
-            with cr.no_grad():
-                return model(cr.tensor(X)).numpy()
-
+        step, predict = make(job.net, job.weights)
+        for xb, yb in job.batches():
+            step(wrap(xb), wrap(yb))
         return predict
 
     return train
-
-
-def _train_torch(job: DigitsJob):
-    import torch
-
-    model, opt, loss_fn = torch_model(job.net, job.weights)
-    for xb, yb in job.batches():
-        opt.zero_grad()
-        loss_fn(model(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
-        opt.step()
-
-    def predict(X):
-        with torch.no_grad():
-            return model(torch.from_numpy(X)).numpy()
-
-    return predict
 
 
 def _train_estimator(module: str):
@@ -741,17 +737,11 @@ def build_overhead(w: Workload, quick: bool, lib: str):
 
 
 BUILDERS: dict[tuple[str, str], Callable[[Workload, bool], Any]] = {
-    ("step", "numpy floor"): build_floor,
-    ("step", "chainrule"): build_compiled,
-    ("step", "chainrule eager"): build_eager,
-    ("step", "torch"): build_torch,
+    **{("step", c): per_step(c) for c in STEPPERS},
     ("step", "sklearn"): build_sklearn_steps,
     ("step", "numpy floor fit"): build_floor_fit,
     ("step", "chainrule fit"): build_fit,
-    ("digits", "numpy floor"): digits_fit(_train_floor),
-    ("digits", "chainrule"): digits_fit(_train_chainrule(compiled=True)),
-    ("digits", "chainrule eager"): digits_fit(_train_chainrule(compiled=False)),
-    ("digits", "torch"): digits_fit(_train_torch),
+    **{("digits", c): digits_fit(_train_steps(c)) for c in STEPPERS},
     ("digits", "sklearn"): digits_fit(_train_estimator("sklearn.neural_network")),
     ("digits", "chainrule.sklearn"): digits_fit(_train_estimator("chainrule.sklearn")),
     ("defaults", "sklearn"): defaults_fit("sklearn.neural_network"),
