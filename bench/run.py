@@ -28,6 +28,8 @@ Workloads (the data: ``WORKLOADS``):
   and after 10⁵ ``tiny`` steps;
 - ``overhead``: microseconds per op on 2×2 float64 arrays with gradient tracking.
 
+``defaults`` and ``overhead`` run only when named.
+
 Contenders: ``numpy floor`` (the step written by hand in NumPy), ``chainrule``
 (``chainrule.trace.compile_step``), ``chainrule eager`` (the tutorial loop
 ``opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()``), ``chainrule fit``
@@ -87,10 +89,12 @@ class Net:
 @dataclass(frozen=True)
 class Workload:
     """One row of the benchmark: what is trained (``net``, ``data``, ``init``), by whom
-    (``contenders``; their builders are ``BUILDERS[(kind, contender)]``), how long (steps
-    per round, epochs per fit: ``(full, --quick)``) and how it is shown (``unit``:
-    ``"µs"``, ``"ms"`` or ``"s"`` per step/epoch/fit/op; ``baseline``: the ratios'
-    denominator)."""
+    (``contenders``; their builders are ``BUILDERS[(kind, contender)]``), how long
+    (``(full, --quick)`` pairs: ``steps`` per timed round — steps, or splits for
+    ``defaults``, calls for ``overhead``, the epochs of a ``--quick`` ``cli`` run —
+    and ``epochs`` per fit; ``warmup`` untimed rounds; at most ``max_rounds`` timed ones)
+    and how it is shown (``unit``: ``"µs"``, ``"ms"`` or ``"s"``; ``baseline``: the
+    contender the ratios divide by)."""
 
     name: str
     title: str
