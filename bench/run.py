@@ -193,38 +193,57 @@ FIT_BASELINE = {"chainrule fit": "numpy floor fit", "numpy floor fit": "numpy fl
 # ------------------------------------------------------------------------- the floor
 
 
-def _sigmoid_(z: np.ndarray) -> np.ndarray:
-    np.negative(z, out=z)
-    np.exp(z, out=z)
-    z += 1.0
-    return np.reciprocal(z, out=z)
+class HighamFloor:
+    """Higham & Higham's own step for their sigmoid network under the quadratic cost, one
+    sample at a time, written out in column vectors as in their paper::
+
+        a² = σ(W² x + b²),  a³ = σ(W³ a² + b³),  a⁴ = σ(W⁴ a³ + b⁴),  C = ½‖a⁴ − y‖²
+        δ⁴ = a⁴ ⊙ (1 − a⁴) ⊙ (a⁴ − y),  δ³ = a³ ⊙ (1 − a³) ⊙ (W⁴ᵀ δ⁴),  δ² = …
+        Wˡ ← Wˡ − η δˡ (aˡ⁻¹)ᵀ,  bˡ ← bˡ − η δˡ
+
+    ``step`` takes the sample as rows ``(1, 2)`` like the other contenders."""
+
+    def __init__(self, net: Net, weights):
+        if net.batch != 1 or len(weights) != 3:
+            raise ValueError(f"Higham's step is for one sample and 3 layers, got {net}")
+        (self.W2, b2), (self.W3, b3), (self.W4, b4) = [(w.copy(), b.copy()) for w, b in weights]
+        self.b2, self.b3, self.b4 = b2[:, None], b3[:, None], b4[:, None]
+        self.eta = net.lr
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        x, y = x.T, y.T
+        a2 = 1.0 / (1.0 + np.exp(-(self.W2 @ x + self.b2)))
+        a3 = 1.0 / (1.0 + np.exp(-(self.W3 @ a2 + self.b3)))
+        a4 = 1.0 / (1.0 + np.exp(-(self.W4 @ a3 + self.b4)))
+        e = a4 - y
+        loss = 0.5 * float(np.vdot(e, e))
+        delta4 = a4 * (1 - a4) * e
+        delta3 = a3 * (1 - a3) * (self.W4.T @ delta4)
+        delta2 = a2 * (1 - a2) * (self.W3.T @ delta3)
+        eta = self.eta
+        self.W2 -= eta * delta2 @ x.T
+        self.W3 -= eta * delta3 @ a2.T
+        self.W4 -= eta * delta4 @ a3.T
+        self.b2 -= eta * delta2
+        self.b3 -= eta * delta3
+        self.b4 -= eta * delta4
+        return loss
 
 
 class Floor:
-    """The training step by hand in NumPy, no framework, written as tightly as we can:
-    forward ``a⁽ˡ⁾ = φ(a⁽ˡ⁻¹⁾ Wᵀ + b)`` in place, the loss and ``δ = ∂L/∂z`` of the last
-    layer, ``∂W = δᵀ a``, ``∂b = Σ δ``, ``δ ← (δ W) ⊙ φ'(a)``, then SGD or Adam (PyTorch's
-    update)."""
+    """The training step of a ReLU MLP under the mean softmax cross-entropy, by hand in
+    NumPy: forward ``a⁽ˡ⁾ = relu(a⁽ˡ⁻¹⁾ Wᵀ + b)`` in place, ``δ = (softmax(z) − onehot(y))/n``
+    at the logits ``z``, ``∂W = δᵀ a``, ``∂b = Σ δ``, ``δ ← (δ W) ⊙ [a > 0]``, then SGD or
+    Adam (PyTorch's update)."""
 
     def __init__(self, net: Net, weights):
         self.net = net
         self.params = [a.copy() for wb in weights for a in wb]
         self.layers = len(weights)
-        self.out_act = net.loss == "quadratic"
         self.t = 0
         if net.optimizer == "adam":
             self.m = [np.zeros_like(p) for p in self.params]
             self.v = [np.zeros_like(p) for p in self.params]
-
-    def _act(self, z):
-        return _sigmoid_(z) if self.net.activation == "sigmoid" else np.maximum(z, 0, out=z)
-
-    def _act_grad(self, d, a):
-        if self.net.activation == "sigmoid":
-            d *= a
-            d *= 1.0 - a
-        else:
-            d *= a > 0
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
         ps, L = self.params, self.layers
@@ -233,36 +252,30 @@ class Floor:
         for i in range(L):
             z = h @ ps[2 * i].T
             z += ps[2 * i + 1]
-            h = self._act(z) if i < L - 1 or self.out_act else z
+            h = np.maximum(z, 0, out=z) if i < L - 1 else z
             acts.append(h)
-        if self.out_act:  # ½ Σ (a − y)², δ = (a − y) ⊙ σ'(z)
-            d = h - y
-            loss = 0.5 * float(np.vdot(d, d))
-            self._act_grad(d, h)
-        else:  # mean softmax cross-entropy, δ = (softmax(z) − onehot(y)) / n
-            n = h.shape[0]
-            m = h.max(axis=1, keepdims=True)
-            d = np.exp(h - m)
-            s = d.sum(axis=1, keepdims=True)
-            rows = np.arange(n)
-            loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - h[rows, y]))
-            d /= s
-            d[rows, y] -= 1.0
-            d /= n
+        n = h.shape[0]
+        m = h.max(axis=1, keepdims=True)
+        d = np.exp(h - m)
+        s = d.sum(axis=1, keepdims=True)
+        rows = np.arange(n)
+        loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - h[rows, y]))
+        d /= s
+        d[rows, y] -= 1.0
+        d /= n
         grads: list[Any] = [None] * len(ps)
         for i in reversed(range(L)):
             grads[2 * i] = d.T @ acts[i]
             grads[2 * i + 1] = d.sum(axis=0)
             if i > 0:
                 d = d @ ps[2 * i]
-                self._act_grad(d, acts[i])
+                d *= acts[i] > 0
         if self.net.optimizer == "adam":
             self._adam(grads)
         else:
             lr = self.net.lr
             for p, g in zip(ps, grads):
-                g *= lr
-                p -= g
+                p -= lr * g
         return loss
 
     def _adam(self, grads, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
@@ -284,6 +297,11 @@ class Floor:
             if i < self.layers - 1:
                 h = np.maximum(h, 0)
         return h
+
+
+def floor_for(net: Net, weights) -> HighamFloor | Floor:
+    """The hand-written step for ``net``: Higham's for the quadratic cost."""
+    return (HighamFloor if net.loss == "quadratic" else Floor)(net, weights)
 
 
 # ------------------------------------------------------------------- the other models
@@ -424,8 +442,8 @@ def tutorial_step(model: Any, opt: Any, loss_fn: Callable) -> Callable:
 
 
 def _floor_maker(net: Net, weights):
-    floor = Floor(net, weights)
-    return floor.step, floor.predict
+    floor = floor_for(net, weights)
+    return floor.step, getattr(floor, "predict", None)
 
 
 def _cr_predict(model: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -519,7 +537,7 @@ def build_floor_fit(w: Workload, quick: bool):
     n, bs = len(X), w.net.batch
 
     def run():
-        floor = Floor(w.net, weights)
+        floor = floor_for(w.net, weights)
         rng = np.random.default_rng(SEED)
         total = 0.0
         for _ in range(epochs):
