@@ -564,8 +564,12 @@ def build_fit(w: Workload, quick: bool):
         model, opt = cr_model(w.net, weights)
         h = fit(model, loss, opt, (X, Y), epochs=epochs, batch_size=w.net.batch, seed=SEED,
                 metrics=(), progress=False, **extra)
+        ran = getattr(h, "compiled", None)  # fit says whether its step ran compiled
+        how = {True: "compiled", False: f"eager: {getattr(h, 'compile_reason', '?')}",
+               None: "not reported"}[ran]
         return {"units": epochs, "loss": float(h.records[-1]["train_loss"]),
-                "compile": extra.get("compile", "(fit has no compile argument)")}
+                "compile": f"{extra['compile']} ({how})" if extra
+                else "(fit has no compile argument)"}
 
     return run
 
