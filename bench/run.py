@@ -1166,8 +1166,13 @@ def print_report(data: dict[str, Any]) -> None:
           f"{', '.join(f'{x:.1f}' for x in meta['load_average'])} at the start; Python "
           f"{meta['python']}, NumPy {meta['numpy']}, torch {meta.get('torch', '-')}, "
           f"scikit-learn {meta.get('scikit-learn', '-')}")
-    print(f"every contender × workload in its own process, {meta['threads']} threads each; "
-          f"float32 matmul {meta.get('matmul_gflops', float('nan')):.0f} GFLOP/s"
+    load = meta["load_average"][0]
+    if load > 0.5 * (meta["cores"] or 1):
+        print(f"WARNING: the machine was busy (load average {load:.1f} on {meta['cores']} "
+              "CPUs): the times and ratios below do not show what an idle machine gives")
+    rate = meta.get("matmul_gflops")
+    print(f"every contender × workload in its own process, {meta['threads']} thread(s) each"
+          + (f"; float32 matmul {rate:.0f} GFLOP/s" if rate else "")
           + (" (--quick: fewer steps and rounds)" if meta["quick"] else ""))
     print()
     extra = {"flops": large_flops(LARGE.sizes, LARGE.batch),
@@ -1238,6 +1243,15 @@ def markdown(data: dict[str, Any]) -> str:
         cells = [f"{p[c]['peak_rss'] / 2**20:.0f} MiB ({p[c]['peak_rss'] / floor:.2f}×)"
                  if "peak_rss" in p.get(c, {}) and floor else "–" for c in cols]
         lines.append("| peak RSS, large | " + " | ".join(cells) + " |")
+    meta = data["meta"]
+    gemm = sorted({blas_summary(v).split(";")[0].removeprefix("GEMM: ")
+                   for r in results.values() if isinstance(r, dict)
+                   for v in r.values() if isinstance(v, dict) and "blas" in v})
+    lines += ["", f"Machine: {meta['cpu']}, {meta['cores']} CPUs (load average "
+              f"{meta['load_average'][0]:.1f} at the start); {meta['threads']} thread(s) for "
+              f"every contender, each in its own process; Python {meta['python']}, NumPy "
+              f"{meta['numpy']}, PyTorch {meta.get('torch', '-')}, scikit-learn "
+              f"{meta.get('scikit-learn', '-')}; products by: {'; '.join(gemm)}."]
     return "\n".join(lines)
 
 
