@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUNS ?= runs
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,9 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PY) bench/run.py
 
+# the documentation site, into site/ (a warning, a broken link or a missing reference fails)
+docs: $(VENV)/.installed-test
+	$(PY) -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs build site *.egg-info src/*.egg-info .pytest_cache .ruff_cache

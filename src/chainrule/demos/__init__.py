@@ -7,7 +7,7 @@ still hold, only with less margin.
 
 >>> from chainrule import demos
 >>> sorted(demos.DEMOS)[:3]
-['bias-variance', 'higham', 'init']
+['bias-variance', 'bias-variance-decomposition', 'higham']
 """
 
 from __future__ import annotations
@@ -77,6 +77,11 @@ DEMOS: dict[str, DemoSpec] = {
         "bias_variance",
         "Train and dev error against model width and L2 strength: underfitting and "
         "overfitting.",
+    ),
+    "bias-variance-decomposition": DemoSpec(
+        "decomposition",
+        "Noise + bias² + variance of polynomials and MLPs, estimated by refitting on many "
+        "training sets, against the degree and the width: the U of the total.",
     ),
     "universal": DemoSpec(
         "universal",
