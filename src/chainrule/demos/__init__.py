@@ -78,11 +78,6 @@ DEMOS: dict[str, DemoSpec] = {
         "Train and dev error against model width and L2 strength: underfitting and "
         "overfitting.",
     ),
-    "bias-variance-decomposition": DemoSpec(
-        "decomposition",
-        "Noise + bias² + variance of polynomials and MLPs, estimated by refitting on many "
-        "training sets, against the degree and the width: the U of the total.",
-    ),
     "universal": DemoSpec(
         "universal",
         "A one-hidden-layer network fitting a 1-D function: the error falls with the width.",
@@ -90,6 +85,11 @@ DEMOS: dict[str, DemoSpec] = {
     "init": DemoSpec(
         "init",
         "Zero vs small random vs Xavier vs He initialisation: symmetry and saturation.",
+    ),
+    "bias-variance-decomposition": DemoSpec(
+        "decomposition",
+        "Noise + bias² + variance of polynomials and MLPs, estimated by refitting on many "
+        "training sets, against the degree and the width: the U of the total.",
     ),
 }
 
