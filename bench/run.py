@@ -1112,7 +1112,8 @@ def blas_summary(entry: dict[str, Any]) -> str:
         gemm = f"MKL {version} (torch BLAS_INFO={t['blas']}) ×{t['threads']}"
     else:
         gemm = next((x for x in pools if "numpy" in x), "NumPy's BLAS (not reported)")
-    return f"GEMM: {gemm}; loaded: " + ", ".join(x for x in pools if x != gemm)
+    others = [x for x in pools if x != gemm]
+    return f"GEMM: {gemm}; also loaded: {', '.join(others) or 'nothing else'}"
 
 
 def table_rows(w: Workload, res: dict[str, Any], extra: dict[str, Any]):
