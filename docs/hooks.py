@@ -112,7 +112,10 @@ FIGURES = {
                       "(`plots.sigmoid_family`).",
     "degree": "Noise + bias² + variance of least-squares polynomials against the degree, "
               "estimated by `train.bias_variance_decomposition` on 100 training sets of 20 "
-              "points (the polynomial half of `chainrule demo bias-variance-decomposition`).",
+              "points (the polynomial half of `chainrule demo bias-variance-decomposition`). "
+              "The total is lowest at degree 3; at the highest degrees a few wild fits "
+              "dominate, and the estimate of bias², which carries variance/R with it, "
+              "rises with them.",
 }
 
 
