@@ -27,12 +27,14 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "nn", "optim", "data", "train", "mathkit", "plots", "sklearn", "io", "functional", "trace",
-    "onnx", "interop",
+    "onnx", "interop", "graphdraw",
 }
 
 
 def __getattr__(name: str):
-    """Import submodules (``cr.nn``, ``cr.optim``, …) and ``cr.save``/``cr.load`` on first use."""
+    """Import submodules (``cr.nn``, ``cr.optim``, …), ``cr.save``/``cr.load`` and the graph
+    drawing (``cr.draw``, ``cr.to_dot``, ``cr.explain_backward``, ``cr.record_modules``) on
+    first use."""
     import importlib
 
     if name in _SUBMODULES:
@@ -41,6 +43,8 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(f"{__name__}.io"), name)
     if name == "load_weights":
         return importlib.import_module(f"{__name__}.interop").load_weights
+    if name in ("draw", "to_dot", "explain_backward", "record_modules"):
+        return getattr(importlib.import_module(f"{__name__}.graphdraw"), name)
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
@@ -51,7 +55,9 @@ __all__ = [
     "autograd_grad",
     "cat",
     "concatenate",
+    "draw",
     "enable_grad",
+    "explain_backward",
     "grad",
     "gradcheck",
     "hessian",
@@ -62,10 +68,12 @@ __all__ = [
     "manual_seed",
     "no_grad",
     "ones",
+    "record_modules",
     "rng",
     "save",
     "stack",
     "tensor",
+    "to_dot",
     "where",
     "zeros",
 ]
