@@ -48,6 +48,7 @@ from rich.table import Table
 
 from .cli_export import export_command
 from .config import ConfigError, RunConfig, load_config, read_config_file, write_config
+from .graphexpr import graph_command
 from .search import search_command
 
 __all__ = [
@@ -1320,6 +1321,7 @@ def demo(
 
 app.command("search")(search_command)
 app.command("export")(_guarded(export_command))
+app.command("graph")(graph_command)
 
 
 def main() -> None:

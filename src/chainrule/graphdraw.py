@@ -28,7 +28,7 @@ Example (the seed example, ``f(x, y, z) = (x + y)·z`` at ``(−2, 5, −4)``):
     >>> z = cr.tensor(-4.0, requires_grad=True)
     >>> q = x + y; f = q * z
     >>> rows = cr.explain_backward(f, names={"x": x, "y": y, "z": z, "q": q, "f": f},
-    ...                            file=None)
+    ...                            echo=False)
     >>> print(rows)
     q = x + y = 3
     f = q · z = -12
@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import math
 import re
 import sys
 from collections import deque
@@ -93,18 +92,19 @@ def _num(v: Any) -> str:
 
 def summarise(a: Any) -> str:
     """An array as short text: scalars as numbers, up to 4 elements whole, else
-    ``shape μ=mean ‖·‖=norm``."""
+    ``shape μ=mean norm=‖a‖``."""
     a = np.asarray(a)
     if a.size == 1:
         return _num(a.reshape(()))
     if a.size <= 4 and a.ndim == 1:
         return "[" + ", ".join(_num(v) for v in a) + "]"
-    if a.dtype.kind not in "fiu":
-        return f"{a.shape} {a.dtype}"
+    if a.dtype.kind != "f":  # class labels, masks: the first values
+        head = ", ".join(_num(v) for v in a.ravel()[:4])
+        return f"{a.shape} {a.dtype} [{head}, …]"
     with np.errstate(all="ignore"):
         mean = float(np.mean(a)) if a.size else float("nan")
         norm = float(np.linalg.norm(a.astype(np.float64).ravel()))
-    return f"{a.shape} μ={_num(mean)} ‖·‖={_num(norm)}"
+    return f"{a.shape} μ={_num(mean)} norm={_num(norm)}"
 
 
 # ------------------------------------------------------------------- the rule of an op
@@ -575,25 +575,39 @@ def _fold(graph: Graph, box_of: Mapping[int, Node]) -> None:
             seen.add((a2, b2))
             edges.append((a2, b2))
     graph.roots = [box_of[r].key if r in box_of else r for r in graph.roots]
-    graph.nodes, graph.edges = nodes, edges
+    graph.nodes, graph.edges = _toposorted(nodes, edges), edges
+
+
+def _toposorted(nodes: dict[int, Node], edges: list[tuple[int, int]]) -> dict[int, Node]:
+    """``nodes`` reordered so that every edge goes forward (Kahn's algorithm, stable)."""
+    indegree = dict.fromkeys(nodes, 0)
+    users: dict[int, list[int]] = {}
+    for a, b in edges:
+        indegree[b] += 1
+        users.setdefault(a, []).append(b)
+    ready = deque(k for k, d in indegree.items() if d == 0)
+    order: dict[int, Node] = {}
+    while ready:
+        k = ready.popleft()
+        order[k] = nodes[k]
+        for u in users.get(k, ()):
+            indegree[u] -= 1
+            if indegree[u] == 0:
+                ready.append(u)
+    if len(order) != len(nodes):  # pragma: no cover - a fold never closes a cycle
+        raise RuntimeError("collapsing the graph produced a cycle")
+    return order
 
 
 def _collapse_beyond(graph: Graph, max_nodes: int) -> None:
-    """Keep the ``max_nodes − 1`` nodes nearest the outputs; fold the rest into one box."""
+    """Keep the last ``max_nodes − 1`` nodes in topological order (those nearest the
+    outputs: every user of a kept node is kept, so the fold closes no cycle); fold the
+    rest into one box."""
     if len(graph.nodes) <= max_nodes:
         return
-    parents: dict[int, list[int]] = {}
-    for a, b in graph.edges:
-        parents.setdefault(b, []).append(a)
-    keep: set[int] = set()
-    queue = deque(graph.roots)
-    while queue and len(keep) < max_nodes - 1:
-        k = queue.popleft()
-        if k in keep:
-            continue
-        keep.add(k)
-        queue.extend(parents.get(k, ()))
-    folded = [k for k in graph.nodes if k not in keep]
+    order = list(graph.nodes)
+    keep = set(order[len(order) - (max_nodes - 1):])
+    folded = order[: len(order) - (max_nodes - 1)]
     counts: dict[str, int] = {}
     for k in folded:
         n = graph.nodes[k]
@@ -719,42 +733,51 @@ def _render(graph: Graph, values: bool, grads: bool, title: str | None) -> Any:
     for r, _ in place.values():
         heights[r] = heights.get(r, 0) + 1
     rows = max(heights.values())
-    col_w, row_h, margin = 2.5, 0.95, 0.5
-    width = max(4.0, n_layers * col_w + 2 * margin)
-    notes = list(graph.notes)
-    height = max(2.0, rows * row_h + 2 * margin + 0.25 * (len(notes) + bool(title)))
+    # a deep, narrow graph (a network's chain of layers) runs top to bottom, so that it
+    # fits a page; a shallow one left to right
+    vertical = n_layers > 4 and n_layers > rows
+    col_w, row_h, margin = 2.6, 0.95, 0.4
+    head = 0.28 * (len(graph.notes) + bool(title))
+    if vertical:
+        width = max(4.0, rows * col_w + 2 * margin)
+        height = n_layers * row_h + 2 * margin + head
+    else:
+        width = max(4.0, n_layers * col_w + 2 * margin)
+        height = max(2.0, rows * row_h + 2 * margin + head)
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.axis("off")
-    mid = margin + (rows * row_h) / 2
     xy: dict[int, tuple[float, float]] = {}
     boxes: dict[int, Any] = {}
     for i, (k, node) in enumerate(graph.nodes.items()):
         r, s = place[k]
-        x = width - margin - col_w / 2 - r * col_w
-        y = mid - s * row_h
+        if vertical:  # output at the bottom, inputs flowing down into it
+            x, y = width / 2 + s * col_w, margin + row_h / 2 + r * row_h
+        else:  # output on the right
+            x, y = width - margin - col_w / 2 - r * col_w, margin + rows * row_h / 2 - s * row_h
         xy[k] = (x, y)
         face, edge = _STYLE[node.kind]
         if node.forward:
             face, edge = "#eeeeee", "#9e9e9e"
         text = ax.text(x, y, "\n".join(node.label(values, grads)), ha="center", va="center",
-                       fontsize=7.5, zorder=3, gid=f"node-{i}", linespacing=1.25,
+                       fontsize=8, zorder=3, gid=f"node-{i}", linespacing=1.25,
                        bbox=dict(boxstyle="round,pad=0.35", fc=face, ec=edge, lw=1.0))
         boxes[k] = text
     for j, (a, b) in enumerate(graph.edges):
         # above the boxes: a box is drawn (and placed) first, then the arrow clipped to it
-        ax.annotate("", xy=xy[b], xytext=xy[a], zorder=4, gid=f"edge-{j}",
+        arrow = ax.annotate("", xy=xy[b], xytext=xy[a], zorder=4,
                     arrowprops=dict(arrowstyle="-|>", color="#555555", lw=0.8,
                                     mutation_scale=11, shrinkA=0, shrinkB=2,
                                     patchA=boxes[a].get_bbox_patch(),
                                     patchB=boxes[b].get_bbox_patch()))
+        arrow.arrow_patch.set_gid(f"edge-{j}")
     top = height - 0.3
-    for line in ([title] if title else []) + notes:
+    for line in ([title] if title else []) + graph.notes:
         ax.text(0.2, top, line, ha="left", va="top", fontsize=8, color="#333333")
-        top -= 0.25
+        top -= 0.28
     return fig
 
 
@@ -775,7 +798,7 @@ def draw(
 
     One box per primitive, holding its equation in the nodes' names (``f = q · z``), its
     value and its gradient ``∂t/∂node`` (``∂Σt/∂node`` when ``t`` is not a scalar):
-    scalars as numbers, small vectors whole, larger arrays as ``shape μ=mean ‖·‖=norm``.
+    scalars as numbers, small vectors whole, larger arrays as ``shape μ=mean norm=‖a‖``.
     Inputs flow left to right into the output.
 
     Args:
@@ -862,7 +885,7 @@ def to_dot(
           node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];
           n0 [label="x", fillcolor="#e3f2fd"];
           n1 [label="2", fillcolor="#f5f5f5"];
-          n2 [label="t1 = x ⊙ 2", fillcolor="#fff8e1"];
+          n2 [label="t1 = x · 2", fillcolor="#fff8e1"];
           n0 -> n2;
           n1 -> n2;
         }
@@ -985,7 +1008,8 @@ def explain_backward(
     *,
     names: Mapping[str, Any] | None = None,
     model: Any = None,
-    file: TextIO | None = sys.stdout,
+    echo: bool = True,
+    file: TextIO | None = None,
 ) -> Explanation:
     """Print the chain rule for ``t``, node by node, with the numbers.
 
@@ -1006,7 +1030,8 @@ def explain_backward(
         names: mapping ``name → Tensor`` (``locals()`` works); the output is named ``L``
             unless named here; other unnamed tensors ``t1, t2, …``.
         model: an ``nn.Module`` naming its parameters.
-        file: where to print (None: do not print).
+        echo: print the rows (to ``file``, by default standard output).
+        file: where to print.
 
     Returns:
         An :class:`Explanation`: the rows as data (a list; ``.grads()`` maps names to
@@ -1020,7 +1045,7 @@ def explain_backward(
     graph = build_graph(t, names=names, model=model, grads=False,
                         root_names=[named.get(id(t), "L")])
     rows = Explanation()
-    for k, node in graph.nodes.items():
+    for node in graph.nodes.values():
         if node.kind == "op":
             rows.append(ForwardRow(node.name, node.op or "", node.equation, node.value))
     root = graph.roots[0]
@@ -1048,8 +1073,8 @@ def explain_backward(
                     pending[id(p)] -= 1
                     if pending[id(p)] == 0:
                         queue.append(id(p))
-    if file is not None:
-        print(rows, file=file)
+    if echo:
+        print(rows, file=sys.stdout if file is None else file)
     return rows
 
 
