@@ -329,6 +329,7 @@ def build_graph(
     values: bool = True,
     grads: bool = True,
     root_names: Sequence[str] | None = None,
+    prefix: str = "t",
 ) -> Graph:
     """The graph that produced ``roots``, with names, values and gradients on its nodes.
 
@@ -345,6 +346,7 @@ def build_graph(
             their ``state_dict`` names.
         values / grads: fill ``Node.value`` / ``Node.grad``.
         root_names: names of the roots (override ``names``).
+        prefix: unnamed tensors are called ``{prefix}1, {prefix}2, …``.
 
     Raises:
         TypeError: a root is not a Tensor; ValueError: the only root has no graph.
@@ -355,8 +357,10 @@ def build_graph(
     named = _name_map(names, model)
     params = _name_map(None, model)
     if root_names is not None:
-        for r, n in zip(roots, root_names):
-            named[id(r)] = n
+        given: dict[int, str] = {}
+        for r, n in zip(roots, root_names):  # one tensor may be several roots
+            given[id(r)] = f"{given[id(r)]} = {n}" if id(r) in given else n
+        named.update(given)
     order = _walk(roots)
     g_of: dict[int, Any] = {}
     if grads and len(roots) == 1 and roots[0].requires_grad:
@@ -372,7 +376,7 @@ def build_graph(
         name = named.get(key)
         if name is None:
             counter += 1
-            name = f"t{counter}"
+            name = f"{prefix}{counter}"
         ctx = t._ctx
         if ctx is None:
             kind = "param" if key in params else ("leaf" if t.requires_grad else "const")
@@ -667,8 +671,9 @@ def _backward_graph(t: Tensor, names: Any, model: Any, values: bool) -> Graph:
     seed = Tensor._wrap(np.ones_like(t.data))
     gs = autograd_grad(t, leaves, seed, create_graph=True)
     names_all = {n: x for x in forward for n in [named[id(x)]]}
+    names_all[f"∂{tname}/∂{tname}"] = seed
     graph = build_graph(gs, names=names_all, model=model, values=values, grads=False,
-                        root_names=[f"∂{tname}/∂{n}" for n in leaf_names])
+                        root_names=[f"∂{tname}/∂{n}" for n in leaf_names], prefix="b")
     in_forward = {id(x) for x in forward}
     for k, n in graph.nodes.items():
         n.forward = k in in_forward
