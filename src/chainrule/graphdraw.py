@@ -205,7 +205,8 @@ class Node:
         shape: the output shape.
         value: the output's array (None when not shown).
         grad: ``∂root/∂node`` (None when not shown or not defined).
-        equation: the forward equation in the nodes' symbols (``f = q ⊙ z``) when known.
+        equation: the forward equation in the nodes' symbols (``f = q ⊙ z``) when known;
+            for a module box, its output's name and the module (``t4 = [2] Linear 4→1``).
         members: how many graph nodes the box stands for.
         forward: for ``what="backward"``, whether the node belongs to the forward pass.
     """
@@ -225,8 +226,10 @@ class Node:
         """The lines written in the node's box."""
         if self.kind == "op":
             head = self.equation or f"{self.name} = {self.op}"
-        elif self.kind in ("module", "collapsed"):
-            head = f"{self.name}: {self.op}" if self.kind == "module" else str(self.op)
+        elif self.kind == "module":
+            head = self.equation or f"[{self.name}] {self.op}"
+        elif self.kind == "collapsed":
+            head = str(self.op)
         else:
             head = self.name
         lines = [head]
@@ -542,8 +545,10 @@ def _collapse_modules(graph: Graph, record: ModuleRecord, expand: Any) -> None:
             continue
         out_key = next(k for k in reversed(inside) if graph.nodes[k].kind == "op")
         out = graph.nodes[out_key]
-        box = Node(next_key, "module", name, op=_module_title(module), shape=out.shape,
-                   value=out.value, grad=out.grad, members=len(inside))
+        title = _module_title(module)
+        box = Node(next_key, "module", name, op=title, shape=out.shape, value=out.value,
+                   grad=out.grad, equation=f"{out.name} = [{name}] {title}",
+                   members=len(inside))
         next_key -= 1
         for k in inside:
             box_of[k] = box
@@ -741,7 +746,10 @@ def _render(graph: Graph, values: bool, grads: bool, title: str | None) -> Any:
     # a deep, narrow graph (a network's chain of layers) runs top to bottom, so that it
     # fits a page; a shallow one left to right
     vertical = n_layers > 4 and n_layers > rows
-    col_w, row_h, margin = 2.6, 0.95, 0.4
+    labels = {k: "\n".join(n.label(values, grads)) for k, n in graph.nodes.items()}
+    longest = max(len(line) for text in labels.values() for line in text.splitlines())
+    # a column fits the longest line (8 pt: about 0.075 inch a character) and a gap
+    col_w, row_h, margin = max(1.4, 0.075 * longest + 0.6), 0.95, 0.4
     head = 0.28 * (len(graph.notes) + bool(title))
     if vertical:
         width = max(4.0, rows * col_w + 2 * margin)
@@ -767,7 +775,7 @@ def _render(graph: Graph, values: bool, grads: bool, title: str | None) -> Any:
         face, edge = _STYLE[node.kind]
         if node.forward:
             face, edge = "#eeeeee", "#9e9e9e"
-        text = ax.text(x, y, "\n".join(node.label(values, grads)), ha="center", va="center",
+        text = ax.text(x, y, labels[k], ha="center", va="center",
                        fontsize=8, zorder=3, gid=f"node-{i}", linespacing=1.25,
                        bbox=dict(boxstyle="round,pad=0.35", fc=face, ec=edge, lw=1.0))
         boxes[k] = text
