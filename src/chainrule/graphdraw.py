@@ -837,7 +837,8 @@ def draw(
         title: optional title line.
 
     Returns:
-        The matplotlib ``Figure``.
+        The matplotlib ``Figure``; its ``chainrule_graph`` attribute is the drawn
+        :class:`Graph` (nodes, edges, notes on what was collapsed).
 
     Raises:
         TypeError: ``t`` is not a Tensor, or a bad ``names``/``model``/``expand``.
