@@ -231,6 +231,10 @@ def test_backward_graph_and_gradient_of_gradient():
     (df,) = cr.autograd_grad(f, [x], create_graph=True)
     rows = cr.explain_backward(df, names={"x": x}, echo=False)
     assert float(rows.grads()["x"]) == pytest.approx(6 * 1.5)
+    # the gradient of the gradient, drawn: its graph holds x and ∂(f')/∂x = f'' = 6x
+    g2 = cr.draw(df, names={"x": x, "df": df}).chainrule_graph
+    x_node = next(n for n in g2.nodes.values() if n.name == "x")
+    assert float(x_node.grad) == pytest.approx(6 * 1.5)
 
 
 def test_png_and_dot(tmp_path):
