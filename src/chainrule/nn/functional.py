@@ -1129,3 +1129,27 @@ def kl_div(
     if reduction == "batchmean":
         return loss.sum() / float(x.shape[0]) if x.ndim > 0 else loss.sum()
     return _reduce(loss, reduction)
+
+
+# Convolution and pooling (their own module; re-exported here as torch.nn.functional has them)
+from ._conv_functional import (  # noqa: E402
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    max_pool1d,
+    max_pool2d,
+)
+
+__all__ += [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "conv1d",
+    "conv2d",
+    "max_pool1d",
+    "max_pool2d",
+]

@@ -1,0 +1,494 @@
+"""Convolution and pooling primitives (1-D and 2-D, one code path for both).
+
+Notation, for one spatial axis (the 2-D case applies it to each axis): input ``x`` of shape
+``(N, C, L)``, weight ``W`` of shape ``(O, C/G, K)`` (``G`` groups), stride ``s``, dilation
+``d``, padding ``p`` (zeros, ``p_lo`` before and ``p_hi`` after), output length
+``L_out = ⌊(L + p_lo + p_hi − d(K − 1) − 1) / s⌋ + 1``::
+
+    y[n, o, l] = b[o] + Σ_{c ∈ group(o)} Σ_k W[o, c, k] · x_pad[n, c, s·l + d·k]
+
+Computed as im2col and one matrix product per group: the windows of the padded input are a
+strided view (``sliding_window_view``), copied once into the rows ``cols`` of shape
+``(G, N·L_out, C/G·K)``; then ``y = cols @ Wᵀ``. The three maps of the bilinear form
+``B(x, W, g) = ⟨g, conv(x, W)⟩`` are each a primitive, and each one's backward is written
+with the other two, so derivatives of any order exist:
+
+- :class:`Conv` ``y = conv(x, W) + b``:
+  ``∂L/∂x = conv_input_grad(g, W)``, ``∂L/∂W = conv_weight_grad(x, g)``, ``∂L/∂b = Σ g``;
+- :class:`ConvInputGrad` ``z = conv_input_grad(g, W)`` (the transposed convolution, col2im:
+  ``z_pad[n, c, s·l + d·k] += Σ_o W[o, c, k] g[n, o, l]``, one strided add per kernel
+  offset): ``∂/∂g = conv(gz, W)``, ``∂/∂W = conv_weight_grad(gz, g)``;
+- :class:`ConvWeightGrad` ``z = conv_weight_grad(x, g)``
+  (``z[o, c, k] = Σ_{n,l} g[n, o, l] x_pad[n, c, s·l + d·k]``):
+  ``∂/∂x = conv_input_grad(g, gz)``, ``∂/∂g = conv(x, gz)``.
+
+Pooling: :class:`MaxPool` gathers the window maximum (its flat position in the padded input
+is remembered); its backward scatters ``g`` back there (:class:`WindowScatter`), whose
+backward gathers (:class:`WindowGather`), and so on. :class:`AvgPool` sums one strided
+slice per kernel offset and divides; its transpose :class:`AvgPoolTranspose` adds ``g``
+back into each slice.
+
+Backward formulas receive ndarrays in a first-order pass (then the kernels run directly,
+re-using the ``cols`` of the forward pass) and Tensors when the backward pass is recorded
+(``create_graph=True``; then they call the primitives).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..ops import Function
+from ..tensor import Tensor
+
+__all__ = [
+    "AvgPool",
+    "AvgPoolTranspose",
+    "Conv",
+    "ConvInputGrad",
+    "ConvWeightGrad",
+    "Geometry",
+    "MaxPool",
+    "PoolGeometry",
+    "WindowGather",
+    "WindowScatter",
+]
+
+
+class Geometry(NamedTuple):
+    """How a convolution slides: per spatial axis ``stride``, ``padding`` as ``(lo, hi)``
+    pairs, ``dilation``; and the number of channel ``groups``."""
+
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...]
+    groups: int
+
+
+class PoolGeometry(NamedTuple):
+    """How a pooling window slides: per spatial axis ``kernel``, ``stride``, ``padding``
+    as ``(lo, hi)`` pairs and ``dilation``."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...]
+
+
+# ------------------------------------------------------------------------- shape helpers
+
+
+def out_size(size: int, pad: tuple[int, int], k: int, s: int, d: int) -> int:
+    """``⌊(size + p_lo + p_hi − d(k − 1) − 1) / s⌋ + 1``."""
+    return (size + pad[0] + pad[1] - d * (k - 1) - 1) // s + 1
+
+
+def _out_shape(spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+               padding: tuple[tuple[int, int], ...], dilation: tuple[int, ...]
+               ) -> tuple[int, ...]:
+    return tuple(out_size(*a) for a in zip(spatial, padding, kernel, stride, dilation))
+
+
+def _pad(x: Any, padding: tuple[tuple[int, int], ...], value: float = 0.0) -> Any:
+    """``x`` with its trailing ``len(padding)`` axes padded by ``value``."""
+    if not any(lo or hi for lo, hi in padding):
+        return x
+    lead = ((0, 0),) * (x.ndim - len(padding))
+    return np.pad(x, lead + tuple(padding), constant_values=value)
+
+
+def _unpad(xp: Any, padding: tuple[tuple[int, int], ...]) -> Any:
+    if not any(lo or hi for lo, hi in padding):
+        return xp
+    lead = (slice(None),) * (xp.ndim - len(padding))
+    return xp[lead + tuple(slice(lo, n - hi) for (lo, hi), n in
+                           zip(padding, xp.shape[-len(padding):]))]
+
+
+def _windows(xp: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
+             dilation: tuple[int, ...], out: tuple[int, ...]) -> Any:
+    """The view ``(…, *out, *kernel)`` of the windows of the (padded) input ``xp``."""
+    nd = len(kernel)
+    extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    w = sliding_window_view(xp, extent, axis=tuple(range(xp.ndim - nd, xp.ndim)), subok=True)
+    idx = (Ellipsis,) + tuple(slice(0, s * (n - 1) + 1, s) for s, n in zip(stride, out)) \
+        + tuple(slice(None, None, d) for d in dilation)
+    return w[idx]
+
+
+def _offset_slices(kernel: tuple[int, ...], stride: tuple[int, ...],
+                   dilation: tuple[int, ...], out: tuple[int, ...]) -> list[tuple[Any, ...]]:
+    """For each kernel offset ``k`` (row-major), ``(k, slices)``: the slices of the padded
+    input that offset ``k`` reads, ``x_pad[…, d·k : d·k + s(L_out − 1) + 1 : s]``."""
+    return [
+        (k, tuple(slice(d * ki, d * ki + s * (n - 1) + 1, s)
+                  for ki, s, d, n in zip(k, stride, dilation, out)))
+        for k in np.ndindex(*kernel)
+    ]
+
+
+def _any_tensor(*values: Any) -> bool:
+    return any(isinstance(v, Tensor) for v in values)
+
+
+# ------------------------------------------------------------------ convolution kernels
+
+
+def _im2col(x: Any, wshape: tuple[int, ...], geom: Geometry) -> tuple[Any, tuple[int, ...]]:
+    """``cols`` of shape ``(G, N·P, C/G·K)`` (``P`` output positions) and the output shape."""
+    N, C = x.shape[:2]
+    G = geom.groups
+    kernel = tuple(wshape[2:])
+    nd = len(kernel)
+    xp = _pad(x, geom.padding)
+    out = _out_shape(x.shape[2:], kernel, geom.stride, geom.padding, geom.dilation)
+    w = _windows(xp, kernel, geom.stride, geom.dilation, out)  # (N, C, *out, *kernel)
+    w = w.reshape((N, G, C // G) + out + kernel)
+    perm = (1, 0, *range(3, 3 + nd), 2, *range(3 + nd, 3 + 2 * nd))
+    cols = w.transpose(perm).reshape(G, N * math.prod(out), (C // G) * math.prod(kernel))
+    return cols, out
+
+
+def _to_rows(g: Any, G: int) -> Any:
+    """``g`` of shape ``(N, O, *out)`` as rows ``(G, N·P, O/G)``."""
+    N, O = g.shape[:2]
+    P = math.prod(g.shape[2:])
+    return g.reshape(N, G, O // G, P).transpose(1, 0, 3, 2).reshape(G, N * P, O // G)
+
+
+def _from_rows(y: Any, N: int, out: tuple[int, ...]) -> Any:
+    """Rows ``(G, N·P, O/G)`` back to ``(N, O, *out)``."""
+    G, _, Og = y.shape
+    return y.reshape(G, N, math.prod(out), Og).transpose(1, 0, 3, 2).reshape(
+        (N, G * Og) + out)
+
+
+def _w_rows(W: Any, G: int) -> Any:
+    """``W`` of shape ``(O, C/G, *K)`` as ``(G, O/G, C/G·K)``."""
+    return W.reshape(G, W.shape[0] // G, -1)
+
+
+def _conv_kernel(x: Any, W: Any, geom: Geometry) -> tuple[Any, Any]:
+    """``(conv(x, W), cols)`` on ndarrays."""
+    cols, out = _im2col(x, W.shape, geom)
+    y = cols @ _w_rows(W, geom.groups).transpose(0, 2, 1)
+    return _from_rows(y, x.shape[0], out), cols
+
+
+def _col2im(gcols: Any, x_shape: tuple[int, ...], kernel: tuple[int, ...],
+            geom: Geometry, out: tuple[int, ...]) -> Any:
+    """Add the rows ``gcols`` of shape ``(G, N·P, C/G·K)`` back into the input positions
+    their window read (one strided add per kernel offset) and drop the padding."""
+    N, C = x_shape[:2]
+    G = geom.groups
+    nd = len(kernel)
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], geom.padding))
+    gcols = gcols.reshape((G, N) + out + (C // G,) + kernel)
+    gxp = np.zeros_like(gcols, shape=(N, G, C // G) + padded)
+    perm = (1, 0, nd + 2, *range(2, nd + 2))
+    lead = (slice(None),) * 3
+    for k, sl in _offset_slices(kernel, geom.stride, geom.dilation, out):
+        gxp[lead + sl] += gcols[(Ellipsis,) + k].transpose(perm)
+    return _unpad(gxp, geom.padding).reshape(x_shape)
+
+
+def _input_grad_kernel(g: Any, W: Any, geom: Geometry, x_shape: tuple[int, ...],
+                       rows: Any = None) -> Any:
+    G = geom.groups
+    rows = _to_rows(g, G) if rows is None else rows
+    return _col2im(rows @ _w_rows(W, G), x_shape, tuple(W.shape[2:]), geom,
+                   tuple(g.shape[2:]))
+
+
+def _weight_grad_kernel(x: Any, g: Any, geom: Geometry, w_shape: tuple[int, ...],
+                        cols: Any = None, rows: Any = None) -> Any:
+    G = geom.groups
+    if cols is None:
+        cols, _ = _im2col(x, w_shape, geom)
+    rows = _to_rows(g, G) if rows is None else rows
+    return (rows.transpose(0, 2, 1) @ cols).reshape(w_shape)
+
+
+# dispatch: the primitive on Tensors (recorded, differentiable), the kernel on ndarrays
+
+
+def _conv(x: Any, W: Any, geom: Geometry) -> Any:
+    if _any_tensor(x, W):
+        return Conv.apply(x, W, None, geom=geom)
+    return _conv_kernel(x, W, geom)[0]
+
+
+def _conv_input_grad(g: Any, W: Any, geom: Geometry, x_shape: tuple[int, ...]) -> Any:
+    if _any_tensor(g, W):
+        return ConvInputGrad.apply(g, W, geom=geom, x_shape=x_shape)
+    return _input_grad_kernel(g, W, geom, x_shape)
+
+
+def _conv_weight_grad(x: Any, g: Any, geom: Geometry, w_shape: tuple[int, ...]) -> Any:
+    if _any_tensor(x, g):
+        return ConvWeightGrad.apply(x, g, geom=geom, w_shape=w_shape)
+    return _weight_grad_kernel(x, g, geom, w_shape)
+
+
+def _shape(v: Any) -> tuple[int, ...]:
+    return tuple(v.shape)
+
+
+# --------------------------------------------------------------------- the convolutions
+
+
+class Conv(Function):
+    """y = conv(x, W) + b  ;  ∂L/∂x = conv_input_grad(g, W),  ∂L/∂W = conv_weight_grad(x, g),
+    ∂L/∂b = Σ_{n, positions} g
+
+    ``x``: ``(N, C, *S)``; ``W``: ``(O, C/G, *K)``; ``b``: ``(O,)`` or None; ``geom``: a
+    :class:`Geometry`. The shapes are checked by :func:`chainrule.nn.functional.conv1d` /
+    ``conv2d`` before this runs.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, b=None, geom=None):
+        ctx.geom = geom
+        ctx.save(x, W)
+        y, ctx.cols = _conv_kernel(x, W, geom)
+        if b is not None:
+            y += b.reshape((-1,) + (1,) * (y.ndim - 2))
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, W = ctx.saved_tensors
+        geom = ctx.geom
+        gx = gW = gb = None
+        if _any_tensor(g, x, W):
+            if ctx.needs_grad(0):
+                gx = ConvInputGrad.apply(g, W, geom=geom, x_shape=_shape(x))
+            if ctx.needs_grad(1):
+                gW = ConvWeightGrad.apply(x, g, geom=geom, w_shape=_shape(W))
+        else:
+            rows = _to_rows(g, geom.groups)
+            if ctx.needs_grad(0):
+                gx = _input_grad_kernel(g, W, geom, x.shape, rows)
+            if ctx.needs_grad(1):
+                gW = _weight_grad_kernel(x, g, geom, W.shape, ctx.cols, rows)
+        if len(ctx.parents) > 2 and ctx.needs_grad(2):
+            gb = g.sum(axis=(0, *range(2, g.ndim)))
+        return gx, gW, gb
+
+
+class ConvInputGrad(Function):
+    """z = conv_input_grad(g, W) (transposed convolution)  ;  ∂L/∂g = conv(∂L/∂z, W),
+    ∂L/∂W = conv_weight_grad(∂L/∂z, g)"""
+
+    @staticmethod
+    def forward(ctx, g, W, geom=None, x_shape=None):
+        ctx.geom, ctx.x_shape = geom, x_shape
+        ctx.save(g, W)
+        return _input_grad_kernel(g, W, geom, x_shape)
+
+    @staticmethod
+    def backward(ctx, gz):
+        g, W = ctx.saved_tensors
+        d_g = _conv(gz, W, ctx.geom) if ctx.needs_grad(0) else None
+        d_W = _conv_weight_grad(gz, g, ctx.geom, _shape(W)) if ctx.needs_grad(1) else None
+        return d_g, d_W
+
+
+class ConvWeightGrad(Function):
+    """z = conv_weight_grad(x, g)  ;  ∂L/∂x = conv_input_grad(g, ∂L/∂z),
+    ∂L/∂g = conv(x, ∂L/∂z)"""
+
+    @staticmethod
+    def forward(ctx, x, g, geom=None, w_shape=None):
+        ctx.geom, ctx.w_shape = geom, w_shape
+        ctx.save(x, g)
+        return _weight_grad_kernel(x, g, geom, w_shape)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, g = ctx.saved_tensors
+        d_x = _conv_input_grad(g, gz, ctx.geom, _shape(x)) if ctx.needs_grad(0) else None
+        d_g = _conv(x, gz, ctx.geom) if ctx.needs_grad(1) else None
+        return d_x, d_g
+
+
+# ---------------------------------------------------------------------------- max pooling
+
+
+def _max_positions(x: Any, pg: PoolGeometry) -> tuple[Any, Any, tuple[int, ...]]:
+    """``(z, flat, out)``: the window maxima ``z`` of shape ``(N, C, *out)`` and the flat
+    index ``flat`` (shape ``(N, C, P)``) of each in the padded input's spatial positions."""
+    N, C = x.shape[:2]
+    xp = _pad(x, pg.padding, -np.inf)
+    out = _out_shape(x.shape[2:], pg.kernel, pg.stride, pg.padding, pg.dilation)
+    P, Kp = math.prod(out), math.prod(pg.kernel)
+    w = _windows(xp, pg.kernel, pg.stride, pg.dilation, out).reshape(N, C, P, Kp)
+    a = w.argmax(axis=-1)[..., None]
+    z = np.take_along_axis(w, a, axis=-1).reshape((N, C) + out)
+    # flat index = (window start) + (offset of the maximum inside the window)
+    space = xp.shape[2:]
+    pstrides = [math.prod(space[i + 1:]) for i in range(len(space))]  # row-major
+    starts = sum(np.arange(n).reshape((-1,) + (1,) * (len(out) - 1 - i)) * (s * st)
+                 for i, (n, s, st) in enumerate(zip(out, pg.stride, pstrides)))
+    offsets = sum(np.arange(k).reshape((-1,) + (1,) * (len(out) - 1 - i)) * (d * st)
+                  for i, (k, d, st) in enumerate(zip(pg.kernel, pg.dilation, pstrides)))
+    flat = np.reshape(starts, P)[:, None] + np.reshape(offsets, Kp)[a]
+    return z, flat[..., 0], out
+
+
+def _overlapping(pg: PoolGeometry) -> bool:
+    return any(s < d * (k - 1) + 1 for k, s, d in zip(pg.kernel, pg.stride, pg.dilation))
+
+
+def _scatter_kernel(g: Any, flat: Any, x_shape: tuple[int, ...], pg: PoolGeometry) -> Any:
+    N, C = x_shape[:2]
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pg.padding))
+    gv = g.reshape(N, C, -1)
+    z = np.zeros_like(gv, shape=(N, C, math.prod(padded)))
+    if _overlapping(pg):  # windows share positions: contributions must accumulate
+        np.add.at(z, (np.arange(N)[:, None, None], np.arange(C)[None, :, None], flat), gv)
+    else:
+        np.put_along_axis(z, flat, gv, axis=-1)
+    return _unpad(z.reshape((N, C) + padded), pg.padding)
+
+
+def _gather_kernel(x: Any, flat: Any, out: tuple[int, ...], pg: PoolGeometry) -> Any:
+    N, C = x.shape[:2]
+    xp = _pad(x, pg.padding).reshape(N, C, -1)
+    return np.take_along_axis(xp, flat, axis=-1).reshape((N, C) + out)
+
+
+class MaxPool(Function):
+    """z = max over each window of x  ;  ∂L/∂x = ∂L/∂z scattered to the position of each
+    window's maximum (added where windows overlap; the first maximum of a window wins a tie,
+    as PyTorch). Padding is −∞."""
+
+    @staticmethod
+    def forward(ctx, x, pg=None):
+        z, ctx.flat, _ = _max_positions(x, pg)
+        ctx.pg, ctx.x_shape = pg, x.shape
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        return _scatter(g, ctx.flat, ctx.x_shape, ctx.pg)
+
+
+def _scatter(g: Any, flat: Any, x_shape: tuple[int, ...], pg: PoolGeometry) -> Any:
+    if isinstance(g, Tensor):
+        return WindowScatter.apply(g, flat=flat, x_shape=x_shape, pg=pg)
+    return _scatter_kernel(g, flat, x_shape, pg)
+
+
+class WindowScatter(Function):
+    """z = zeros(x_shape) with g added at the positions ``flat``  ;  ∂L/∂g = (∂L/∂z)[flat]"""
+
+    @staticmethod
+    def forward(ctx, g, flat=None, x_shape=None, pg=None):
+        ctx.flat, ctx.pg, ctx.out_shape = flat, pg, g.shape[2:]
+        return _scatter_kernel(g, flat, x_shape, pg)
+
+    @staticmethod
+    def backward(ctx, gz):
+        if isinstance(gz, Tensor):
+            return WindowGather.apply(gz, flat=ctx.flat, out=ctx.out_shape, pg=ctx.pg)
+        return _gather_kernel(gz, ctx.flat, ctx.out_shape, ctx.pg)
+
+
+class WindowGather(Function):
+    """z = x[flat] (the positions of the window maxima)  ;  ∂L/∂x = ∂L/∂z scattered back"""
+
+    @staticmethod
+    def forward(ctx, x, flat=None, out=None, pg=None):
+        ctx.flat, ctx.pg, ctx.x_shape = flat, pg, x.shape
+        return _gather_kernel(x, flat, out, pg)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _scatter(g, ctx.flat, ctx.x_shape, ctx.pg)
+
+
+# ------------------------------------------------------------------------ average pooling
+
+
+def _avg_scale(spatial: tuple[int, ...], pg: PoolGeometry, count_include_pad: bool,
+               dtype: Any) -> Any:
+    """``1 / divisor``: ``1/∏K`` (a Python float), or, without counting the padding, one
+    value per output position (from the shapes only)."""
+    if count_include_pad or not any(lo or hi for lo, hi in pg.padding):
+        return 1.0 / math.prod(pg.kernel)
+    ones = np.ones((1, 1) + spatial, dtype=dtype)
+    return 1.0 / _window_sum(_pad(ones, pg.padding), pg,
+                             _out_shape(spatial, pg.kernel, pg.stride, pg.padding,
+                                        pg.dilation))
+
+
+def _window_sum(xp: Any, pg: PoolGeometry, out: tuple[int, ...]) -> Any:
+    """``Σ_k x_pad[…, d·k : … : s]``, one strided slice per kernel offset."""
+    lead = (slice(None),) * (xp.ndim - len(out))
+    z = None
+    for _, sl in _offset_slices(pg.kernel, pg.stride, pg.dilation, out):
+        if z is None:
+            z = xp[lead + sl].copy()
+        else:
+            z += xp[lead + sl]
+    return z
+
+
+def _avg_kernel(x: Any, pg: PoolGeometry, count_include_pad: bool) -> Any:
+    out = _out_shape(x.shape[2:], pg.kernel, pg.stride, pg.padding, pg.dilation)
+    z = _window_sum(_pad(x, pg.padding), pg, out)
+    z *= _avg_scale(tuple(x.shape[2:]), pg, count_include_pad, x.dtype)
+    return z
+
+
+def _avg_t_kernel(g: Any, x_shape: tuple[int, ...], pg: PoolGeometry, scale: Any) -> Any:
+    out = tuple(g.shape[2:])
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pg.padding))
+    gs = g * scale
+    z = np.zeros_like(gs, shape=tuple(x_shape[:2]) + padded)
+    lead = (slice(None),) * 2
+    for _, sl in _offset_slices(pg.kernel, pg.stride, pg.dilation, out):
+        z[lead + sl] += gs
+    return _unpad(z, pg.padding)
+
+
+class AvgPool(Function):
+    """z = (1/m) Σ_window x  ;  ∂L/∂x = avg_pool_transpose(∂L/∂z)
+
+    ``m`` is the window size ``∏K``, or with ``count_include_pad=False`` the number of
+    non-padding positions in the window.
+    """
+
+    @staticmethod
+    def forward(ctx, x, pg=None, count_include_pad=True):
+        ctx.pg, ctx.x_shape, ctx.cip = pg, x.shape, count_include_pad
+        return _avg_kernel(x, pg, count_include_pad)
+
+    @staticmethod
+    def backward(ctx, g):
+        if isinstance(g, Tensor):
+            return AvgPoolTranspose.apply(g, x_shape=ctx.x_shape, pg=ctx.pg,
+                                          count_include_pad=ctx.cip)
+        scale = _avg_scale(tuple(ctx.x_shape[2:]), ctx.pg, ctx.cip, g.dtype)
+        return _avg_t_kernel(g, ctx.x_shape, ctx.pg, scale)
+
+
+class AvgPoolTranspose(Function):
+    """z = avg_pool_transpose(g): each ``g/m`` added to the positions of its window
+    ;  ∂L/∂g = avg_pool(∂L/∂z)"""
+
+    @staticmethod
+    def forward(ctx, g, x_shape=None, pg=None, count_include_pad=True):
+        ctx.pg, ctx.cip = pg, count_include_pad
+        scale = _avg_scale(tuple(x_shape[2:]), pg, count_include_pad, g.dtype)
+        return _avg_t_kernel(g, x_shape, pg, scale)
+
+    @staticmethod
+    def backward(ctx, gz):
+        if isinstance(gz, Tensor):
+            return AvgPool.apply(gz, pg=ctx.pg, count_include_pad=ctx.cip)
+        return _avg_kernel(gz, ctx.pg, ctx.cip)
