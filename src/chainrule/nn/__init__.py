@@ -26,6 +26,17 @@ from .activations import (
     get_activation,
 )
 from .builders import mlp
+from .conv import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    MaxPool1d,
+    MaxPool2d,
+    Unflatten,
+)
 from .init import INITIALIZERS, calculate_gain, get_initializer
 from .layers import BatchNorm1d, Dropout, Flatten, LayerNorm, Linear, Residual
 from .losses import (
@@ -59,9 +70,15 @@ __all__ = [
     "LOSSES",
     "MODULES",
     "SELU",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "Conv1d",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
@@ -75,6 +92,8 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
     "Module",
     "ModuleList",
     "NLLLoss",
@@ -88,6 +107,7 @@ __all__ = [
     "Softplus",
     "Swish",
     "Tanh",
+    "Unflatten",
     "calculate_gain",
     "functional",
     "get_activation",
