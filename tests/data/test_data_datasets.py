@@ -278,7 +278,7 @@ def test_load_npz(tmp_path):
 def test_registry_names_and_unknown_name():
     assert set(DATASETS) == {
         "higham", "spirals", "moons", "circles", "xor", "house_prices", "universal",
-        "digits", "iris", "wine", "breast_cancer", "diabetes",
+        "digits", "iris", "wine", "breast_cancer", "diabetes", "mnist1d", "mnist1d_shuffled",
     }
     with pytest.raises(ValueError) as info:
         load_dataset("mnist")

@@ -14,8 +14,11 @@ NumPy only at import time (scikit-learn is imported when a bundled dataset is lo
 from .augment import Augmentation, Compose, GaussianNoise, Mixup, RandomShift
 from .datasets import (
     DATASETS,
+    IMAGE_SHAPES,
+    MNIST1D_SPLIT,
     Dataset,
     DatasetInfo,
+    as_images,
     breast_cancer,
     circles,
     diabetes,
@@ -27,6 +30,8 @@ from .datasets import (
     load_csv,
     load_dataset,
     load_npz,
+    mnist1d,
+    mnist1d_shuffled,
     moons,
     spirals,
     universal,
@@ -55,6 +60,8 @@ from .splits import (
 
 __all__ = [
     "DATASETS",
+    "IMAGE_SHAPES",
+    "MNIST1D_SPLIT",
     "Augmentation",
     "Compose",
     "DataLoader",
@@ -70,6 +77,7 @@ __all__ = [
     "Split",
     "Standardizer",
     "StratifiedKFold",
+    "as_images",
     "breast_cancer",
     "check_finite",
     "check_labels",
@@ -86,6 +94,8 @@ __all__ = [
     "load_csv",
     "load_dataset",
     "load_npz",
+    "mnist1d",
+    "mnist1d_shuffled",
     "moons",
     "one_hot",
     "spirals",
