@@ -292,9 +292,30 @@ def build_model(cfg: RunConfig, n_in: int, n_out: int) -> Any:
     """
     from . import nn
 
+    if cfg.model == "cnn":
+        return _build_cnn(cfg, n_in, n_out)
     return nn.mlp([n_in, *cfg.hidden, n_out], cfg.activation, init=cfg.init,
                   batch_norm=cfg.batch_norm, dropout=cfg.dropout, residual=cfg.residual,
                   seed=cfg.seed)
+
+
+def _build_cnn(cfg: RunConfig, n_in: int, n_out: int) -> Any:
+    """``nn.cnn`` on samples of ``cfg.input_shape`` (default: the dataset's image shape)."""
+    from . import nn
+    from .data import IMAGE_SHAPES
+
+    shape = cfg.input_shape or IMAGE_SHAPES.get(cfg.data.strip().lower().replace("-", "_"))
+    if shape is None:
+        raise CLIError(f"model cnn: no sample shape known for {cfg.data!r}; set input_shape "
+                       "(e.g. input_shape = [1, 40]) in the config file")
+    if int(np.prod(shape)) != n_in:
+        raise CLIError(f"model cnn: input_shape {list(shape)} holds {int(np.prod(shape))} "
+                       f"values but the data has {n_in} features")
+    try:
+        return nn.cnn(shape, n_out, cfg.conv, pool=cfg.pool, activation=cfg.activation,
+                      init=cfg.init, seed=cfg.seed)
+    except ValueError as err:
+        raise CLIError(f"model cnn: {err}") from None
 
 
 def _loss_name(cfg: RunConfig, task: str) -> str:
@@ -808,6 +829,9 @@ def train(
         metavar="SIZES",
         help="Hidden layer sizes, comma-separated, e.g. 64,32; '' for a linear model. "
         "[default: 256]", show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(
+        help="mlp, or cnn (convolutions on the dataset's signals or images; the stack is "
+        "set by conv/pool in a --config file). [default: mlp]", show_default=False)] = None,
     activation: Annotated[str | None, typer.Option(
         help="Hidden activation: relu, tanh, sigmoid, leaky_relu, elu, gelu, … "
         "[default: relu]", show_default=False)] = None,
@@ -886,7 +910,8 @@ def train(
     """
     overrides = dict(
         data=data, target=target, task=task, standardize=standardize, hidden=hidden,
-        activation=activation, dropout=dropout, batch_norm=batch_norm, residual=residual,
+        model=model, activation=activation, dropout=dropout, batch_norm=batch_norm,
+        residual=residual,
         init=init, loss=loss, optimizer=optimizer, lr=lr, momentum=momentum,
         nesterov=nesterov, beta1=beta1, beta2=beta2, schedule=schedule,
         schedule_args=_parse_schedule_args(schedule_arg), epochs=epochs,

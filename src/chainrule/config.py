@@ -77,6 +77,10 @@ class RunConfig(BaseModel):
         task: ``"auto"`` (from the dataset), ``"classification"`` or ``"regression"``.
         standardize: fit a Standardizer on the training split and apply it everywhere.
         hidden: sizes of the hidden layers (``"64,32"`` is accepted); empty = linear model.
+        model: ``"mlp"`` (``hidden``…) or ``"cnn"``: ``chainrule.nn.cnn`` with the rows of
+            ``conv`` (``[out_channels, kernel, stride, padding]`` each; default the MNIST-1D
+            paper's stack), max pooling ``pool`` after each activation (0: none), on
+            samples of ``input_shape`` (default ``chainrule.data.IMAGE_SHAPES[data]``).
         activation: hidden activation (a name of ``chainrule.nn.ACTIVATIONS``).
         dropout: drop probability after each hidden activation, in [0, 1).
         batch_norm: BatchNorm1d after each hidden linear layer.
@@ -107,6 +111,10 @@ class RunConfig(BaseModel):
     task: str = "auto"
     standardize: bool = True
     hidden: list[int] = [256]
+    model: str = "mlp"
+    conv: list[list[int | str]] | None = None
+    pool: int = 0
+    input_shape: list[int] | None = None
     activation: str = "relu"
     dropout: float = 0.2
     batch_norm: bool = False
@@ -168,6 +176,20 @@ class RunConfig(BaseModel):
     def _hidden(cls, v: list[int]) -> list[int]:
         if any(n < 1 for n in v):
             raise ValueError("every layer size must be >= 1")
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if v not in ("mlp", "cnn"):
+            raise ValueError("must be mlp or cnn")
+        return v
+
+    @field_validator("pool")
+    @classmethod
+    def _pool(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("must be >= 0 (0: no pooling)")
         return v
 
     @field_validator("activation")

@@ -36,6 +36,7 @@ from .conv import (
     MaxPool1d,
     MaxPool2d,
     Unflatten,
+    cnn,
 )
 from .init import INITIALIZERS, calculate_gain, get_initializer
 from .layers import BatchNorm1d, Dropout, Flatten, LayerNorm, Linear, Residual
@@ -109,6 +110,7 @@ __all__ = [
     "Tanh",
     "Unflatten",
     "calculate_gain",
+    "cnn",
     "functional",
     "get_activation",
     "get_initializer",

@@ -26,6 +26,7 @@ __all__ = [
     "MaxPool1d",
     "MaxPool2d",
     "Unflatten",
+    "cnn",
 ]
 
 
@@ -394,3 +395,88 @@ class Unflatten(Module):
 
     def _config(self) -> dict[str, Any]:
         return {"dim": self.dim, "unflattened_size": list(self.unflattened_size)}
+
+
+# ------------------------------------------------------------------------------- builder
+
+PAPER_CONV = ((25, 5, 2, 1), (25, 3, 2, 1), (25, 3, 2, 1))
+"""The MNIST-1D paper's convolutional stack, ``(out_channels, kernel, stride, padding)``."""
+
+
+def cnn(input_shape: Any, n_out: int, conv: Any = None, *, pool: int = 0,
+        activation: str = "relu", init: Any = None, seed: Any = None,
+        dtype: Any = np.float32) -> Module:
+    """A convolutional network on flat feature rows::
+
+        Unflatten(input_shape) → [Conv → σ → (MaxPool(pool))] per row of ``conv``
+                               → Flatten → Linear(n_out)
+
+    1-D or 2-D convolutions by the length of ``input_shape`` (``(C, L)`` or ``(C, H, W)``).
+
+    Args:
+        input_shape: the shape of one sample, e.g. ``(1, 40)`` or ``(1, 8, 8)``.
+        n_out: output width (classes).
+        conv: rows ``(out_channels, kernel_size[, stride[, padding]])`` (stride 1 and
+            padding 0 when left out; padding may be ``"same"``); default
+            :data:`PAPER_CONV`, the MNIST-1D paper's stack.
+        pool: max-pooling kernel after each activation (0: none).
+        activation: a name of ``nn.ACTIVATIONS`` (default ``"relu"``).
+        init: weight initialiser of every layer (None: PyTorch's default).
+        seed: int ``s`` (layer ``i`` seeded ``1000·s + i``), Generator or None.
+        dtype: parameter dtype.
+
+    Raises:
+        ValueError: a malformed row or a stack that shrinks the input to nothing (the
+            message names the layer and the shapes).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> model = nn.cnn((1, 40), 10, seed=0)   # the MNIST-1D paper's CNN
+        >>> model(cr.ones(2, 40)).shape, model.num_parameters()
+        ((2, 10), 5210)
+    """
+    from ..autodiff import no_grad
+    from ..tensor import Tensor as _Tensor
+    from .activations import get_activation
+    from .layers import Flatten, Linear
+    from .module import Sequential
+
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) not in (2, 3) or any(s < 1 for s in shape):
+        raise ValueError(f"cnn: input_shape must be (C, L) or (C, H, W) of positive sizes, "
+                         f"got {input_shape}")
+    nd = len(shape) - 1
+    rows = PAPER_CONV if conv is None else conv
+    gen = _rng.get_rng(seed) if not isinstance(seed, (int, np.integer)) else None
+
+    def layer_seed(i: int) -> Any:
+        return gen if gen is not None else 1000 * int(seed) + i
+
+    conv_cls, pool_cls = (Conv1d, MaxPool1d) if nd == 1 else (Conv2d, MaxPool2d)
+    layers: list[Module] = [Unflatten(1, shape)]
+    channels = shape[0]
+    for i, row in enumerate(rows):
+        row = list(row)
+        if not 2 <= len(row) <= 4:
+            raise ValueError(f"cnn: conv row {i} must be (out_channels, kernel_size[, stride"
+                             f"[, padding]]), got {row}")
+        out, k, s, p = (row + [1, 0][len(row) - 2:])[:4]
+        layers.append(conv_cls(channels, out, k, stride=s, padding=p, init=init,
+                               seed=layer_seed(i), dtype=dtype))
+        layers.append(get_activation(activation))
+        if pool:
+            layers.append(pool_cls(pool))
+        channels = out
+    # the flattened size: one sample of zeros through the stack (shapes are checked there)
+    probe = _Tensor(np.zeros((1, math.prod(shape)), dtype=dtype))
+    with no_grad():
+        for layer in layers:
+            try:
+                probe = layer(probe)
+            except ValueError as err:
+                raise ValueError(f"cnn: the stack does not fit input_shape {shape}: {err}") \
+                    from None
+    layers += [Flatten(), Linear(probe.size, n_out, init=init, seed=layer_seed(len(rows)),
+                                 dtype=dtype)]
+    return Sequential(*layers)
