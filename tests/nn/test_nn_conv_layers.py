@@ -3,6 +3,7 @@ PyTorch's default initialisation, init= names, save/load, and the paper's CNN sh
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
@@ -12,6 +13,7 @@ from torch_oracle import check_module
 
 import chainrule as cr
 from chainrule import nn
+from doctest_helper import check_doctests
 
 
 @pytest.mark.parametrize(("make_cr", "make_torch", "shape"), [
@@ -131,3 +133,33 @@ def test_compiled_step_matches_eager_on_the_cnn():
                 out.append(float(loss.item()))
         losses[mode] = out
     np.testing.assert_allclose(losses["compiled"], losses["eager"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["chainrule.nn.conv", "chainrule.nn._conv_functional",
+                                  "chainrule.demos.spatial_prior"])
+def test_docstring_examples_run(name):
+    check_doctests(name, doctest.ELLIPSIS)
+
+
+def test_every_conv_layer_and_function_is_documented():
+    from chainrule.nn import _conv_functional, conv
+    for mod in (conv, _conv_functional):
+        for name in mod.__all__:
+            doc = getattr(mod, name).__doc__ or ""
+            assert ">>>" in doc and len(doc) > 200, name
+
+
+def test_cnn_builder_stacks_and_seeds():
+    model = nn.cnn((1, 8, 8), 10, [(4, 3, 1, "same"), (6, 3)], pool=2, seed=2)
+    kinds = [type(m).__name__ for m in model]
+    assert kinds == ["Unflatten", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d",
+                     "Flatten", "Linear"]
+    # 8×8 → 'same' 8×8 → pool 4×4 → 3×3 kernel 2×2 → pool 1×1: 6 features
+    assert model[-1].weight.shape == (10, 6)
+    # layer i is seeded 1000·s + i
+    np.testing.assert_array_equal(model[1].weight.numpy(),
+                                  nn.Conv2d(1, 4, 3, padding="same", seed=2000).weight.numpy())
+    with pytest.raises(ValueError, match="does not fit input_shape"):
+        nn.cnn((1, 5), 2, [(3, 7)])
+    with pytest.raises(ValueError, match="conv row 0 must be"):
+        nn.cnn((1, 40), 2, [(3,)])
