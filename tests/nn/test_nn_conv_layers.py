@@ -4,6 +4,7 @@ PyTorch's default initialisation, init= names, save/load, and the paper's CNN sh
 from __future__ import annotations
 
 import doctest
+import inspect
 import math
 
 import numpy as np
@@ -142,11 +143,20 @@ def test_docstring_examples_run(name):
 
 
 def test_every_conv_layer_and_function_is_documented():
+    # the house rule: an equation, every parameter under Args:, an example
     from chainrule.nn import _conv_functional, conv
     for mod in (conv, _conv_functional):
         for name in mod.__all__:
-            doc = getattr(mod, name).__doc__ or ""
-            assert ">>>" in doc and len(doc) > 200, name
+            obj = getattr(mod, name)
+            doc = inspect.getdoc(obj) or ""
+            assert ">>>" in doc, name
+            assert any(sign in doc.split(">>>")[0] for sign in "=→~"), f"{name}: no equation"
+            target = obj.__init__ if inspect.isclass(obj) else obj
+            params = [p.name for p in inspect.signature(target).parameters.values()
+                      if p.name not in ("self", "input", "x", "dtype", "seed")]
+            assert not params or "Args:" in doc, f"{name}: no Args section"
+            for p in params:
+                assert p in doc, f"{name}: parameter {p!r} undocumented"
 
 
 def test_cnn_builder_stacks_and_seeds():

@@ -233,7 +233,10 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
                dilation: Any = 1) -> Tensor:
     """2-D max pooling: ``z[n, c, i, j] = max_{u,v} x_pad[n, c, s₀·i + d₀·u, s₁·j + d₁·v]``.
 
-    Arguments as :func:`max_pool1d` on ``(N, C, H, W)``, each an int or a pair.
+    Args:
+        input: ``(N, C, H, W)``.
+        kernel_size, stride, padding, dilation: as :func:`max_pool1d`, each an int or a
+            pair ``(along H, along W)``.
 
     Example:
         >>> import chainrule as cr
@@ -278,7 +281,10 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
                count_include_pad: bool = True) -> Tensor:
     """2-D average pooling: ``z[n, c, i, j] = (1/m) Σ_{u,v} x_pad[n, c, s₀·i + u, s₁·j + v]``.
 
-    Arguments as :func:`avg_pool1d` on ``(N, C, H, W)``, each an int or a pair.
+    Args:
+        input: ``(N, C, H, W)``.
+        kernel_size, stride, padding, count_include_pad: as :func:`avg_pool1d`, each int
+            argument an int or a pair ``(along H, along W)``.
 
     Example:
         >>> import chainrule as cr
@@ -316,9 +322,11 @@ def _adaptive(nd: int, name: str, x: Any, output_size: Any) -> Tensor:
 
 
 def adaptive_avg_pool1d(input: Any, output_size: Any) -> Tensor:
-    """1-D adaptive average pooling to length ``m``: ``z[…, i]`` is the mean of
-    ``x[…, ⌊i·L/m⌋ : ⌈(i+1)·L/m⌉]`` (PyTorch's bins), as a product with a fixed averaging
-    matrix.
+    """1-D adaptive average pooling to length ``m``::
+
+        z[…, i] = mean of x[…, ⌊i·L/m⌋ : ⌈(i+1)·L/m⌉]      (PyTorch's bins)
+
+    computed as ``z = x @ Pᵀ`` with the fixed ``(m, L)`` averaging matrix ``P``.
 
     Args:
         input: ``(N, C, L)``.
@@ -334,8 +342,12 @@ def adaptive_avg_pool1d(input: Any, output_size: Any) -> Tensor:
 
 
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
-    """2-D adaptive average pooling to ``(m_H, m_W)`` (an int means both), PyTorch's bins
-    along each axis.
+    """2-D adaptive average pooling to ``(m_H, m_W)``: ``z = P_H · x · P_Wᵀ`` on each
+    channel, with PyTorch's bins along each axis (see :func:`adaptive_avg_pool1d`).
+
+    Args:
+        input: ``(N, C, H, W)``.
+        output_size: ``(m_H, m_W)``, or an int for both.
 
     Example:
         >>> import chainrule as cr

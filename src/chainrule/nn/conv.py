@@ -233,8 +233,13 @@ class MaxPool1d(_PoolNd):
 
 @register_module
 class MaxPool2d(_PoolNd):
-    """2-D max pooling (:func:`~chainrule.nn.functional.max_pool2d`); arguments as
-    :class:`MaxPool1d`, each an int or a pair. Shapes: ``(N, C, H, W)`` → ``(N, C, H', W')``.
+    """2-D max pooling: ``z[n, c, i, j] = max_{u,v} x_pad[n, c, s₀·i + d₀·u, s₁·j + d₁·v]``
+    (:func:`~chainrule.nn.functional.max_pool2d`).
+
+    Args:
+        kernel_size, stride, padding, dilation: as :class:`MaxPool1d`, each an int or a pair.
+
+    Shapes: ``(N, C, H, W)`` → ``(N, C, H', W')``.
 
     Example:
         >>> import chainrule as cr
@@ -281,8 +286,12 @@ class AvgPool1d(_PoolNd):
 
 @register_module
 class AvgPool2d(_PoolNd):
-    """2-D average pooling (:func:`~chainrule.nn.functional.avg_pool2d`); arguments as
-    :class:`AvgPool1d`, each an int or a pair.
+    """2-D average pooling: ``z[n, c, i, j] = (1/m) Σ_{u,v} x_pad[n, c, s₀·i + u, s₁·j + v]``
+    (:func:`~chainrule.nn.functional.avg_pool2d`).
+
+    Args:
+        kernel_size, stride, padding, count_include_pad: as :class:`AvgPool1d`, each int
+            argument an int or a pair.
 
     Example:
         >>> import chainrule as cr
@@ -323,8 +332,11 @@ class _AdaptiveAvgPoolNd(Module):
 
 @register_module
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
-    """Average pooling to a fixed length ``m`` whatever the input length (PyTorch's bins:
-    output ``i`` averages ``x[⌊i·L/m⌋ : ⌈(i+1)·L/m⌉]``).
+    """Average pooling to a fixed length ``m`` whatever the input length (PyTorch's bins):
+    ``z[…, i] = mean of x[…, ⌊i·L/m⌋ : ⌈(i+1)·L/m⌉]``.
+
+    Args:
+        output_size: ``m``.
 
     Shapes: ``(N, C, L)`` → ``(N, C, m)``.
 
@@ -340,7 +352,11 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
 
 @register_module
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
-    """2-D adaptive average pooling to ``(m_H, m_W)`` (an int means both).
+    """2-D adaptive average pooling to ``(m_H, m_W)``: ``z = P_H · x · P_Wᵀ`` per channel,
+    with PyTorch's bins along each axis.
+
+    Args:
+        output_size: ``(m_H, m_W)``, or an int for both.
 
     Shapes: ``(N, C, H, W)`` → ``(N, C, m_H, m_W)``.
 
