@@ -31,6 +31,11 @@ def test_train_mnist1d_cnn_saves_evaluates_and_resumes(tmp_path):
     assert art.model.num_parameters() == 5210
     ev = runner.invoke(app, ["evaluate", str(tmp_path / "cut")])
     assert ev.exit_code == 0, ev.output
+    # back-propagated gradients of every conv parameter against finite differences
+    gc = runner.invoke(app, ["gradcheck", str(tmp_path / "cut"), "--batch", "4",
+                             "--max-entries", "8"])
+    assert gc.exit_code == 0, gc.output
+    assert "2.weight" in gc.stdout or "1.weight" in gc.stdout
     result = _train("--resume", str(tmp_path / "cut"), "--epochs", "3")
     assert "for 3 epochs" in result.stdout
     metrics = json.loads((tmp_path / "cut" / "metrics.json").read_text())
