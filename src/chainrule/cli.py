@@ -69,6 +69,7 @@ CONFIG_FILE = "config.toml"
 PREPROCESSING_FILE = "preprocessing.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
+TRAIN_LOG = "train.log"
 CHECKPOINT_DIR = "checkpoints"
 
 app = typer.Typer(
@@ -341,20 +342,42 @@ _SCHEDULE_DEFAULTS: dict[str, Callable[[RunConfig], dict[str, Any]]] = {
 }
 
 
+def resolved_schedule_args(cfg: RunConfig) -> dict[str, Any]:
+    """Every argument of ``cfg``'s schedule: the user's, else the CLI's or the class's default.
+
+    This is what ``config.toml`` records, so a run folder states the schedule it used.
+    """
+    from .config import _REQUIRED, schedule_parameters
+
+    if cfg.schedule is None:
+        return {}
+    kwargs = {k: v for k, v in schedule_parameters(cfg.schedule).items() if v is not _REQUIRED}
+    kwargs.update(_SCHEDULE_DEFAULTS.get(cfg.schedule, lambda c: {})(cfg))
+    kwargs.update(cfg.schedule_args)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+
+
 def _make_scheduler(cfg: RunConfig, optimizer: Any) -> Any:
     if cfg.schedule is None:
         return None
+    from .config import _REQUIRED, describe_parameters, schedule_parameters
     from .optim import get_scheduler
 
     if cfg.schedule == "lambda":
         raise CLIError("schedule: 'lambda' needs a Python function; choose another schedule "
                        "(got 'lambda')")
-    kwargs = _SCHEDULE_DEFAULTS.get(cfg.schedule, lambda c: {})(cfg)
-    kwargs.update(cfg.schedule_args)
+    kwargs = resolved_schedule_args(cfg)
+    params = schedule_parameters(cfg.schedule)
+    missing = [k for k, v in params.items() if v is _REQUIRED and k not in kwargs]
+    if missing:
+        raise CLIError(f"schedule_args: the {cfg.schedule!r} schedule needs "
+                       f"{', '.join(missing)} (e.g. --schedule-arg {missing[0]}=…); its "
+                       f"arguments: {describe_parameters(params)}")
     try:
         return get_scheduler(cfg.schedule, optimizer, **kwargs)
-    except TypeError as e:
-        raise CLIError(f"schedule_args: wrong arguments for {cfg.schedule!r} ({e})") from None
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"schedule_args: wrong arguments for {cfg.schedule!r} ({_one_line(e)}); "
+                       f"its arguments: {describe_parameters(params)}") from None
 
 
 # ============================================================================ run folders
@@ -448,79 +471,28 @@ def _clean(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-class _EpochProgress:
-    """A rich progress bar over epochs showing the train loss and the dev metric."""
-
-    def __init__(self, epochs: int, start_epoch: int, console: Console, metric: str) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.metric = metric
-        self.progress = Progress(
-            TextColumn("[bold]epoch"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[text]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self.task = self.progress.add_task("train", total=epochs, completed=start_epoch,
-                                           text="")
-        self.progress.start()
-
-    def update(self, logs: dict[str, Any]) -> None:
-        parts = [f"loss {logs.get('train_loss', float('nan')):.4f}"]
-        if "dev_loss" in logs:
-            parts.append(f"dev loss {logs['dev_loss']:.4f}")
-        key = f"dev_{self.metric}"
-        if key in logs:
-            parts.append(f"dev {self.metric} {logs[key]:.4f}")
-        self.progress.update(self.task, completed=logs["epoch"], text="  ".join(parts))
-
-    def finish(self, stopped_early: bool) -> None:
-        """Mark the end of training (and say so when early stopping ended it)."""
-        if stopped_early:
-            task = self.progress.tasks[0]
-            self.progress.update(self.task, text=f"{task.fields['text']}  (early stop)")
-
-    def close(self) -> None:
-        self.progress.stop()
-
-
-def _progress_callback(bar: _EpochProgress | None) -> Any:
-    from .train import Callback
-
-    class _Progress(Callback):
-        """Feeds each epoch's record to the progress bar (no state to checkpoint)."""
-
-        def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
-            if bar is not None:
-                bar.update(logs)
-
-    return _Progress()
-
-
-def _history_curves(history: Any, task: str) -> dict[str, Any]:
+def _history_curves(history: Any, task: str, y_scale: Any = None,
+                     target_name: str = "target") -> dict[str, Any]:
+    """The curves of the training figure; a regression metric in the target's own units."""
     cols = history.keys()
     metric = "accuracy" if task == "classification" else ("rmse" if "train_rmse" in cols
                                                           else None)
+    scale = 1.0 if (metric != "rmse" or y_scale is None) else float(y_scale[1])
 
     def col(name: str) -> Any:
-        return history.column(name) if name in cols else None
+        return history.column(name) * (scale if name.endswith("_rmse") else 1.0) \
+            if name in cols else None
 
+    label = metric or "metric"
+    if metric == "rmse":
+        label = f"RMSE ({target_name} units)"
     return {
         "epochs": history.column("epoch"),
         "train_loss": history.column("train_loss"),
         "dev_loss": col("dev_loss"),
         "train_metric": col(f"train_{metric}") if metric else None,
         "dev_metric": col(f"dev_{metric}") if metric else None,
-        "metric_name": metric or "metric",
+        "metric_name": label,
     }
 
 
@@ -539,18 +511,29 @@ def _layer_label(model: Any, layer: str) -> str:
     return f"layer {layer}: {kind}{shape}"
 
 
+def _class_labels(data: Any) -> list[str]:
+    return [f"class {n}" if str(n).isdigit() else str(n) for n in data]
+
+
+def _target_label(data: PreparedData) -> str:
+    return str(data.target_names[0]) if data.target_names else "target"
+
+
 def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, loss: str,
                  best_epoch: int | None, schedule: str | None = None) -> list[Path]:
     from . import plots
     from .train import predict
 
-    figures: list[Path] = []
-    classes = [f"class {n}" if str(n).isdigit() else str(n) for n in data.target_names]
-    curves = _history_curves(history, data.task)
+    figures: list[Any] = []
+    classes = _class_labels(data.target_names)
+    curves = _history_curves(history, data.task, data.y_scale, _target_label(data))
+    loss_label = f"{loss.replace('_', '-')} loss"
+    if data.y_scale is not None:
+        loss_label += " (standardised target)"
     figures += plots.training_curves(
         curves["epochs"], curves["train_loss"], curves["dev_loss"],
         train_metric=curves["train_metric"], dev_metric=curves["dev_metric"],
-        metric_name=curves["metric_name"], loss_name=f"{loss.replace('_', '-')} loss",
+        metric_name=curves["metric_name"], loss_name=loss_label,
         best_epoch=best_epoch, title=f"Training on {data.name}",
         path=run_dir / "curves")
     if history.grad_norms:
@@ -561,11 +544,13 @@ def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, lo
             title="Gradient norm per layer (mean over each epoch's batches)",
             path=run_dir / "gradient_norms")
     lrs = history.column("lr")
-    figures += plots.learning_rate_schedule(
-        lrs, steps=curves["epochs"], label=f"schedule: {schedule or 'constant'}",
-        title=f"Learning rate per epoch, {data.name}", path=run_dir / "lr_schedule")
+    finite = lrs[np.isfinite(lrs)]
+    if finite.size and finite.max() > finite.min():  # a constant rate says nothing
+        figures += plots.learning_rate_schedule(
+            lrs, steps=curves["epochs"], label=f"schedule: {schedule or 'constant'}",
+            title=f"Learning rate per epoch, {data.name}", path=run_dir / "lr_schedule")
+    X, y = data.test
     if data.task == "classification":
-        X, y = data.test
         pred = predict(model, X).argmax(axis=1)
         figures += plots.confusion_matrix(
             y, pred, class_names=classes,
@@ -582,7 +567,22 @@ def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, lo
                 classify, Xall, yall, resolution=301, class_names=classes,
                 feature_names=names, title=f"Decision regions, {data.name}",
                 path=run_dir / "decision_regions")
-    return figures
+    elif np.asarray(y).ndim == 1 or np.asarray(y).shape[1] == 1:
+        t, p = _unscaled(y, data.y_scale), _unscaled(predict(model, X), data.y_scale)
+        figures += plots.predicted_vs_actual(
+            t, p, target_name=_target_label(data), title=f"Test set, {data.name}",
+            path=run_dir / "predicted_vs_actual")
+    return [f for f in figures if f is not None]
+
+
+def _unscaled(values: Any, y_scale: Any) -> np.ndarray:
+    """A standardised regression target back in its own units: ``y = y'·std + mean``."""
+    v = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    v = v[:, 0] if v.shape[1] == 1 else v
+    if y_scale is None:
+        return v
+    mean, std = y_scale
+    return v * float(std) + float(mean)
 
 
 def _in_target_units(res: dict[str, float], y_scale: Any) -> dict[str, float]:
@@ -606,12 +606,91 @@ def _evaluate_parts(model: Any, loss: str, data: PreparedData) -> dict[str, dict
     return out
 
 
+#: A split with fewer samples than this gives metrics too noisy to compare models by.
+SMALL_SPLIT = 30
+
+
+def _split_quality(model: Any, task: str, parts: dict[str, tuple[np.ndarray, np.ndarray]],
+                   y_scale: Any, class_names: Sequence[str]) -> dict[str, Any]:
+    """95 % intervals of each split's metric, per-class precision/recall/F1, warnings.
+
+    Accuracy: the Wilson interval of ``k`` correct of ``n``. RMSE: a seeded percentile
+    bootstrap over the samples, in the target's units.
+    """
+    from .train import predict
+    from .train.metrics import bootstrap_interval, precision_recall_f1, rmse, wilson_interval
+
+    intervals: dict[str, Any] = {}
+    per_class: dict[str, Any] = {}
+    warnings: list[str] = []
+    for part, (X, y) in parts.items():
+        n = len(y)
+        if n == 0:
+            continue
+        out = predict(model, X)
+        if task == "classification":
+            pred = out.argmax(axis=1)
+            correct = int(np.sum(pred == np.asarray(y)))
+            lo, hi = wilson_interval(correct, n)
+            intervals[part] = {"accuracy": [lo, hi]}
+            prf = precision_recall_f1(y, pred, len(class_names))
+            per_class[part] = {
+                str(c): {k: (int(v[i]) if k == "support" else float(v[i]))
+                         for k, v in prf.items()}
+                for i, c in enumerate(class_names)}
+            what = f"accuracy {correct}/{n}, 95 % interval {lo:.2f}–{hi:.2f}"
+        else:
+            t, p = _unscaled(y, y_scale), _unscaled(out, y_scale)
+            lo, hi = bootstrap_interval(t, p, rmse) if n > 1 else (math.nan, math.nan)
+            intervals[part] = {"rmse": [_clean(lo), _clean(hi)]}
+            what = f"RMSE 95 % interval {lo:.4g}–{hi:.4g}"
+        if n < SMALL_SPLIT:
+            warnings.append(f"the {part} split has only {n} samples ({what}): too few to "
+                            f"judge or compare models by; use more data or cross-validation")
+    return {"intervals": intervals, "per_class": per_class, "warnings": warnings}
+
+
+def _checkpoint_epoch(run_dir: Path) -> int | None:
+    """The epoch stored in a run folder's last checkpoint, or None if there is none."""
+    ckpt = run_dir / CHECKPOINT_DIR / "last.safetensors"
+    if not ckpt.is_file():
+        return None
+    from .train import load_checkpoint
+
+    try:
+        return int(load_checkpoint(ckpt).get("epoch", 0))
+    except (ValueError, OSError, KeyError, TypeError):
+        return None
+
+
+def _interrupted(run_dir: Path, epoch: int, epochs: int, log: Any) -> CLIError:
+    """The message of a run stopped by Ctrl-C: where it stopped and how to continue."""
+    saved = _checkpoint_epoch(run_dir)
+    lines = [f"interrupted during epoch {epoch + 1} of {epochs}"]
+    if saved:
+        lines.append(f"checkpoint: {run_dir / CHECKPOINT_DIR / 'last.safetensors'} "
+                     f"(after epoch {saved})")
+        lines.append(f"continue with: chainrule train --resume {run_dir}")
+        message = f"interrupted at epoch {epoch + 1}; continue with: chainrule train " \
+                  f"--resume {run_dir}"
+    else:
+        lines.append("no epoch was completed, so there is no checkpoint to resume from")
+        message = "interrupted before the first epoch ended; nothing to resume"
+    for line in lines:
+        _err_console().print(line, markup=False, highlight=False)
+    if log is not None:
+        log.write("\n".join(lines) + "\n")
+    return CLIError(message, code=130)
+
+
 def run_training(
     cfg: RunConfig,
     *,
     resume_dir: str | os.PathLike | None = None,
     show_progress: bool | None = None,
     console: Console | None = None,
+    figures: bool = True,
+    formats: str | Sequence[str] = ("png", "svg"),
 ) -> TrainResult:
     """Train the model described by ``cfg`` and fill its run folder.
 
@@ -619,19 +698,26 @@ def run_training(
         cfg: the validated configuration.
         resume_dir: continue the run in this folder from its last checkpoint (``cfg`` must
             be the configuration stored there, possibly with more epochs).
-        show_progress: show the epoch progress bar (default: when stderr is a terminal).
+        show_progress: show progress: a live bar on a terminal, one line per epoch
+            elsewhere (default: on); False shows nothing. ``train.log`` is always written.
         console: where progress and messages go (default: stderr).
+        figures: draw the figures.
+        formats: their file formats (``"png"``, ``"svg"`` or both).
 
     Returns:
         A :class:`TrainResult`.
+
+    Raises:
+        CLIError: bad settings (code 2), or the run was interrupted (code 130; the
+            message names the ``--resume`` command).
     """
     import chainrule as cr
 
     from .train import EarlyStopping, GradientMonitor, fit
+    from .train.progress import ProgressCallback
+    from .train.summary import format_summary, model_summary
 
     console = console or _err_console()
-    if show_progress is None:
-        show_progress = console.is_terminal
     if resume_dir is not None:
         run_dir = Path(resume_dir)
     else:
@@ -642,32 +728,51 @@ def run_training(
             raise CLIError(f"name: the run folder {os.fspath(run_dir)} already holds a run; "
                            f"choose another --name or continue it with --resume "
                            f"(got {cfg.name!r})")
+    if figures:
+        from .plots import figure_formats
+
+        with figure_formats(formats):  # checks the formats before any work
+            pass
     data = prepare_data(cfg)
     loss = _loss_name(cfg, data.task)
     model = build_model(cfg, data.n_features, data.n_outputs)
     optimizer = _make_optimizer(cfg, model)
     scheduler = _make_scheduler(cfg, optimizer)
+    if cfg.schedule is not None:  # record every argument the schedule ran with
+        cfg = cfg.model_copy(update={"schedule_args": resolved_schedule_args(cfg)})
+    start_epoch = 0
+    if resume_dir is not None:
+        saved = _checkpoint_epoch(run_dir)
+        if saved is None:
+            raise CLIError(f"resume: no checkpoint in {os.fspath(run_dir / CHECKPOINT_DIR)}; "
+                           "nothing to continue")
+        if cfg.epochs < saved:
+            raise CLIError(f"resume: {os.fspath(run_dir)} has already trained {saved} epochs; "
+                           f"--epochs must be at least that (got {cfg.epochs})")
+        start_epoch = saved
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config(cfg, run_dir / CONFIG_FILE)
     _write_json(run_dir / PREPROCESSING_FILE, _preprocessing(data, cfg))
 
+    summary = format_summary(model_summary(model, data.train[0].shape[1:]))
     callbacks: list[Any] = [GradientMonitor(warn=False)]
     early = None
     if cfg.patience > 0:
         early = EarlyStopping(monitor="dev_loss", patience=cfg.patience, restore_best=True)
         callbacks.append(early)
-    start_epoch = 0
-    ckpt = run_dir / CHECKPOINT_DIR / "last.safetensors"
+    log = (run_dir / TRAIN_LOG).open("a", encoding="utf-8")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     if resume_dir is not None:
-        if not ckpt.is_file():
-            raise CLIError(f"resume: no checkpoint in {os.fspath(run_dir / CHECKPOINT_DIR)}; "
-                           "nothing to continue")
-        from .train import load_checkpoint
-
-        start_epoch = int(load_checkpoint(ckpt).get("epoch", 0))
-    metric = "accuracy" if data.task == "classification" else "rmse"
-    bar = _EpochProgress(cfg.epochs, start_epoch, console, metric) if show_progress else None
-    callbacks.append(_progress_callback(bar))
+        head = f"resumed from epoch {start_epoch} of {cfg.epochs}"
+        console.print(f"{head} ({run_dir})", markup=False, highlight=False)
+    else:
+        head = f"training {data.name} ({len(data.train[1])} train, {len(data.dev[1])} dev, " \
+               f"{len(data.test[1])} test samples) for up to {cfg.epochs} epochs"
+    log.write(f"[{stamp}] {head}\n{summary}\n")
+    if show_progress is not False:
+        console.print(summary, markup=False, highlight=False)
+    progress = ProgressCallback(console, file=log, echo=show_progress is not False)
+    callbacks.append(progress)
     t0 = time.perf_counter()
     try:
         history = fit(
@@ -677,14 +782,20 @@ def run_training(
             checkpoint_dir=run_dir / CHECKPOINT_DIR, resume=resume_dir is not None,
             progress=False,
         )
-        if bar is not None:
-            bar.finish(stopped_early=len(history) < cfg.epochs)
-    finally:
-        if bar is not None:
-            bar.close()
+    except KeyboardInterrupt:
+        progress.close()
+        raise _interrupted(run_dir, progress.epoch, cfg.epochs, log) from None
+    except BaseException as e:
+        progress.close()
+        log.write(f"failed: {_one_line(e)}\n")
+        log.close()
+        raise
     seconds = time.perf_counter() - t0
     best_epoch = early.best_epoch if early is not None else None
     results = _evaluate_parts(model, loss, data)
+    quality = _split_quality(model, data.task,
+                             {"train": data.train, "dev": data.dev, "test": data.test},
+                             data.y_scale, data.target_names)
     metrics: dict[str, Any] = {
         "run": cfg.name,
         "dataset": data.name,
@@ -700,14 +811,48 @@ def run_training(
         "n_test": len(data.test[1]),
         "n_parameters": int(sum(p.data.size for p in model.parameters())),
         "target_scale": None if data.y_scale is None else list(data.y_scale),
+        "intervals": quality["intervals"],
+        "warnings": quality["warnings"],
+        "regularisation": {"patience": cfg.patience, "l1": cfg.l1, "l2": cfg.l2,
+                           "dropout": cfg.dropout, "batch_norm": cfg.batch_norm},
     }
+    if quality["per_class"]:
+        metrics["per_class"] = quality["per_class"]
     # the preprocessing travels inside the model file too, so the file predicts on its own
     cr.save(model, run_dir / MODEL_FILE, metadata={"preprocessing": _preprocessing(data, cfg)})
     history.to_csv(run_dir / HISTORY_FILE)
     _write_json(run_dir / METRICS_FILE, metrics)
-    figures = _run_figures(run_dir, history, model, data, loss, best_epoch, cfg.schedule)
+    for warning in quality["warnings"]:
+        console.print(f"warning: {warning}", markup=False, highlight=False)
+    log.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] finished: {len(history)} epochs in "
+              f"{seconds:.1f} s; test {_test_line(metrics)}\n")
+    log.close()
+    drawn: list[Path] = []
+    if figures:
+        from .plots import figure_formats
+
+        with figure_formats(formats):
+            drawn = _run_figures(run_dir, history, model, data, loss, best_epoch, cfg.schedule)
     return TrainResult(run_dir=run_dir, config=cfg, history=history, metrics=metrics,
-                       figures=figures, model=model)
+                       figures=drawn, model=model)
+
+
+def _test_line(m: dict[str, Any]) -> str:
+    test = m["test"]
+    if m["task"] == "classification":
+        lo, hi = m.get("intervals", {}).get("test", {}).get("accuracy", (math.nan, math.nan))
+        return (f"accuracy: {test['accuracy']:.4f}  (95 % interval {lo:.3f}–{hi:.3f}; "
+                f"test loss {test['loss']:.4f}, {m['n_test']} samples)")
+    parts = []
+    for k, v in test.items():
+        if k == "loss":
+            continue
+        parts.append(f"test {k} {v:.4g}")
+        interval = m.get("intervals", {}).get("test", {}).get(k)
+        if interval and None not in interval:
+            parts[-1] += f" (95 % interval {interval[0]:.4g}–{interval[1]:.4g})"
+    scaled = " (on the standardised target)" if m.get("target_scale") else ""
+    return f"loss{scaled}: {test['loss']:.4g}, {', '.join(parts)}  ({m['n_test']} samples)"
 
 
 def _find_run_files(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -716,6 +861,11 @@ def _find_run_files(path: str | os.PathLike) -> tuple[Path, Path]:
     if p.is_dir():
         model_file = p / MODEL_FILE
         if not model_file.is_file():
+            saved = _checkpoint_epoch(p)
+            if saved is not None:
+                raise CLIError(f"{os.fspath(p)} is an interrupted run (checkpoint after epoch "
+                               f"{saved}, no {MODEL_FILE} yet); finish it with: chainrule "
+                               f"train --resume {os.fspath(p)}")
             raise CLIError(f"{os.fspath(p)} is not a run folder: it has no {MODEL_FILE}")
         return model_file, p
     if p.is_file():
@@ -785,6 +935,9 @@ def load_run(path: str | os.PathLike, *, need_config: bool = True) -> RunArtifac
 
 
 def _parse_schedule_args(items: Sequence[str] | None) -> dict[str, Any] | None:
+    """``["milestones=30,60", "gamma=0.5"]`` → ``{"milestones": [30, 60], "gamma": 0.5}``."""
+    from .config import parse_setting_value
+
     if not items:
         return None
     out: dict[str, Any] = {}
@@ -792,11 +945,7 @@ def _parse_schedule_args(items: Sequence[str] | None) -> dict[str, Any] | None:
         if "=" not in item:
             raise ConfigError(f"schedule_args: expected key=value (got {item!r})")
         key, _, raw = item.partition("=")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out[key.strip()] = value
+        out[key.strip()] = parse_setting_value(raw)
     return out
 
 
@@ -899,8 +1048,15 @@ def train(
         show_default=False)] = None,
     progress: Annotated[bool | None, typer.Option(
         "--progress/--no-progress",
-        help="Show the progress bar. [default: when stderr is a terminal]",
+        help="Show progress: a live bar with ETA on a terminal, one line per epoch "
+        "otherwise (train.log is always written). [default: on]",
         show_default=False)] = None,
+    figures: Annotated[bool, typer.Option(
+        "--figures/--no-figures", help="Draw the run's figures. [default: on]",
+        show_default=False)] = True,
+    formats: Annotated[str, typer.Option(
+        metavar="FORMATS", help="Figure formats, comma-separated: png, svg. "
+        "[default: png,svg]", show_default=False)] = "png,svg",
     threads: ThreadsOpt = None,
 ) -> None:
     """Train a model and write its run folder.
@@ -929,35 +1085,46 @@ def train(
         if not (resume / CONFIG_FILE).is_file():
             raise CLIError(f"resume: {os.fspath(resume)} is not a run folder (no {CONFIG_FILE})")
         settings = read_config_file(resume / CONFIG_FILE)
+        _check_finished(resume, int(settings.get("epochs", RunConfig().epochs)), epochs)
         settings.update(given)
         cfg = load_config(None, **settings)
-        with _blas_threads(threads or 1):
-            result = run_training(cfg, resume_dir=resume, show_progress=progress,
-                                  console=console)
     else:
         cfg = load_config(config, **given)
-        with _blas_threads(threads or 1):
-            result = run_training(cfg, show_progress=progress, console=console)
+    with _blas_threads(1 if threads is None else threads):
+        result = run_training(cfg, resume_dir=resume, show_progress=progress,
+                              console=console, figures=figures, formats=formats)
     _report_run(result)
+
+
+def _check_finished(run: Path, planned: int, epochs: int | None) -> None:
+    """Refuse to "resume" a finished run unless ``--epochs`` asks for more than it ran."""
+    metrics_path = run / METRICS_FILE
+    if not metrics_path.is_file():
+        return  # interrupted: there is something to continue
+    m = json.loads(metrics_path.read_text(encoding="utf-8"))
+    done = int(m.get("epochs_run", planned))
+    if m.get("stopped_epoch"):
+        raise CLIError(f"resume: {os.fspath(run)} is finished: early stopping ended it at "
+                       f"epoch {done} (best epoch {m.get('best_epoch')}); more epochs would "
+                       "not change it — start a new run to train differently")
+    if epochs is None or epochs <= done:
+        more = "" if epochs is None else f" (got --epochs {epochs})"
+        raise CLIError(f"resume: {os.fspath(run)} is finished ({done} of {planned} epochs); "
+                       f"to train further pass --epochs larger than {done}{more}")
 
 
 def _report_run(result: TrainResult) -> None:
     out = _out_console()
     m = result.metrics
-    test = m["test"]
     best = f", best epoch {m['best_epoch']}" if m.get("best_epoch") else ""
     out.print(f"trained {m['n_parameters']:,} parameters on {m['dataset']} for "
               f"{m['epochs_run']} epochs{best} in {m['train_seconds']:.1f} s")
-    if m["task"] == "classification":
-        out.print(f"test accuracy: {test['accuracy']:.4f}  (test loss {test['loss']:.4f}, "
-                  f"{m['n_test']} samples)")
-    else:
-        extra = "".join(f", test {k} {v:.4g}" for k, v in test.items() if k != "loss")
-        scaled = " (on the standardised target)" if m.get("target_scale") else ""
-        out.print(f"test loss{scaled}: {test['loss']:.4g}{extra}  ({m['n_test']} samples)")
+    out.print(f"test {_test_line(m)}")
     out.print(f"run folder: {result.run_dir}")
-    pngs = sorted({p.name for p in result.figures if p.suffix == ".png"})
-    out.print(f"figures: {', '.join(pngs)} (+ .svg)")
+    if result.figures:
+        stems = sorted({p.stem for p in result.figures})
+        suffixes = sorted({p.suffix[1:] for p in result.figures})
+        out.print(f"figures: {', '.join(stems)} ({', '.join(suffixes)})")
 
 
 @app.command()
@@ -1334,7 +1501,7 @@ def demo(
     if key not in DEMOS:
         raise CLIError(f"unknown demo {name!r}; valid names: {', '.join(DEMOS)}")
     console = _err_console()
-    with _blas_threads(threads or 1):
+    with _blas_threads(1 if threads is None else threads):
         result = run_demo(key, out, quick=quick, seed=seed,
                           progress=lambda msg: console.print(f"[dim]{key}: {msg}[/dim]"))
     stdout = _out_console()

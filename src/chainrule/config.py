@@ -33,9 +33,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 __all__ = [
     "ConfigError",
     "RunConfig",
+    "describe_parameters",
     "format_validation_error",
     "load_config",
+    "parse_setting_value",
     "read_config_file",
+    "schedule_parameters",
     "write_config",
 ]
 
@@ -94,7 +97,9 @@ class RunConfig(BaseModel):
         nesterov: Nesterov momentum (SGD).
         beta1, beta2: Adam's decay rates, in [0, 1).
         schedule: learning-rate schedule name (``chainrule.optim.lr_scheduler``), or None.
-        schedule_args: keyword arguments of the schedule (``{"step_size": 10}``).
+        schedule_args: keyword arguments of the schedule (``{"step_size": 10}``,
+            ``{"milestones": [30, 60]}``); checked against the schedule's signature, and
+            only allowed with a ``schedule``.
         epochs: maximum number of epochs ≥ 1.
         batch_size: mini-batch size ≥ 1.
         l1, l2: penalty strengths ``λ₁, λ₂`` ≥ 0 on the weights.
@@ -128,7 +133,7 @@ class RunConfig(BaseModel):
     beta1: float | None = None
     beta2: float | None = None
     schedule: str | None = None
-    schedule_args: dict[str, float | int | str | bool] = {}
+    schedule_args: dict[str, bool | int | float | str | list[int | float]] = {}
     epochs: int = 200
     batch_size: int = 32
     l1: float = 0.0
@@ -285,6 +290,16 @@ class RunConfig(BaseModel):
         if self.nesterov and not self.momentum:
             raise ValueError("nesterov: needs momentum > 0 (got momentum = "
                              f"{self.momentum})")
+        if self.schedule_args and self.schedule is None:
+            raise ValueError("schedule_args: given without a schedule; add --schedule NAME "
+                             f"(got {', '.join(sorted(self.schedule_args))})")
+        if self.schedule_args:
+            params = schedule_parameters(self.schedule)
+            unknown = sorted(set(self.schedule_args) - set(params))
+            if unknown:
+                raise ValueError(f"schedule_args: {', '.join(map(repr, unknown))} is not an "
+                                 f"argument of the {self.schedule!r} schedule; valid: "
+                                 f"{describe_parameters(params)}")
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -302,7 +317,58 @@ class RunConfig(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as plain values, ``None`` ones left out (TOML has no null)."""
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+        out = {k: v for k, v in self.model_dump().items() if v is not None}
+        if not out.get("schedule_args"):
+            out.pop("schedule_args", None)  # an empty TOML table says nothing
+        return out
+
+
+_REQUIRED = object()
+
+
+def schedule_parameters(name: str) -> dict[str, Any]:
+    """The arguments of the schedule registered as ``name`` and their defaults.
+
+    Read from the scheduler's signature (``optimizer`` and ``last_epoch`` left out); a
+    required argument maps to ``config._REQUIRED``.
+
+    >>> schedule_parameters("multistep")["gamma"]
+    0.1
+    """
+    import inspect
+
+    from .optim.lr_scheduler import SCHEDULERS
+
+    cls = SCHEDULERS[name]
+    out: dict[str, Any] = {}
+    for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+        if p.name in ("optimizer", "last_epoch") or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            continue
+        out[p.name] = _REQUIRED if p.default is p.empty else p.default
+    return out
+
+
+def describe_parameters(params: dict[str, Any]) -> str:
+    """``"milestones (required), gamma=0.1"``: arguments with their defaults, for messages."""
+    return ", ".join(f"{k} (required)" if v is _REQUIRED else f"{k}={v!r}"
+                     for k, v in params.items()) or "none"
+
+
+def parse_setting_value(raw: str) -> Any:
+    """A command-line value as JSON when it parses (``0.5``, ``true``, ``[1, 2]``), a
+    comma-separated list of such values (``30,60`` → ``[30, 60]``), else the text itself.
+
+    >>> parse_setting_value("30,60"), parse_setting_value("[1,2]"), parse_setting_value("min")
+    ([30, 60], [1, 2], 'min')
+    """
+    text = raw.strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    if "," in text:
+        return [parse_setting_value(part) for part in text.split(",") if part.strip()]
+    return text
 
 
 def _scalar_repr(value: Any) -> str:

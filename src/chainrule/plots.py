@@ -19,9 +19,11 @@ derivatives from chainrule's own reverse-mode autodiff, so the figure is also a 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,6 +36,8 @@ import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
+from .train.metrics import confusion_matrix as _confusion
+
 __all__ = [
     "ACTIVATIONS",
     "FigurePaths",
@@ -42,6 +46,7 @@ __all__ = [
     "cost_curve",
     "decision_regions",
     "error_curves",
+    "figure_formats",
     "function_fits",
     "gradient_norms",
     "histograms",
@@ -50,6 +55,7 @@ __all__ = [
     "line_plot",
     "matrices",
     "optimizer_trajectories",
+    "predicted_vs_actual",
     "sigmoid_family",
     "tangent_line",
     "training_curves",
@@ -89,10 +95,44 @@ def _styled(fn: Callable[..., FigurePaths]) -> Callable[..., FigurePaths]:
 
 
 class FigurePaths(NamedTuple):
-    """Where a figure was written: its PNG and its SVG."""
+    """Where a figure was written: its PNG and its SVG (None for a format not written,
+    see :func:`figure_formats`)."""
 
-    png: Path
-    svg: Path
+    png: Path | None
+    svg: Path | None
+
+
+FORMATS = ("png", "svg")
+_FORMATS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "chainrule_figure_formats", default=FORMATS)
+
+
+@contextlib.contextmanager
+def figure_formats(formats: str | Sequence[str]) -> Iterator[tuple[str, ...]]:
+    """Within the block, figures are written in these formats only (default: PNG and SVG).
+
+    Args:
+        formats: ``"png"``, ``"svg"``, or several (``"png,svg"`` or ``["png", "svg"]``).
+
+    Raises:
+        ValueError: an unknown format, or none.
+
+    >>> import tempfile, os
+    >>> with figure_formats("png"):
+    ...     out = training_curves([1, 2], [1.0, 0.5], path=os.path.join(tempfile.mkdtemp(), "a"))
+    >>> out.png.name, out.svg
+    ('a.png', None)
+    """
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    chosen = tuple(dict.fromkeys(f.strip().lower().lstrip(".") for f in items if f.strip()))
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad or not chosen:
+        raise ValueError(f"formats: expected png, svg or both (got {formats!r})")
+    token = _FORMATS.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _FORMATS.reset(token)
 
 
 def _base(path: PathLike) -> Path:
@@ -103,16 +143,18 @@ def _base(path: PathLike) -> Path:
 
 
 def _save(fig: Any, path: PathLike) -> FigurePaths:
-    """Save ``fig`` as ``<path>.png`` and ``<path>.svg``, close it, return both paths."""
+    """Save ``fig`` as ``<path>.png`` and ``<path>.svg`` (the formats of
+    :func:`figure_formats`), close it, return the paths."""
     base = _base(path)
     base.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = base.with_name(base.name + ".png"), base.with_name(base.name + ".svg")
+    paths = {}
     try:
-        fig.savefig(png, bbox_inches="tight")
-        fig.savefig(svg, bbox_inches="tight")
+        for fmt in _FORMATS.get():
+            paths[fmt] = base.with_name(f"{base.name}.{fmt}")
+            fig.savefig(paths[fmt], bbox_inches="tight")
     finally:
         plt.close(fig)
-    return FigurePaths(png, svg)
+    return FigurePaths(paths.get("png"), paths.get("svg"))
 
 
 def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6.4, 4.4),
@@ -469,8 +511,7 @@ def confusion_matrix(
     k = int(max(t.max(), p.max()) + 1)
     if class_names is not None:
         k = max(k, len(class_names))
-    C = np.zeros((k, k), dtype=np.int64)
-    np.add.at(C, (t, p), 1)
+    C = _confusion(t, p, k)
     shown = C / np.maximum(C.sum(axis=1, keepdims=True), 1) if normalize else C
     names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in
                                                                             range(k)]
@@ -499,6 +540,53 @@ def confusion_matrix(
     ax.set_ylabel("true class")
     accuracy = np.trace(C) / C.sum()
     ax.set_title(f"{title} (accuracy {accuracy:.1%}, n = {C.sum()})")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def predicted_vs_actual(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    target_name: str = "target",
+    title: str = "Predicted against actual",
+    path: PathLike,
+) -> FigurePaths:
+    """Each sample's prediction ``ŷᵢ`` against its actual value ``yᵢ``, with the line ``ŷ = y``.
+
+    Points on the diagonal are exact; the vertical distance to it is the error. The title
+    gives ``RMSE = √((1/n) Σ (ŷᵢ − yᵢ)²)`` and ``R² = 1 − Σ (y − ŷ)² / Σ (y − ȳ)²``.
+
+    Args:
+        y_true, y_pred: actual and predicted values, shape (n,), in the target's units.
+        target_name: the target's name (and units) for the axis labels.
+        title: figure title.
+        path: output file name.
+    """
+    t = _array(y_true, "y_true").reshape(-1)
+    p = _array(y_pred, "y_pred").reshape(-1)
+    _check_same_length(y_true=t, y_pred=p)
+    if t.size == 0:
+        raise ValueError("predicted_vs_actual: no samples")
+    fig, axes = _figure(size=(5.6, 5.2))
+    ax = axes[0, 0]
+    lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    pad = 0.04 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.35", ls="--", lw=1.2,
+            label="ŷ = y (exact)")
+    ax.scatter(t, p, s=18, alpha=0.7, color="#0072B2", edgecolor="white", lw=0.4,
+               label=f"samples (n = {t.size})")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"actual {target_name}")
+    ax.set_ylabel(f"predicted {target_name}")
+    rmse = float(np.sqrt(np.mean((p - t) ** 2)))
+    ss = float(np.sum((t - t.mean()) ** 2))
+    r2 = 1 - float(np.sum((t - p) ** 2)) / ss if ss > 0 else float("nan")
+    ax.set_title(f"{title}\nRMSE {rmse:.4g}, R² {r2:.3f}")
+    ax.legend(loc="upper left")
     fig.tight_layout()
     return _save(fig, path)
 

@@ -37,6 +37,7 @@ from .callbacks import Callback, LRSchedulerCallback, ModelCheckpoint
 from .checkpoint import load_checkpoint
 from .history import History
 from .metrics import Metric, get_metric
+from .progress import ProgressBar as _ProgressBar
 from .step import TrainingStep
 
 __all__ = [
@@ -766,60 +767,6 @@ class Trainer:
                 f"epoch {saved}) is intact"
             )
         return where + hint
-
-
-class _ProgressBar:
-    """A rich progress bar over the batches of each epoch, with a summary line per epoch."""
-
-    def __init__(self, trainer: Trainer) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.epochs = trainer.epochs
-        self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4g}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.progress.start()
-        self.task = None
-        self._sum = 0.0
-        self._n = 0
-
-    def start_epoch(self, epoch: int, batches: int) -> None:
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-        self._sum, self._n = 0.0, 0
-        self.task = self.progress.add_task(
-            "train", total=batches, epoch=epoch, epochs=self.epochs, loss=float("nan")
-        )
-
-    def advance(self, loss: float) -> None:
-        self._sum += loss
-        self._n += 1
-        self.progress.update(self.task, advance=1, loss=self._sum / self._n)
-
-    def end_epoch(self, logs: dict[str, Any]) -> None:
-        parts = [f"epoch {logs['epoch']}/{self.epochs}"]
-        for k, v in logs.items():
-            if k not in ("epoch", "time", "lr"):
-                parts.append(f"{k} {v:.4g}")
-        parts.append(f"lr {logs['lr']:.3g}")
-        parts.append(f"{logs['time']:.2f}s")
-        self.progress.console.print("  ".join(parts))
-
-    def close(self) -> None:
-        self.progress.stop()
 
 
 def fit(
