@@ -813,8 +813,6 @@ def run_training(
         "target_scale": None if data.y_scale is None else list(data.y_scale),
         "intervals": quality["intervals"],
         "warnings": quality["warnings"],
-        "regularisation": {"patience": cfg.patience, "l1": cfg.l1, "l2": cfg.l2,
-                           "dropout": cfg.dropout, "batch_norm": cfg.batch_norm},
     }
     if quality["per_class"]:
         metrics["per_class"] = quality["per_class"]
@@ -1466,11 +1464,22 @@ def diagnose(
     else:
         tr, dv = m["train"]["loss"], m["dev"]["loss"]
         what = "loss"
+    used: dict[str, str] = {}
+    if (folder / CONFIG_FILE).is_file():
+        cfg = load_config(folder / CONFIG_FILE)
+        if cfg.patience > 0:
+            used["early stopping"] = f"on (patience {cfg.patience})"
+        if cfg.l2 > 0:
+            used["L2"] = f"λ₂ = {cfg.l2:g}"
+        if cfg.dropout > 0:
+            used["dropout"] = f"p = {cfg.dropout:g}"
+    n_dev = m.get("n_dev")
     d = _diagnose(train_error=tr, dev_error=dv, target_error=target_error,
-                  bias_threshold=threshold, variance_threshold=threshold)
+                  bias_threshold=threshold, variance_threshold=threshold,
+                  n_dev=n_dev if m.get("task") == "classification" else None, used=used)
     out = _out_console()
     out.print(f"[bold]{folder.name}[/bold] ({m.get('dataset', '?')}), errors as {what}:")
-    out.print(str(d))
+    out.print(str(d), soft_wrap=True, markup=False)
 
 
 _DEMO_HELP_NAMES = "higham, optimizers, vanishing, bias-variance, universal, init"

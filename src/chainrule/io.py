@@ -410,6 +410,12 @@ def save(model: Any, path: str | os.PathLike[str], metadata: Any = None) -> None
 def load(path: str | os.PathLike[str]) -> Any:
     """Rebuild the model saved by :func:`save` (same classes, weights, buffers and mode).
 
+    The model comes back in the mode it was saved in — usually training mode, as in
+    PyTorch — so Dropout stays active and BatchNorm uses batch statistics. Call
+    ``.eval()`` before predicting, or two calls on the same input differ::
+
+        model = cr.load("model.safetensors").eval()
+
     Raises:
         FileNotFoundError: the file does not exist.
         ValueError: the file is truncated, corrupted, not a safetensors file, holds no

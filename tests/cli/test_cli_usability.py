@@ -105,3 +105,69 @@ def test_input_that_used_to_be_ignored_is_refused(tmp_path):
     # the resolved configuration records the defaults the schedule ran with
     config = (tmp_path / "f" / "config.toml").read_text()
     assert "[schedule_args]" in config and "step_size = 1" in config and "gamma = 0.5" in config
+
+
+# ------------------------------------------------------------------ 4: tiny splits
+def test_tiny_splits_are_flagged_with_intervals_and_diagnose_knows_the_run(tmp_path):
+    r = _ok("train", *FAST, "--data", "higham", "--epochs", "2", "--out", str(tmp_path),
+            "--name", "h")
+    assert "warning: the test split has only 2 samples" in r.stderr
+    m = json.loads((tmp_path / "h" / "metrics.json").read_text())
+    lo, hi = m["intervals"]["test"]["accuracy"]
+    assert lo < m["test"]["accuracy"] <= hi or m["test"]["accuracy"] == hi
+    assert "95 % interval" in r.stdout
+    # the case: 2 errors in 36 dev samples, none on train, early stopping already on
+    m.update(train={**m["train"], "accuracy": 1.0}, dev={**m["dev"], "accuracy": 34 / 36},
+             n_dev=36)
+    (tmp_path / "h" / "metrics.json").write_text(json.dumps(m))
+    config = tmp_path / "h" / "config.toml"
+    config.write_text(config.read_text().replace("patience = 0", "patience = 20"))
+    out = _ok("diagnose", str(tmp_path / "h")).stdout
+    # dev error 2/36 = 0.0556; its standard error √(0.0556·0.944/36) = 0.0382; the variance
+    # 0.0556 − 0 is below 2·0.0382 = 0.0764, so it is not called high
+    assert "Diagnosis: fine" in out and "within two standard errors" in out
+    assert "0.0382" in out
+    from chainrule.train import diagnose
+
+    d = diagnose(train_error=0.0, dev_error=0.2, n_dev=1000,
+                 used={"early stopping": "on (patience 20)"})
+    assert d.verdict == "high variance"
+    assert not any("early stopping" in r for r in d.remedies)
+    assert d.already_used == ("early stopping — early stopping: on (patience 20)",)
+
+
+# ------------------------------------------------------------------ 5: regression units
+def test_regression_is_reported_and_plotted_in_the_targets_units(tmp_path):
+    r = _ok("train", "--no-progress", "--formats", "png", "--data", "diabetes", "--hidden",
+            "8", "--epochs", "3", "--out", str(tmp_path), "--name", "d")
+    run = tmp_path / "d"
+    m = json.loads((run / "metrics.json").read_text())
+    _, std = m["target_scale"]
+    assert m["test"]["rmse"] == pytest.approx(std * np.sqrt(m["test"]["loss"]), rel=1e-6)
+    assert f"test rmse {m['test']['rmse']:.4g}" in r.stdout
+    assert (run / "predicted_vs_actual.png").is_file() and not (run / "curves.svg").exists()
+    from chainrule.cli import _history_curves
+    from chainrule.train import History
+
+    h = History.from_csv(run / "history.csv")
+    curves = _history_curves(h, "regression", m["target_scale"], "progression")
+    assert curves["metric_name"] == "RMSE (progression units)"
+    np.testing.assert_allclose(curves["dev_metric"], h.column("dev_rmse") * std)
+
+
+# ------------------------------------------------------------------ 6: cr.load and .eval()
+def test_readme_round_trip_predicts_the_same_twice(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    import chainrule as cr
+
+    assert ".eval()" in cr.load.__doc__
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", readme.split("## Use", 1)[1], re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    exec(compile(block, "README.md", "exec"), ns)
+    model, x = ns["model"], cr.tensor(ns["xb"])
+    assert not model.training  # Dropout(0.2) is off: two calls agree exactly
+    np.testing.assert_array_equal(model(x).numpy(), model(x).numpy())

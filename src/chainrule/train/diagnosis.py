@@ -96,6 +96,8 @@ class Diagnosis:
         remedies: textbook remedies for the verdict, most common first.
         bias_threshold, variance_threshold: the thresholds used.
         error_name: what the errors are (``"error rate"``, ``"loss"``, …).
+        notes: caveats, e.g. a dev set too small to call the variance high.
+        already_used: remedies the run already applied (listed apart, not as advice).
 
     Example:
         >>> d = diagnose(train_error=0.01, dev_error=0.11)
@@ -113,6 +115,8 @@ class Diagnosis:
     bias_threshold: float
     variance_threshold: float
     error_name: str = "error"
+    notes: tuple[str, ...] = ()
+    already_used: tuple[str, ...] = ()
 
     @property
     def high_bias(self) -> bool:
@@ -135,11 +139,15 @@ class Diagnosis:
             f"variance = dev − train = {self.variance:.4g} "
             f"({'>' if self.high_variance else '<='} {self.variance_threshold:g})",
         ]
+        lines += [f"  note: {n}" for n in self.notes]
         if self.remedies:
             lines.append("  try:")
             lines += [f"    - {r}" for r in self.remedies]
-        else:
+        elif not self.already_used:
             lines.append("  nothing to fix: errors are close to the target and to each other")
+        if self.already_used:
+            lines.append("  already used by this run (strengthen it rather than add it):")
+            lines += [f"    - {r}" for r in self.already_used]
         return "\n".join(lines)
 
 
@@ -188,6 +196,8 @@ def diagnose(
     bias_threshold: float = 0.02,
     variance_threshold: float = 0.02,
     at: str = "best",
+    n_dev: int | None = None,
+    used: dict[str, str] | None = None,
 ) -> Diagnosis:
     """Tell high bias from high variance by comparing target, train and dev errors.
 
@@ -210,6 +220,13 @@ def diagnose(
         bias_threshold: avoidable bias above this is "high" (default 0.02, two points).
         variance_threshold: variance above this is "high" (default 0.02).
         at: ``"best"`` or ``"last"`` epoch of the history.
+        n_dev: the number of dev samples. For an error rate, the dev error's standard
+            error is ``s = √(E_dev(1 − E_dev)/n_dev)``; the variance only counts as high
+            when it also exceeds ``2s`` (a note says so when that decides the verdict).
+            Fewer than 30 dev samples add a note in any case.
+        used: what the run already used, ``{keyword: setting}`` such as
+            ``{"early stopping": "patience 20", "dropout": "p = 0.2"}``; a remedy that
+            names a keyword moves to ``already_used`` with the setting.
 
     Returns:
         a :class:`Diagnosis` (print it for a report with remedies).
@@ -239,6 +256,22 @@ def diagnose(
     variance = dev_error - train_error
     high_bias = avoidable_bias > bias_threshold
     high_variance = variance > variance_threshold
+    notes: list[str] = []
+    if n_dev is not None:
+        n_dev = int(n_dev)
+        if n_dev < 1:
+            raise ValueError(f"n_dev must be >= 1, got {n_dev}")
+        if error_name == "error rate" or (history is None and dev_error <= 1):  # a rate
+            se = math.sqrt(dev_error * (1 - dev_error) / n_dev) if dev_error < 1 else 0.0
+            if high_variance and variance <= 2 * se:
+                high_variance = False
+                notes.append(
+                    f"with {n_dev} dev samples one error moves the dev error by "
+                    f"{1 / n_dev:.3g} and its standard error is {se:.3g}; the variance "
+                    f"{variance:.3g} is within two standard errors, so it is not called "
+                    "high — use cross_validate or a bigger dev set to tell")
+        if n_dev < 30 and not notes:
+            notes.append(f"only {n_dev} dev samples: the dev error is a rough estimate")
     if high_bias and high_variance:
         verdict, remedies = VERDICTS[2], HIGH_BIAS_REMEDIES + HIGH_VARIANCE_REMEDIES
         # fix the larger problem first (Ng): order the remedies by it
@@ -252,6 +285,17 @@ def diagnose(
         verdict, remedies = VERDICTS[1], HIGH_VARIANCE_REMEDIES
     else:
         verdict, remedies = VERDICTS[3], ()
+    already: list[str] = []
+    if used:
+        fresh = []
+        for r in remedies:
+            hits = [f"{k}: {v}" for k, v in used.items()
+                    if k.lower() in r.lower() and not r.startswith("less")]
+            if hits:
+                already.append(f"{r} — {'; '.join(hits)}")
+            else:
+                fresh.append(r)
+        remedies = tuple(fresh)
     return Diagnosis(
         verdict=verdict,
         train_error=train_error,
@@ -263,6 +307,8 @@ def diagnose(
         bias_threshold=bias_threshold,
         variance_threshold=variance_threshold,
         error_name=error_name,
+        notes=tuple(notes),
+        already_used=tuple(already),
     )
 
 
