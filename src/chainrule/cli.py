@@ -39,17 +39,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from .cli_export import export_command
-from .config import ConfigError, RunConfig, load_config, read_config_file, write_config
 from .graphexpr import graph_command
 from .search import search_command
+
+if TYPE_CHECKING:  # pragma: no cover - rich and pydantic are imported where they are used
+    from rich.console import Console
+
+    from .config import RunConfig
 
 __all__ = [
     "CLIError",
@@ -97,10 +99,14 @@ def _one_line(message: Any) -> str:
 
 
 def _err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _out_console() -> Console:
+    from rich.console import Console
+
     # piped or captured output: wide enough that tables are not folded to 80 columns
     probe = Console()
     return Console(highlight=False, width=None if probe.is_terminal else 140)
@@ -145,8 +151,6 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except CLIError as e:
             code = e.code
             message = str(e)
-        except ConfigError as e:
-            code, message = 2, str(e)
         except TrainingError as e:
             code, message = 1, str(e)
         except FloatingPointError as e:
@@ -750,6 +754,8 @@ def run_training(
             raise CLIError(f"resume: {os.fspath(run_dir)} has already trained {saved} epochs; "
                            f"--epochs must be at least that (got {cfg.epochs})")
         start_epoch = saved
+    from .config import write_config
+
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config(cfg, run_dir / CONFIG_FILE)
     _write_json(run_dir / PREPROCESSING_FILE, _preprocessing(data, cfg))
@@ -909,6 +915,8 @@ def load_run(path: str | os.PathLike, *, need_config: bool = True) -> RunArtifac
     Raises:
         CLIError: the folder is not a run folder, or the model file is not a model.
     """
+    from .config import RunConfig, load_config
+
     model_file, folder = _find_run_files(path)
     model = _load_model(model_file)
     pre_path = folder / PREPROCESSING_FILE
@@ -934,7 +942,7 @@ def load_run(path: str | os.PathLike, *, need_config: bool = True) -> RunArtifac
 
 def _parse_schedule_args(items: Sequence[str] | None) -> dict[str, Any] | None:
     """``["milestones=30,60", "gamma=0.5"]`` → ``{"milestones": [30, 60], "gamma": 0.5}``."""
-    from .config import parse_setting_value
+    from .config import ConfigError, parse_setting_value
 
     if not items:
         return None
@@ -1062,6 +1070,8 @@ def train(
     Without options: the embedded default, a standardised MLP (256 ReLU units, dropout 0.2,
     L2 10⁻³, Adam) on the digits set with early stopping; prints the test accuracy.
     """
+    from .config import RunConfig, load_config, read_config_file
+
     overrides = dict(
         data=data, target=target, task=task, standardize=standardize, hidden=hidden,
         model=model, activation=activation, dropout=dropout, batch_norm=batch_norm,
@@ -1172,6 +1182,8 @@ def evaluate(
             y = (np.asarray(y, dtype=np.float64) - mean) / std
         where = f"{ds.name}, all {len(y)} rows"
     res = _in_target_units(_evaluate(art.model, loss, (X, y)), pre.get("target_scale"))
+    from rich.table import Table
+
     table = Table(title=f"Evaluation of {art.run_dir.name} on {where}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
@@ -1323,6 +1335,8 @@ def predict(
 @_guarded
 def datasets() -> None:
     """List the built-in datasets (name, task, size, description)."""
+    from rich.table import Table
+
     from .data import list_datasets
 
     table = Table(title="chainrule datasets (use with --data NAME; or --data file.csv)")
@@ -1412,6 +1426,8 @@ def gradcheck(
     rows_idx = np.random.default_rng(seed).choice(len(X), min(batch, len(X)), replace=False)
     loss = art.preprocessing.get("loss") or _loss_name(art.config, prepared.task)
     rows = _layer_gradcheck(art.model, loss, X[rows_idx], y[rows_idx], max_entries, eps, seed)
+    from rich.table import Table
+
     table = Table(title=f"Gradient check of {art.run_dir.name}: {len(rows_idx)} samples, "
                         f"float64, ε = {eps:g}")
     for col in ("parameter", "shape", "entries checked", "‖g‖", "relative difference",
@@ -1464,6 +1480,8 @@ def diagnose(
     else:
         tr, dv = m["train"]["loss"], m["dev"]["loss"]
         what = "loss"
+    from .config import load_config
+
     used: dict[str, str] = {}
     if (folder / CONFIG_FILE).is_file():
         cfg = load_config(folder / CONFIG_FILE)

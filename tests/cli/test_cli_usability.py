@@ -171,3 +171,61 @@ def test_readme_round_trip_predicts_the_same_twice(tmp_path, monkeypatch):
     model, x = ns["model"], cr.tensor(ns["xb"])
     assert not model.training  # Dropout(0.2) is off: two calls agree exactly
     np.testing.assert_array_equal(model(x).numpy(), model(x).numpy())
+
+
+# ------------------------------------------------------------------ 7: start-up
+_IMPORTS = """
+import runpy, sys
+sys.argv = ["chainrule", *sys.argv[1:]]
+try:
+    runpy.run_module("chainrule", run_name="__main__")
+except SystemExit as e:
+    assert not e.code, e.code
+print(sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "scipy", "matplotlib"}))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["datasets"],
+                                  ["train", "--epochs", "1", "--no-figures", "--no-progress",
+                                   "--hidden", "8"]])
+def test_commands_import_no_heavy_library_they_do_not_use(tmp_path, args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", _IMPORTS, *args], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "[]", out
+
+
+def test_bundled_tables_are_read_as_scikit_learn_reads_them():
+    from chainrule.data.datasets import _read_sklearn_files
+    from sklearn import datasets as skd
+
+    for name, kwargs in [("load_iris", {}), ("load_wine", {}), ("load_breast_cancer", {}),
+                         ("load_digits", {}), ("load_diabetes", {"scaled": False})]:
+        ours, theirs = _read_sklearn_files(name, **kwargs), getattr(skd, name)(**kwargs)
+        np.testing.assert_array_equal(ours.data, theirs.data, err_msg=name)
+        np.testing.assert_array_equal(ours.target, theirs.target, err_msg=name)
+        assert list(ours.feature_names) == [str(f) for f in theirs.feature_names], name
+        if name != "load_diabetes":
+            assert list(ours.target_names) == [str(t) for t in theirs.target_names], name
+
+
+def test_figures_can_be_skipped_or_limited_to_one_format(tmp_path):
+    common = ("train", "--no-progress", "--data", "iris", "--hidden", "8", "--epochs", "2",
+              "--out", str(tmp_path))
+    r = _ok(*common, "--name", "none", "--no-figures")
+    assert not list((tmp_path / "none").glob("*.png")) and "figures:" not in r.stdout
+    r = _ok(*common, "--name", "png", "--formats", "png")
+    pngs = sorted(p.stem for p in (tmp_path / "png").glob("*.png"))
+    # a constant learning rate draws no schedule figure
+    assert pngs == ["confusion_matrix", "curves", "gradient_norms"]
+    assert not list((tmp_path / "png").glob("*.svg"))
+    assert "figures: confusion_matrix, curves, gradient_norms (png)" in r.stdout
+    r = _fails(2, *common, "--name", "bad", "--formats", "gif")
+    assert "formats: expected png, svg or both (got 'gif')" in r.stderr
+    assert not (tmp_path / "bad").exists()

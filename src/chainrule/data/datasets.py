@@ -481,6 +481,72 @@ def universal(n: int = 200, noise: float = 0.0, seed: Seed = 0) -> Dataset:
 # ---------------------------------------------------------------------------------------------
 
 
+_SKLEARN_FEATURES = {
+    "load_iris": ("sepal length (cm)", "sepal width (cm)", "petal length (cm)",
+                  "petal width (cm)"),
+    "load_wine": ("alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium",
+                  "total_phenols", "flavanoids", "nonflavanoid_phenols", "proanthocyanins",
+                  "color_intensity", "hue", "od280/od315_of_diluted_wines", "proline"),
+    "load_breast_cancer": tuple(
+        f"{kind}{what}{suffix}" for kind, suffix in (("mean ", ""), ("", " error"),
+                                                    ("worst ", ""))
+        for what in ("radius", "texture", "perimeter", "area", "smoothness", "compactness",
+                     "concavity", "concave points", "symmetry", "fractal dimension")),
+    "load_diabetes": ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"),
+}
+_SKLEARN_CSV = {"load_iris": "iris.csv", "load_wine": "wine_data.csv",
+                "load_breast_cancer": "breast_cancer.csv"}
+
+
+class _Bunch(NamedTuple):
+    data: np.ndarray
+    target: np.ndarray
+    target_names: tuple[str, ...]
+    feature_names: tuple[str, ...]
+
+
+def _read_sklearn_files(loader_name: str, **kwargs: Any) -> _Bunch | None:
+    """The data files scikit-learn bundles, read without importing scikit-learn.
+
+    Importing ``sklearn.datasets`` costs a second or more (it pulls in SciPy); the files
+    are plain CSV in ``sklearn/datasets/data`` and read the way scikit-learn's loaders read
+    them (tested against them). Returns None when scikit-learn or a file is missing, or for
+    arguments other than the defaults used here, so the caller falls back to scikit-learn.
+    """
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = os.path.join(next(iter(spec.submodule_search_locations)), "datasets", "data")
+    try:
+        if loader_name in _SKLEARN_CSV and not kwargs:
+            with open(os.path.join(folder, _SKLEARN_CSV[loader_name]), encoding="utf-8") as f:
+                head = next(csv.reader(f))
+                table = np.loadtxt(f, delimiter=",", ndmin=2)
+            n, d = int(head[0]), int(head[1])
+            if table.shape != (n, d + 1):
+                return None
+            return _Bunch(table[:, :d], table[:, d].astype(np.int64), tuple(head[2:]),
+                          _SKLEARN_FEATURES[loader_name])
+        if loader_name == "load_digits" and not kwargs:
+            with gzip.open(os.path.join(folder, "digits.csv.gz"), "rt") as f:
+                table = np.loadtxt(f, delimiter=",", ndmin=2)
+            names = tuple(f"pixel_{i}_{j}" for i in range(8) for j in range(8))
+            return _Bunch(table[:, :-1], table[:, -1].astype(np.int64),
+                          tuple(str(k) for k in range(10)), names)
+        if loader_name == "load_diabetes" and kwargs == {"scaled": False}:
+            with gzip.open(os.path.join(folder, "diabetes_data_raw.csv.gz"), "rt") as f:
+                X = np.loadtxt(f, ndmin=2)
+            with gzip.open(os.path.join(folder, "diabetes_target.csv.gz"), "rt") as f:
+                y = np.loadtxt(f)
+            return _Bunch(X, y, ("target",), _SKLEARN_FEATURES[loader_name])
+    except (OSError, ValueError, StopIteration):
+        return None
+    return None
+
+
 def _from_sklearn(
     loader_name: str,
     name: str,
@@ -489,9 +555,11 @@ def _from_sklearn(
     target_names: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> Dataset:
-    from sklearn import datasets as skd  # heavy import, only when needed
+    bunch = _read_sklearn_files(loader_name, **kwargs)
+    if bunch is None:
+        from sklearn import datasets as skd  # heavy import, only when needed
 
-    bunch = getattr(skd, loader_name)(**kwargs)
+        bunch = getattr(skd, loader_name)(**kwargs)
     X = np.ascontiguousarray(bunch.data, dtype=np.float64)
     if task == "classification":
         y = np.asarray(bunch.target, dtype=np.int64)
