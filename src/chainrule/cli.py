@@ -684,6 +684,7 @@ def _interrupted(run_dir: Path, epoch: int, epochs: int, log: Any) -> CLIError:
         _err_console().print(line, markup=False, highlight=False)
     if log is not None:
         log.write("\n".join(lines) + "\n")
+        log.close()
     return CLIError(message, code=130)
 
 
