@@ -45,6 +45,7 @@ import numpy as np
 import typer
 
 from .cli_export import export_command
+from .cli_tools import lr_find_command
 from .graphexpr import graph_command
 from .search import search_command
 
@@ -1140,7 +1141,7 @@ def _report_run(result: TrainResult) -> None:
 @_guarded
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A run folder (or its model.safetensors).",
-                                        show_default=False)],
+                                        metavar="RUN", show_default=False)],
     data: Annotated[str | None, typer.Option(
         help="Evaluate on this dataset or CSV file (all its rows) instead of the run's "
         "test split.", show_default=False)] = None,
@@ -1149,8 +1150,17 @@ def evaluate(
         "last column]", show_default=False)] = None,
     split: Annotated[str, typer.Option(
         help="Which split of the run's own data: train, dev or test.")] = "test",
+    figure: Annotated[Path | None, typer.Option(
+        metavar="FILE.png", help="Regression models: where to draw predicted against actual. "
+        "[default: RUN/predicted_vs_actual_<split or data>.png]", show_default=False)] = None,
 ) -> None:
-    """Loss and metrics of a trained model on its test split or on other data."""
+    """Loss and metrics of a trained model on its test split or on other data.
+
+    Classifiers: accuracy with its 95 % (Wilson) interval, then per class precision
+    P = TP/(TP+FP), recall R = TP/(TP+FN), F1 = 2PR/(P+R) and the confusion matrix.
+    Regression models: RMSE with a bootstrap interval, in the target's units, and a
+    predicted-against-actual figure.
+    """
     from .train import evaluate as _evaluate
 
     art = load_run(run)
@@ -1162,6 +1172,7 @@ def evaluate(
         prepared = prepare_data(art.config)
         X, y = getattr(prepared, split)
         where = f"{prepared.name}, {split} split"
+        tag = split
     else:
         csv_target = target if target is not None else pre.get("target")
         if data.lower().endswith(".csv") and csv_target is not None:
@@ -1182,17 +1193,62 @@ def evaluate(
             mean, std = pre["target_scale"]
             y = (np.asarray(y, dtype=np.float64) - mean) / std
         where = f"{ds.name}, all {len(y)} rows"
+        tag = Path(data).stem
     res = _in_target_units(_evaluate(art.model, loss, (X, y)), pre.get("target_scale"))
     from rich.table import Table
 
-    table = Table(title=f"Evaluation of {art.run_dir.name} on {where}")
+    y_scale = pre.get("target_scale")
+    classes = [str(c) for c in pre["target_names"]]
+    quality = _split_quality(art.model, pre["task"], {"data": (X, y)}, y_scale, classes)
+    interval = quality["intervals"].get("data", {})
+    title = f"Evaluation of {art.run_dir.name} on {where}"
+    table = Table(title=title, min_width=len(title) + 4)
     table.add_column("quantity")
     table.add_column("value", justify="right")
+    table.add_column("95 % interval", justify="right")
     for k, v in res.items():
-        label = "loss (standardised target)" if k == "loss" and pre.get("target_scale") else k
-        table.add_row(label, f"{v:.6g}")
-    table.add_row("samples", str(len(y)))
-    _out_console().print(table)
+        label = "loss (standardised target)" if k == "loss" and y_scale else k
+        lo_hi = interval.get(k)
+        shown = f"{lo_hi[0]:.4g} – {lo_hi[1]:.4g}" if lo_hi and None not in lo_hi else ""
+        table.add_row(label, f"{v:.6g}", shown)
+    table.add_row("samples", str(len(y)), "")
+    out = _out_console()
+    out.print(table)
+    for warning in quality["warnings"]:
+        _err_console().print(f"warning: {warning.replace('the data split', 'the data')}",
+                             markup=False, highlight=False)
+    if pre["task"] == "classification":
+        from .train import predict
+        from .train.metrics import confusion_matrix
+
+        per_class = quality["per_class"]["data"]
+        pc = Table(title="Per class", min_width=40)
+        for col in ("class", "precision", "recall", "F1", "support"):
+            pc.add_column(col, justify="left" if col == "class" else "right")
+        for c, r in per_class.items():
+            pc.add_row(c, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}",
+                       str(r["support"]))
+        out.print(pc)
+        C = confusion_matrix(y, predict(art.model, X).argmax(axis=1), len(classes))
+        cm_title = "Confusion matrix (rows: true class, columns: predicted)"
+        cm = Table(title=cm_title, min_width=len(cm_title) + 4)
+        cm.add_column("true \\ predicted")
+        for c in classes:
+            cm.add_column(c, justify="right")
+        for c, row in zip(classes, C):
+            cm.add_row(c, *[str(v) if v else "·" for v in row])
+        out.print(cm)
+    elif np.asarray(y).ndim == 1:
+        from . import plots
+        from .train import predict
+
+        path = figure or art.run_dir / f"predicted_vs_actual_{tag}.png"
+        target = str(pre["target_names"][0]) if pre.get("target_names") else "target"
+        with plots.figure_formats(Path(path).suffix[1:] or "png"):
+            plots.predicted_vs_actual(_unscaled(y, y_scale),
+                                      _unscaled(predict(art.model, X), y_scale),
+                                      target_name=target, title=title, path=path)
+        out.print(f"figure: {Path(path).with_suffix(Path(path).suffix or '.png')}")
 
 
 def _map_labels(ds: Any, pre: dict[str, Any]) -> np.ndarray:
@@ -1222,7 +1278,7 @@ def _select_features(X: np.ndarray, names: list[str], pre: dict[str, Any],
         raise CLIError(f"{source} has {X.shape[1]} feature columns but the model expects "
                        f"{len(expected)} ({_name_list(expected)})")
     raise CLIError(f"{source} lacks the model's columns {_name_list(missing)} "
-                   f"(expected: {_name_list(expected)})")
+                   f"(its columns: {_name_list(names)})")
 
 
 def _name_list(names: Sequence[str], limit: int = 8) -> str:
@@ -1260,7 +1316,7 @@ def _read_input_csv(path: Path, pre: dict[str, Any]) -> tuple[np.ndarray, list[l
                 raise CLIError(f"{path.name}: column names {_name_list(header)} do not match "
                                f"the model's features {_name_list(expected)}")
             raise CLIError(f"{path.name} lacks the model's columns {_name_list(missing)} "
-                           f"(expected: {_name_list(expected)})")
+                           f"(its columns: {_name_list(header)})")
         cols = [header.index(n) for n in expected]
     else:
         if len(rows[0]) != len(expected):
@@ -1286,8 +1342,10 @@ def _read_input_csv(path: Path, pre: dict[str, Any]) -> tuple[np.ndarray, list[l
 @_guarded
 def predict(
     model: Annotated[Path, typer.Argument(
+        metavar="MODEL",
         help="A run folder, or a model.safetensors inside one.", show_default=False)],
     input: Annotated[Path, typer.Argument(
+        metavar="INPUT.csv",
         help="CSV file of inputs: a header naming the model's features (other columns are "
         "ignored), or exactly as many unnamed columns.", show_default=False)],
     output: Annotated[Path | None, typer.Option(
@@ -1334,11 +1392,28 @@ def predict(
 
 @app.command()
 @_guarded
-def datasets() -> None:
-    """List the built-in datasets (name, task, size, description)."""
+def datasets(
+    action: Annotated[str | None, typer.Argument(
+        metavar="export", help="Write a built-in dataset as CSV instead of listing them.",
+        show_default=False)] = None,
+    name: Annotated[str | None, typer.Argument(
+        metavar="NAME", help="The dataset to export.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Argument(
+        metavar="OUT.csv", help="The CSV file to write.", show_default=False)] = None,
+) -> None:
+    """List the built-in datasets (name, task, size, description), or export one as CSV.
+
+    `chainrule datasets export iris iris.csv` writes a header (the feature names, then
+    the target column) and one row per sample, classes by name, so that
+    `chainrule predict RUN iris.csv` and `chainrule evaluate RUN --data iris.csv` work.
+    """
     from rich.table import Table
 
     from .data import list_datasets
+
+    if action is not None:
+        _export_dataset(action, name, out)
+        return
 
     table = Table(title="chainrule datasets (use with --data NAME; or --data file.csv)")
     for col, kw in (("name", {"style": "bold", "no_wrap": True}), ("task", {"no_wrap": True}),
@@ -1350,6 +1425,31 @@ def datasets() -> None:
         table.add_row(info.name, info.task, str(info.n_samples), str(info.n_features),
                       "-" if info.n_classes is None else str(info.n_classes), info.description)
     _out_console().print(table)
+
+
+def _export_dataset(action: str, name: str | None, out: Path | None) -> None:
+    from .data import load_dataset
+
+    if action != "export" or name is None or out is None:
+        raise CLIError(f"datasets: expected `chainrule datasets` or `chainrule datasets export "
+                       f"NAME OUT.csv` (got {' '.join(str(a) for a in (action, name, out) if a)})")
+    ds = load_dataset(name)
+    target = "target" if ds.task == "classification" else str(ds.target_names[0])
+    if target in ds.feature_names:
+        target = f"{target}_"
+    y = np.asarray(ds.y)
+    if ds.task == "classification":
+        labels = [str(ds.target_names[int(k)]) for k in y]
+    else:
+        labels = [repr(float(v)) for v in y.reshape(len(y), -1)[:, 0]]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([*ds.feature_names, target])
+        for row, label in zip(np.asarray(ds.X), labels):
+            writer.writerow([*(repr(float(v)) for v in row), label])
+    _out_console().print(f"wrote {ds.name}: {len(labels)} rows, {ds.n_features} features and "
+                         f"the target column {target!r} to {out}", markup=False)
 
 
 def _layer_gradcheck(model: Any, loss: str, X: np.ndarray, y: np.ndarray, max_entries: int,
@@ -1405,7 +1505,8 @@ def _layer_gradcheck(model: Any, loss: str, X: np.ndarray, y: np.ndarray, max_en
 @app.command()
 @_guarded
 def gradcheck(
-    run: Annotated[Path, typer.Argument(help="A run folder.", show_default=False)],
+    run: Annotated[Path, typer.Argument(help="A run folder.", metavar="RUN",
+                                        show_default=False)],
     batch: Annotated[int, typer.Option(help="Training samples in the checked batch.")] = 16,
     max_entries: Annotated[int, typer.Option(
         help="Entries checked per parameter (a random subset of larger ones).")] = 64,
@@ -1453,7 +1554,8 @@ def gradcheck(
 @app.command()
 @_guarded
 def diagnose(
-    run: Annotated[Path, typer.Argument(help="A run folder.", show_default=False)],
+    run: Annotated[Path, typer.Argument(help="A run folder.", metavar="RUN",
+                                        show_default=False)],
     target_error: Annotated[float | None, typer.Option(
         help="Bayes or human-level error, in the same units (0 if unknown).",
         show_default=False)] = None,
@@ -1540,13 +1642,31 @@ def demo(
 
 
 app.command("search")(search_command)
+app.command("lr-find")(lr_find_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"chainrule {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print chainrule's version and exit.")] = False,
+) -> None:
+    """chainrule: train, evaluate and inspect neural networks; reproduce classic demos."""
 app.command("export")(_guarded(export_command))
 app.command("graph")(graph_command)
 
 
 def main() -> None:
-    """Entry point of the ``chainrule`` console script."""
-    app()
+    """Entry point of the ``chainrule`` console script (and of ``python -m chainrule``)."""
+    app(prog_name="chainrule")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,8 @@ FORMATS = ("onnx",)
 
 def export_command(
     run: Annotated[Path, typer.Argument(
-        help="A run folder, or a model.safetensors inside one.", show_default=False)],
+        help="A run folder, or a model.safetensors inside one.", metavar="RUN",
+        show_default=False)],
     format: Annotated[str, typer.Option(
         "--format", "-f", help=f"Output format: {', '.join(FORMATS)}.")] = "onnx",
     output: Annotated[Path | None, typer.Option(

@@ -53,6 +53,7 @@ __all__ = [
     "layer_gradient_norms",
     "learning_rate_schedule",
     "line_plot",
+    "lr_finder",
     "matrices",
     "optimizer_trajectories",
     "predicted_vs_actual",
@@ -540,6 +541,57 @@ def confusion_matrix(
     ax.set_ylabel("true class")
     accuracy = np.trace(C) / C.sum()
     ax.set_title(f"{title} (accuracy {accuracy:.1%}, n = {C.sum()})")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@_styled
+def lr_finder(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    smoothed: Sequence[float],
+    suggestion: float,
+    *,
+    lr_min: float | None = None,
+    rule: str = "",
+    title: str = "Learning-rate range test",
+    path: PathLike,
+) -> FigurePaths:
+    """Loss against learning rate (log x) of a range test, with the suggested rate marked.
+
+    Args:
+        lrs: the rate of each step, shape (n,).
+        losses: the raw loss of each step, shape (n,) (drawn faintly).
+        smoothed: the smoothed loss, shape (n,).
+        suggestion: the suggested rate (a vertical line and a dot on the smoothed curve).
+        lr_min: the rate at the smoothed loss's minimum (a dotted line), if given.
+        rule: how the suggestion was chosen, shown under the title.
+        title: figure title.
+        path: output file name.
+    """
+    x = _array(lrs, "lrs", 1)
+    raw = _array(losses, "losses", 1)
+    sm = _array(smoothed, "smoothed", 1)
+    _check_same_length(lrs=x, losses=raw, smoothed=sm)
+    fig, axes = _figure(size=(7.0, 4.6))
+    ax = axes[0, 0]
+    ax.plot(x, raw, color="#0072B2", alpha=0.3, lw=1, label="loss per step")
+    ax.plot(x, sm, color="#0072B2", lw=2, label="smoothed loss")
+    ax.set_xscale("log")
+    k = int(np.argmin(np.abs(np.log(x) - np.log(suggestion))))
+    ax.axvline(suggestion, color="#D55E00", ls="--", lw=1.3,
+               label=f"suggested η = {suggestion:.2g}")
+    ax.plot([x[k]], [sm[k]], "o", color="#D55E00", ms=7)
+    if lr_min is not None:
+        ax.axvline(lr_min, color="0.4", ls=":", lw=1.2, label=f"minimum at η = {lr_min:.2g}")
+    lo = float(min(np.nanmin(sm), np.nanmin(raw)))
+    hi = float(np.nanmax(sm[: max(k + 1, 1)]))
+    top = max(hi, float(sm[0])) + 0.25 * (max(hi, float(sm[0])) - lo or 1.0)
+    ax.set_ylim(lo - 0.1 * (top - lo), top)
+    ax.set_xlabel(r"learning rate $\eta$ (log scale)")
+    ax.set_ylabel("training loss")
+    ax.set_title(title + (f"\n{rule}" if rule else ""), fontsize=10 if rule else None)
+    ax.legend(loc="lower left")
     fig.tight_layout()
     return _save(fig, path)
 

@@ -229,3 +229,151 @@ def test_figures_can_be_skipped_or_limited_to_one_format(tmp_path):
     r = _fails(2, *common, "--name", "bad", "--formats", "gif")
     assert "formats: expected png, svg or both (got 'gif')" in r.stderr
     assert not (tmp_path / "bad").exists()
+
+
+# ------------------------------------------------------------------ 10: evaluate
+def test_evaluate_shows_per_class_scores_and_the_confusion_matrix(tmp_path):
+    _ok("train", *FAST, "--data", "iris", "--epochs", "3", "--out", str(tmp_path), "--name", "e")
+    run = tmp_path / "e"
+    m = json.loads((run / "metrics.json").read_text())
+    test = m["per_class"]["test"]
+    assert set(test) == {"setosa", "versicolor", "virginica"}
+    assert sum(r["support"] for r in test.values()) == m["n_test"]
+    out = _ok("evaluate", str(run)).stdout
+    assert "Per class" in out and "precision" in out and "Confusion matrix" in out
+    # the table's rows agree with metrics.json: precision of each class to 3 decimals
+    for name, r in test.items():
+        row = next(line for line in out.splitlines() if f"│ {name} " in line and "." in line)
+        assert f"{r['precision']:.3f}" in row and f"{r['f1']:.3f}" in row
+    title = next(line for line in out.splitlines() if "Evaluation of" in line)
+    assert "Evaluation of e on iris, test split" in title  # on one line, not wrapped
+
+
+def test_evaluate_of_a_regression_model_draws_predicted_against_actual(tmp_path):
+    _ok("train", *FAST, "--data", "diabetes", "--epochs", "2", "--out", str(tmp_path),
+        "--name", "r")
+    out = _ok("evaluate", str(tmp_path / "r"), "--split", "dev").stdout
+    assert (tmp_path / "r" / "predicted_vs_actual_dev.png").stat().st_size > 5_000
+    assert "95 % interval" in out and "rmse" in out
+
+
+# ------------------------------------------------------------------ 11: the small things
+def test_version_module_entry_summary_usage_and_column_errors(tmp_path):
+    import subprocess
+    import sys
+
+    import chainrule
+
+    assert _ok("--version").stdout.strip() == f"chainrule {chainrule.__version__}"
+    env_src = str(__import__("pathlib").Path(chainrule.__file__).parents[1])
+    proc = subprocess.run([sys.executable, "-m", "chainrule", "--version"], capture_output=True,
+                          text=True, env={"PYTHONPATH": env_src, "PATH": ""}, check=True)
+    assert proc.stdout.strip() == f"chainrule {chainrule.__version__}"
+    for command in ("evaluate", "predict", "gradcheck", "diagnose", "export"):
+        usage = next(line for line in _ok(command, "--help").stdout.splitlines()
+                     if line.startswith("Usage:"))
+        args = usage.split("[OPTIONS]")[1].split()
+        assert all(a.strip("{}[]").split(".")[0].isupper() for a in args), usage
+    r = _ok("train", "--no-figures", "--data", "iris", "--hidden", "8", "--epochs", "1",
+            "--out", str(tmp_path), "--name", "s")
+    # 4 inputs → Linear(4, 8): 4·8 + 8 = 40 parameters; ReLU, Dropout none; Linear(8, 3): 27
+    lines = r.stderr.splitlines()
+    assert any(line.split()[:2] == ["0", "Linear"] and line.endswith(" 40") for line in lines)
+    assert any(line.split()[:2] == ["3", "Linear"] and line.endswith(" 27") for line in lines)
+    assert any(line.startswith("total") and line.endswith(" 67") for line in lines)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    r = _fails(2, "predict", str(tmp_path / "s"), str(bad))
+    assert "(its columns: a, b)" in r.stderr
+
+
+# ------------------------------------------------------------------ 8: progress
+def test_progress_off_a_terminal_is_one_line_per_epoch_and_train_log_keeps_it(tmp_path):
+    r = _ok("train", "--no-figures", "--data", "iris", "--hidden", "8", "--patience", "0",
+            "--epochs", "3", "--out", str(tmp_path), "--name", "p")
+    epoch_lines = [line for line in r.stderr.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/3", "2/3", "3/3"]
+    assert all(" eta " in line and "dev_accuracy" in line for line in epoch_lines)
+    assert epoch_lines[-1].endswith("eta 0 s")  # no epoch left
+    log = (tmp_path / "p" / "train.log").read_text()
+    assert log.count("\nepoch ") == 3 and "finished: 3 epochs" in log
+    quiet = _ok("train", *FAST, "--data", "iris", "--epochs", "2", "--out", str(tmp_path),
+                "--name", "q")
+    assert "epoch 1/2" not in quiet.stderr
+    assert "epoch 1/2" in (tmp_path / "q" / "train.log").read_text()
+
+
+def test_live_progress_keeps_the_final_line_and_shows_batches_of_long_epochs(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from chainrule import nn, optim
+    from chainrule.train import fit, progress
+
+    monkeypatch.setattr(progress, "BATCH_BAR_AFTER", 0.0)  # every epoch counts as long
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120)
+    X = np.random.default_rng(0).normal(size=(64, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = nn.Sequential(nn.Linear(2, 2, seed=0))
+    fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), (X, y), (X, y),
+        epochs=3, batch_size=16, seed=0, progress=False,
+        callbacks=[progress.ProgressCallback(console, live=True)])
+    text = buf.getvalue()
+    assert "batch (epoch 2)" in text  # the per-batch bar of a long epoch
+    assert "3/3" in text and "eta" in text
+    # the final state stays on screen: the last drawn frame holds the epoch bar at 3/3
+    last_frame = [line for line in text.splitlines() if "epoch" in line][-1]
+    assert "3/3" in last_frame and "batch" not in text.rsplit("3/3", 1)[1]
+
+
+# ------------------------------------------------------------------ 12: learning-rate finder
+def test_lr_find_sweeps_exponentially_and_stops_past_the_stability_limit():
+    from chainrule import nn, optim
+    from chainrule.train.lr_find import lr_find
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 1))
+    y = 3.0 * X
+    model = nn.Linear(1, 1, bias=False, seed=0)
+    before = model.weight.data.copy()
+    r = lr_find(model, "mse", optim.SGD(model.parameters(), lr=0.1), (X, y), start_lr=1e-3,
+                end_lr=100.0, num_steps=50, batch_size=64)
+    # η_i = 1e-3 · (1e5)^(i/49): the first two rates
+    np.testing.assert_allclose(r.lrs[:2], [1e-3, 1e-3 * 1e5 ** (1 / 49)])
+    # full-batch gradient descent on L(w) = mean((w x − y)²) has L'' = 2·mean(x²), so it
+    # diverges once η > 2 / L'' = 1 / mean(x²) (≈ 1 here): the sweep stops past that limit and
+    # suggests a rate below it
+    limit = 1 / np.mean(X ** 2)
+    assert r.stopped_early and r.lrs[-1] > limit
+    assert 1e-3 < r.suggestion < limit
+    np.testing.assert_array_equal(model.weight.data, before)  # the sweep only looked
+
+
+def test_lr_find_command_prints_the_suggestion_and_its_rule(tmp_path):
+    fig = tmp_path / "lr.png"
+    out = _ok("lr-find", "--data", "iris", "--hidden", "8", "--steps", "60", "--start-lr",
+              "1e-4", "--end-lr", "10", "--figure", str(fig)).stdout
+    assert "suggested learning rate" in out and "steepest descent" in out
+    assert "train with: chainrule train --lr" in out
+    assert fig.stat().st_size > 5_000
+
+
+# ------------------------------------------------------------------ 14: datasets export
+def test_datasets_export_writes_a_csv_that_predict_and_evaluate_read(tmp_path):
+    from chainrule.data import load_dataset
+
+    path = tmp_path / "iris.csv"
+    _ok("datasets", "export", "iris", str(path))
+    ds = load_dataset("iris")
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join([*ds.feature_names, "target"]) and len(lines) == 151
+    assert lines[1] == "5.1,3.5,1.4,0.2,setosa"  # Fisher's first flower
+    _ok("train", *FAST, "--data", "iris", "--epochs", "2", "--out", str(tmp_path), "--name", "i")
+    pred = _ok("predict", str(tmp_path / "i"), str(path)).stdout.splitlines()
+    assert len(pred) == 151 and pred[0].startswith("prediction,p_setosa")
+    out = _ok("evaluate", str(tmp_path / "i"), "--data", str(path)).stdout
+    assert "all 150 rows" in out
+    r = _fails(2, "datasets", "exprt", "iris")
+    assert "chainrule datasets export NAME OUT.csv" in r.stderr
