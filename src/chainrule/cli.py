@@ -697,6 +697,7 @@ def run_training(
     console: Console | None = None,
     figures: bool = True,
     formats: str | Sequence[str] = ("png", "svg"),
+    tensorboard: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train the model described by ``cfg`` and fill its run folder.
 
@@ -709,6 +710,7 @@ def run_training(
         console: where progress and messages go (default: stderr).
         figures: draw the figures.
         formats: their file formats (``"png"``, ``"svg"`` or both).
+        tensorboard: also write TensorBoard event files to this folder.
 
     Returns:
         A :class:`TrainResult`.
@@ -739,6 +741,14 @@ def run_training(
 
         with figure_formats(formats):  # checks the formats before any work
             pass
+    board = None
+    if tensorboard is not None:
+        from .train import TensorBoardLogger
+
+        try:
+            board = TensorBoardLogger(tensorboard)
+        except ImportError as e:
+            raise CLIError(f"tensorboard: {e}") from None
     data = prepare_data(cfg)
     loss = _loss_name(cfg, data.task)
     model = build_model(cfg, data.n_features, data.n_outputs)
@@ -764,6 +774,8 @@ def run_training(
 
     summary = format_summary(model_summary(model, data.train[0].shape[1:]))
     callbacks: list[Any] = [GradientMonitor(warn=False)]
+    if board is not None:
+        callbacks.append(board)
     early = None
     if cfg.patience > 0:
         early = EarlyStopping(monitor="dev_loss", patience=cfg.patience, restore_best=True)
@@ -1065,6 +1077,9 @@ def train(
     formats: Annotated[str, typer.Option(
         metavar="FORMATS", help="Figure formats, comma-separated: png, svg. "
         "[default: png,svg]", show_default=False)] = "png,svg",
+    tensorboard: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="Also write TensorBoard event files (losses, metrics, rate, "
+        "gradient norms per epoch) to DIR; needs tensorboardX.", show_default=False)] = None,
     threads: ThreadsOpt = None,
 ) -> None:
     """Train a model and write its run folder.
@@ -1102,7 +1117,8 @@ def train(
         cfg = load_config(config, **given)
     with _blas_threads(1 if threads is None else threads):
         result = run_training(cfg, resume_dir=resume, show_progress=progress,
-                              console=console, figures=figures, formats=formats)
+                              console=console, figures=figures, formats=formats,
+                              tensorboard=tensorboard)
     _report_run(result)
 
 

@@ -377,3 +377,63 @@ def test_datasets_export_writes_a_csv_that_predict_and_evaluate_read(tmp_path):
     assert "all 150 rows" in out
     r = _fails(2, "datasets", "exprt", "iris")
     assert "chainrule datasets export NAME OUT.csv" in r.stderr
+
+
+# ------------------------------------------------------------------ 13: loggers
+def _read_events(folder) -> dict[str, list[tuple[int, float]]]:
+    """Scalars of TensorBoard event files, read as TensorBoard reads them: TFRecords
+    (length, masked CRC, an Event protobuf, masked CRC) decoded with the Event schema."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    scalars: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        data = path.read_bytes()
+        i = 0
+        while i < len(data):
+            (n,) = struct.unpack("<Q", data[i:i + 8])
+            event = Event.FromString(data[i + 12:i + 12 + n])
+            i += 12 + n + 4
+            for v in event.summary.value:
+                scalars.setdefault(v.tag, []).append((event.step, v.simple_value))
+    return scalars
+
+
+def test_tensorboard_logger_writes_the_history_as_scalars(tmp_path):
+    pytest.importorskip("tensorboardX")
+    board = tmp_path / "tb"
+    _ok("train", *FAST, "--data", "iris", "--epochs", "3", "--out", str(tmp_path), "--name",
+        "t", "--tensorboard", str(board))
+    scalars = _read_events(board)
+    rows = (tmp_path / "t" / "history.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    dev_acc = [float(r.split(",")[header.index("dev_accuracy")]) for r in rows[1:]]
+    assert [s for s, _ in scalars["accuracy/dev"]] == [1, 2, 3]
+    np.testing.assert_allclose([v for _, v in scalars["accuracy/dev"]], dev_acc, rtol=1e-6)
+    assert {"loss/train", "loss/dev", "lr", "grad_norm/0"} <= set(scalars)
+
+
+def test_csv_logger_appends_one_row_per_epoch_as_training_goes(tmp_path):
+    from chainrule import nn, optim
+    from chainrule.train import CSVLogger, fit
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    path = tmp_path / "log" / "epochs.csv"
+    seen = []
+
+    class Peek(CSVLogger):
+        def on_epoch_end(self, trainer, epoch, logs):
+            super().on_epoch_end(trainer, epoch, logs)
+            seen.append(len(path.read_text().splitlines()))  # header + one row per epoch
+
+    model = nn.Sequential(nn.Linear(2, 2, seed=0))
+    h = fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=3,
+            seed=0, progress=False, callbacks=[Peek(path)])
+    assert seen == [2, 3, 4]
+    lines = path.read_text().splitlines()
+    assert [float(r.split(",")[1]) for r in lines[1:]] == list(h.column("train_loss"))
+    fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2,
+        seed=0, progress=False, callbacks=[CSVLogger(path, append=True)])
+    assert len(path.read_text().splitlines()) == 1 + 3 + 2

@@ -34,6 +34,7 @@ from .diagnosis import (
     diagnose,
 )
 from .history import History
+from .loggers import CSVLogger, TensorBoardLogger
 from .loop import (
     CLASSIFICATION_LOSSES,
     NonFiniteLossError,
@@ -44,6 +45,7 @@ from .loop import (
     get_loss,
     predict,
 )
+from .lr_find import lr_find
 from .metrics import METRICS, Metric, get_metric
 from .step import StepResult, TrainingStep, step_schedule
 
@@ -54,6 +56,7 @@ __all__ = [
     "METRICS",
     "VERDICTS",
     "BiasVariance",
+    "CSVLogger",
     "CVResult",
     "Callback",
     "Diagnosis",
@@ -65,6 +68,7 @@ __all__ = [
     "ModelCheckpoint",
     "NonFiniteLossError",
     "StepResult",
+    "TensorBoardLogger",
     "Trainer",
     "TrainingError",
     "TrainingStep",
@@ -77,6 +81,7 @@ __all__ = [
     "get_loss",
     "get_metric",
     "load_checkpoint",
+    "lr_find",
     "mlp_fitter",
     "polynomial_fitter",
     "predict",
