@@ -566,11 +566,13 @@ def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, lo
 
             Xall = np.concatenate([data.train[0], data.dev[0], data.test[0]])
             yall = np.concatenate([data.train[1], data.dev[1], data.test[1]])
+            split = np.repeat(["train", "dev", "test"],
+                              [len(data.train[1]), len(data.dev[1]), len(data.test[1])])
             names = [f"{n} (standardised)" if data.scaler is not None else n
                      for n in data.feature_names]
             figures += plots.decision_regions(
                 classify, Xall, yall, resolution=301, class_names=classes,
-                feature_names=names, title=f"Decision regions, {data.name}",
+                feature_names=names, title=f"Decision regions, {data.name}", split=split,
                 path=run_dir / "decision_regions")
     elif np.asarray(y).ndim == 1 or np.asarray(y).shape[1] == 1:
         t, p = _unscaled(y, data.y_scale), _unscaled(predict(model, X), data.y_scale)

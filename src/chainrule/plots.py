@@ -419,6 +419,8 @@ def decision_regions(
     class_names: Sequence[str] | None = None,
     feature_names: Sequence[str] = ("$x_1$", "$x_2$"),
     title: str = "Decision regions",
+    split: Sequence[str] | None = None,
+    mark_errors: bool = True,
     path: PathLike,
 ) -> FigurePaths:
     """The class a 2-D classifier predicts at every point of a grid, with the data on top.
@@ -435,6 +437,9 @@ def decision_regions(
         class_names: legend names per class (default ``class 0``, ``class 1``, …).
         feature_names: axis labels.
         title: figure title.
+        split: the split of each point (``"train"``, ``"dev"`` or ``"test"``), shape (n,):
+            train points are drawn filled, dev points half-size, test points hollow.
+        mark_errors: circle in red each point its panel's classifier gets wrong.
         path: output file name.
     """
     X = _array(X, "X", 2)
@@ -442,6 +447,11 @@ def decision_regions(
         raise ValueError(f"decision_regions needs 2-D points, got X of shape {X.shape}")
     y = np.asarray(y).astype(np.int64).reshape(-1)
     _check_same_length(X=X, y=y)
+    parts = np.full(len(y), "train") if split is None else np.asarray(split, dtype=str)
+    _check_same_length(X=X, split=parts)
+    bad_parts = sorted(set(parts) - {"train", "dev", "test"})
+    if bad_parts:
+        raise ValueError(f"split entries must be train, dev or test, got {bad_parts}")
     if resolution < 2:
         raise ValueError(f"resolution must be >= 2, got {resolution}")
     panels = dict(predict) if isinstance(predict, Mapping) else {title: predict}
@@ -450,6 +460,7 @@ def decision_regions(
     xx, yy, limits = _grid(X, resolution, limits, 0.1)
     grid = np.column_stack([xx.ravel(), yy.ravel()])
     all_labels = {name: _labels_of(fn(grid), xx.size) for name, fn in panels.items()}
+    wrong = {name: _labels_of(fn(X), len(X)) != y for name, fn in panels.items()}
     k = int(max(max(lab.max(initial=0) for lab in all_labels.values()), y.max(initial=0)) + 1)
     names = list(class_names) if class_names is not None else [f"class {i}" for i in range(k)]
     if len(names) < k:
@@ -465,12 +476,25 @@ def decision_regions(
         if k <= 10:
             ax.contour(xx, yy, labels.reshape(xx.shape), levels=np.arange(k - 1) + 0.5,
                        colors="0.25", linewidths=0.8)
+        size = 70 if len(X) <= 50 else 16
         for c in range(k):
-            m = y == c
-            if m.any():
-                ax.scatter(X[m, 0], X[m, 1], s=70 if len(X) <= 50 else 16,
-                           marker=_MARKERS[c % len(_MARKERS)], color=colours[c],
-                           edgecolor="black", linewidth=0.7, label=names[c], zorder=3)
+            for part in ("train", "dev", "test"):
+                m = (y == c) & (parts == part)
+                if not m.any():
+                    continue
+                filled = part != "test"
+                ax.scatter(X[m, 0], X[m, 1], s=size if part == "train" else size * 0.6,
+                           marker=_MARKERS[c % len(_MARKERS)],
+                           facecolor=colours[c] if filled else "none",
+                           edgecolor="black" if filled else colours[c],
+                           linewidth=0.7 if filled else 1.4, zorder=3,
+                           label=names[c] if part == "train" or split is None else None)
+        if mark_errors and wrong[name].any():
+            m = wrong[name]
+            ax.scatter(X[m, 0], X[m, 1], s=size * 3.2, facecolor="none", edgecolor="#D00000",
+                       linewidth=1.3, zorder=4,
+                       label=f"misclassified ({int(m.sum())} of {len(m)})" if n == 1
+                       else "misclassified")
         ax.set_xlim(*limits[0])
         ax.set_ylim(*limits[1])
         ax.set_xlabel(feature_names[0])
@@ -478,8 +502,19 @@ def decision_regions(
     axes[0, 0].set_ylabel(feature_names[1])
     if n > 1:
         fig.suptitle(title)
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center",
-               ncol=min(k, 4), title="data points (shading: predicted class)",
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if split is not None:
+        from matplotlib.lines import Line2D
+
+        present = [p for p in ("train", "dev", "test") if (parts == p).any()]
+        style = {"train": dict(markerfacecolor="0.5", markeredgecolor="black", ms=8),
+                 "dev": dict(markerfacecolor="0.5", markeredgecolor="black", ms=6),
+                 "test": dict(markerfacecolor="none", markeredgecolor="0.3", ms=8, mew=1.4)}
+        for p in present:
+            handles.append(Line2D([], [], ls="none", marker="o", **style[p]))
+            labels.append(f"{p} ({int((parts == p).sum())})")
+    fig.legend(handles, labels, loc="lower center",
+               ncol=min(len(labels), 4), title="data points (shading: predicted class)",
                title_fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.1 if n > 1 else 0.09, 1, 1))
     return _save(fig, path)

@@ -437,3 +437,34 @@ def test_csv_logger_appends_one_row_per_epoch_as_training_goes(tmp_path):
     fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2,
         seed=0, progress=False, callbacks=[CSVLogger(path, append=True)])
     assert len(path.read_text().splitlines()) == 1 + 3 + 2
+
+
+# ------------------------------------------------------------------ 15: figures
+def test_decision_regions_mark_splits_and_circle_the_misclassified(tmp_path, monkeypatch):
+    from chainrule import plots
+
+    seen = {}
+
+    def keep(fig, path):
+        seen["labels"] = [t.get_text() for t in fig.legends[0].get_texts()]
+        seen["offsets"] = [c.get_offsets() for c in fig.axes[0].collections
+                           if len(c.get_offsets()) and c.get_edgecolor().size
+                           and tuple(c.get_edgecolor()[0][:3]) == (0.8156862745098039, 0, 0)]
+        return plots.FigurePaths(None, None)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    X = np.array([[-2.0, 0], [-1, 1], [1, 0], [2, 1], [-0.5, -1], [0.5, -1]])
+    y = np.array([0, 0, 1, 1, 1, 0])  # the rule x₁ > 0 gets the last two wrong
+    plots.decision_regions(lambda P: (P[:, 0] > 0).astype(int), X, y, resolution=20,
+                           split=["train", "train", "train", "train", "test", "test"],
+                           path=tmp_path / "d")
+    assert "misclassified (2 of 6)" in seen["labels"]
+    assert "train (4)" in seen["labels"] and "test (2)" in seen["labels"]
+    np.testing.assert_array_equal(seen["offsets"][0], X[4:])  # the circled points
+    with pytest.raises(ValueError, match="split entries must be train, dev or test"):
+        plots.decision_regions(lambda P: P[:, 0] > 0, X, y, split=["x"] * 6, path=tmp_path / "e")
+    # through the CLI: a 2-D run draws them
+    monkeypatch.undo()
+    _ok("train", "--no-progress", "--formats", "png", "--data", "moons", "--hidden", "8",
+        "--epochs", "2", "--out", str(tmp_path), "--name", "m")
+    assert (tmp_path / "m" / "decision_regions.png").stat().st_size > 5_000
