@@ -47,6 +47,8 @@ import typer
 from .cli_export import export_command
 from .cli_tools import lr_find_command
 from .graphexpr import graph_command
+from .nn import ACTIVATIONS, INITIALIZERS, LOSSES
+from .optim import OPTIMIZERS, SCHEDULERS
 from .search import search_command
 
 if TYPE_CHECKING:  # pragma: no cover - rich and pydantic are imported where they are used
@@ -956,6 +958,12 @@ def load_run(path: str | os.PathLike, *, need_config: bool = True) -> RunArtifac
 # ============================================================================== commands
 
 
+def _names(registry: Any, hidden_only: bool = False) -> str:
+    """The canonical names of a registry, for ``--help`` (hidden activations only)."""
+    return ", ".join(e.name for e in registry.entries()
+                     if not hidden_only or e.get("hidden", True))
+
+
 def _parse_schedule_args(items: Sequence[str] | None) -> dict[str, Any] | None:
     """``["milestones=30,60", "gamma=0.5"]`` → ``{"milestones": [30, 60], "gamma": 0.5}``."""
     from .config import ConfigError, parse_setting_value
@@ -1004,8 +1012,8 @@ def train(
         help="mlp, or cnn (convolutions on the dataset's signals or images; the stack is "
         "set by conv/pool in a --config file). [default: mlp]", show_default=False)] = None,
     activation: Annotated[str | None, typer.Option(
-        help="Hidden activation: relu, tanh, sigmoid, leaky_relu, elu, gelu, … "
-        "[default: relu]", show_default=False)] = None,
+        help=f"Hidden activation: {_names(ACTIVATIONS, hidden_only=True)}. [default: relu]",
+        show_default=False)] = None,
     dropout: Annotated[float | None, typer.Option(
         help="Dropout probability after each hidden activation, in [0, 1). [default: 0.2]",
         show_default=False)] = None,
@@ -1016,13 +1024,13 @@ def train(
         "--residual/--no-residual", help="Residual connections around equal-width layers.",
         show_default=False)] = None,
     init: Annotated[str | None, typer.Option(
-        help="Weight initialiser: he, xavier, lecun, normal, zeros, … [default: he]",
+        help=f"Weight initialiser: {_names(INITIALIZERS)}. [default: he]",
         show_default=False)] = None,
     loss: Annotated[str | None, typer.Option(
-        help="Loss: cross_entropy, mse, l1, huber, … [default: cross_entropy for "
-        "classification, mse for regression]", show_default=False)] = None,
+        help=f"Loss: {_names(LOSSES)}. [default: cross_entropy for classification, mse "
+        "for regression]", show_default=False)] = None,
     optimizer: Annotated[str | None, typer.Option(
-        help="Optimiser: sgd, momentum, rmsprop, adagrad, adam, adamw. [default: adam]",
+        help=f"Optimiser: {_names(OPTIMIZERS)}. [default: adam]",
         show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(
         help="Learning rate η > 0. [default: 0.001]", show_default=False)] = None,
@@ -1036,8 +1044,7 @@ def train(
     beta2: Annotated[float | None, typer.Option(
         help="Adam's β₂ in [0, 1). [default: 0.999]", show_default=False)] = None,
     schedule: Annotated[str | None, typer.Option(
-        help="Learning-rate schedule: step, multistep, exponential, cosine, linear, plateau, "
-        "inverse_time, exponential_decay, sqrt, staircase. [default: none]",
+        help=f"Learning-rate schedule: {_names(SCHEDULERS)}. [default: none]",
         show_default=False)] = None,
     schedule_arg: Annotated[list[str] | None, typer.Option(
         "--schedule-arg", metavar="KEY=VALUE",

@@ -391,23 +391,32 @@ def test_verbose_prints_the_loss(iris):
 
 
 @pytest.mark.parametrize(
-    ("params", "pattern"),
+    ("params", "error", "pattern"),
     [
-        ({"alpha": -1.0}, "'alpha' parameter.*Got -1.0"),
-        ({"solver": "lbfgs"}, "'solver' parameter.*adam.*Got 'lbfgs'"),
-        ({"activation": "softmax"}, "'activation' parameter.*Got 'softmax'"),
-        ({"dropout": 1.0}, "'dropout' parameter.*Got 1.0"),
-        ({"hidden_layer_sizes": (4, 0)}, "hidden_layer_sizes must hold positive ints.*0"),
-        ({"schedule": "warp"}, "'schedule' parameter.*Got 'warp'"),
-        ({"init": "ones_and_zeros"}, "'init' parameter.*Got 'ones_and_zeros'"),
-        ({"optimizer_params": {"amsgrad": True, "bogus": 1}}, "optimizer_params.*bogus"),
-        ({"batch_norm": "yes"}, "'batch_norm' parameter.*Got 'yes'"),
+        ({"alpha": -1.0}, ValueError, r"alpha must be a finite number >= 0, got -1.0"),
+        ({"solver": "lbfgs"}, ValueError, r"solver must be one of .*adam.*; got 'lbfgs'"),
+        # softmax is registered as output-only (hidden=False): not a hidden activation
+        ({"activation": "softmax"}, ValueError, r"activation must be one of .*; got 'softmax'"),
+        ({"dropout": 1.0}, ValueError, r"dropout must be in \[0, 1\), got 1.0"),
+        ({"hidden_layer_sizes": (4, 0)}, ValueError,
+         "hidden_layer_sizes must hold positive ints.*0"),
+        ({"schedule": "warp"}, ValueError, r"schedule must be one of .*cosine.*; got 'warp'"),
+        ({"init": "ones_and_zeros"}, ValueError, r"init must be one of .*; got 'ones_and_zeros'"),
+        ({"optimizer_params": {"amsgrad": True, "bogus": 1}}, ValueError,
+         "optimizer_params.*bogus"),
+        ({"batch_norm": "yes"}, TypeError, r"batch_norm must be a bool, got str 'yes'"),
+        ({"learning_rate_init": 0.0}, ValueError, r"learning_rate_init must be in \(0, inf\)"),
+        ({"dtype": "float16"}, ValueError, r"dtype must be 'float32' or 'float64'"),
+        ({"class_weight": "even"}, ValueError, r"class_weight must be a dict.*'even'"),
     ],
 )
-def test_parameter_errors_name_the_value(params, pattern, iris):
+def test_parameter_errors_name_the_value(params, error, pattern, iris):
     X, y = iris
-    with pytest.raises(ValueError, match=pattern):
-        MLPClassifier(max_iter=1, **params).fit(X, y)
+    est = MLPClassifier(max_iter=1, **params)
+    with pytest.raises(error, match=pattern):
+        est.fit(X, y)
+    if "optimizer_params" not in params:  # (found when the optimiser is built)
+        assert not hasattr(est, "model_")  # raised before anything was fitted
 
 
 def test_feature_names_from_a_dataframe(iris):

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_nonneg
+from .._checks import check_nonneg
 from .preprocessing import Seed, check_lengths, check_seed, one_hot
 
 __all__ = ["Augmentation", "Compose", "GaussianNoise", "Mixup", "RandomShift"]

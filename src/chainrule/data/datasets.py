@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import check_int, check_nonneg
+from .._checks import check_int, check_nonneg
 from .preprocessing import Seed, check_lengths, check_seed
 
 __all__ = [

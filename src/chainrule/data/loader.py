@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_samples
-from .preprocessing import Seed, check_seed
+from .preprocessing import Seed, check_samples, check_seed
 
 __all__ = ["DataLoader"]
 

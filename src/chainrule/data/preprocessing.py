@@ -205,6 +205,20 @@ def check_lengths(X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> None:
         raise ValueError(f"{names[0]} has {nx} samples but {names[1]} has {ny}")
 
 
+def check_samples(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` and ``y`` as arrays with a samples axis of the same length.
+
+    >>> [a.shape for a in check_samples([[1, 2], [3, 4]], [0, 1])]
+    [(2, 2), (2,)]
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"X and y need a samples axis, got shapes {X.shape} and {y.shape}")
+    check_lengths(X, y)
+    return X, y
+
+
 def _n_samples(a: Any, name: str) -> int:
     shape = np.shape(a)
     if len(shape) == 0:

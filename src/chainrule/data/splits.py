@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import check_int, check_samples
-from .preprocessing import Seed, check_lengths, check_seed
+from .._checks import check_int
+from .preprocessing import Seed, check_lengths, check_samples, check_seed
 
 __all__ = [
     "KFold",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..registry import Registry
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, register_module
@@ -342,27 +343,23 @@ class LogSoftmax(_AlongAxis):
         return F.log_softmax(x, axis=self.axis)
 
 
-ACTIVATIONS: dict[str, type[Module]] = {
-    "identity": Identity,
-    "linear": Identity,
-    "none": Identity,
-    "sigmoid": Sigmoid,
-    "logistic": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "leakyrelu": LeakyReLU,
-    "elu": ELU,
-    "selu": SELU,
-    "softplus": Softplus,
-    "gelu": GELU,
-    "silu": SiLU,
-    "swish": Swish,
-    "softmax": Softmax,
-    "log_softmax": LogSoftmax,
-    "logsoftmax": LogSoftmax,
-}
-"""Activation module class by name (``logistic`` and ``identity`` as in scikit-learn)."""
+ACTIVATIONS = Registry("activation")
+"""Activation module classes by name, with their metadata (``sklearn``: scikit-learn's
+name, ``logistic`` and ``identity``; ``hidden=False`` for the output-only softmax and
+log-softmax). ``ACTIVATIONS.register(name, cls)`` adds one."""
+ACTIVATIONS.register("identity", Identity, aliases=("linear", "none"), sklearn="identity")
+ACTIVATIONS.register("sigmoid", Sigmoid, aliases=("logistic",), sklearn="logistic")
+ACTIVATIONS.register("tanh", Tanh, sklearn="tanh")
+ACTIVATIONS.register("relu", ReLU, sklearn="relu")
+ACTIVATIONS.register("leaky_relu", LeakyReLU, aliases=("leakyrelu",))
+ACTIVATIONS.register("elu", ELU)
+ACTIVATIONS.register("selu", SELU)
+ACTIVATIONS.register("softplus", Softplus)
+ACTIVATIONS.register("gelu", GELU)
+ACTIVATIONS.register("silu", SiLU)
+ACTIVATIONS.register("swish", Swish)
+ACTIVATIONS.register("softmax", Softmax, hidden=False)
+ACTIVATIONS.register("log_softmax", LogSoftmax, aliases=("logsoftmax",), hidden=False)
 
 
 def get_activation(name: Any, **kwargs: Any) -> Module:
@@ -384,9 +381,4 @@ def get_activation(name: Any, **kwargs: Any) -> Module:
         return name
     if not isinstance(name, str):
         raise TypeError(f"activation must be a name or a Module, got {type(name).__name__}")
-    key = name.lower()
-    if key not in ACTIVATIONS:
-        raise ValueError(
-            f"unknown activation {name!r}; valid names: {', '.join(sorted(ACTIVATIONS))}"
-        )
-    return ACTIVATIONS[key](**kwargs)
+    return ACTIVATIONS.lookup(name)(**kwargs)

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from .. import rng as _rng
+from ..registry import Registry
 from ..tensor import Tensor
 
 __all__ = [
@@ -508,30 +509,19 @@ def _he_uniform(tensor: Any, *, seed: Any = None, dtype: Any = None) -> Any:
 _he_normal.__doc__ = "He normal for ReLU: ``kaiming_normal(nonlinearity='relu')``, N(0, 2/fan_in)."
 _he_uniform.__doc__ = "He uniform for ReLU: ``kaiming_uniform(nonlinearity='relu')``."
 
-INITIALIZERS: dict[str, Callable[..., Any]] = {
-    "zeros": zeros,
-    "zero": zeros,
-    "ones": ones,
-    "normal": normal,
-    "uniform": uniform,
-    "xavier_uniform": xavier_uniform,
-    "glorot_uniform": xavier_uniform,
-    "xavier": xavier_uniform,
-    "glorot": xavier_uniform,
-    "xavier_normal": xavier_normal,
-    "glorot_normal": xavier_normal,
-    "kaiming_normal": _he_normal,
-    "he_normal": _he_normal,
-    "he": _he_normal,
-    "kaiming": _he_normal,
-    "kaiming_uniform": _he_uniform,
-    "he_uniform": _he_uniform,
-    "lecun_normal": lecun_normal,
-    "lecun": lecun_normal,
-    "lecun_uniform": lecun_uniform,
-    "torch": torch_default_weight,
-    "pytorch": torch_default_weight,
-}
+INITIALIZERS = Registry("initialiser")
+INITIALIZERS.register("zeros", zeros, aliases=("zero",))
+INITIALIZERS.register("ones", ones)
+INITIALIZERS.register("normal", normal)
+INITIALIZERS.register("uniform", uniform)
+INITIALIZERS.register("xavier_uniform", xavier_uniform,
+                      aliases=("glorot_uniform", "xavier", "glorot"))
+INITIALIZERS.register("xavier_normal", xavier_normal, aliases=("glorot_normal",))
+INITIALIZERS.register("kaiming_normal", _he_normal, aliases=("he_normal", "he", "kaiming"))
+INITIALIZERS.register("kaiming_uniform", _he_uniform, aliases=("he_uniform",))
+INITIALIZERS.register("lecun_normal", lecun_normal, aliases=("lecun",))
+INITIALIZERS.register("lecun_uniform", lecun_uniform)
+INITIALIZERS.register("torch", torch_default_weight, aliases=("pytorch",))
 """Initialiser by name, for configuration files and the CLI. Each entry is called as
 ``f(shape_or_tensor, seed=..., dtype=...)``. Aliases: ``he``/``kaiming`` → He normal (ReLU
 gain), ``xavier``/``glorot`` → Xavier uniform, ``lecun`` → LeCun normal, ``torch`` →

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..registry import Registry
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -255,30 +256,41 @@ class KLDivLoss(_Loss):
         return F.kl_div(input, target, self.reduction, self.log_target)
 
 
-LOSSES: dict[str, type[Module]] = {
-    "mse": MSELoss,
-    "mse_loss": MSELoss,
-    "squared_error": MSELoss,
-    "l2": MSELoss,
-    "mae": L1Loss,
-    "l1": L1Loss,
-    "l1_loss": L1Loss,
-    "absolute_error": L1Loss,
-    "huber": HuberLoss,
-    "huber_loss": HuberLoss,
-    "bce": BCELoss,
-    "binary_cross_entropy": BCELoss,
-    "bce_with_logits": BCEWithLogitsLoss,
-    "binary_cross_entropy_with_logits": BCEWithLogitsLoss,
-    "cross_entropy": CrossEntropyLoss,
-    "categorical_cross_entropy": CrossEntropyLoss,
-    "ce": CrossEntropyLoss,
-    "nll": NLLLoss,
-    "nll_loss": NLLLoss,
-    "kl_div": KLDivLoss,
-    "kl": KLDivLoss,
-}
-"""Loss module class by name (for configuration files and the CLI)."""
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """``σ(z) = 1/(1 + e^{−z}) = ½(1 + tanh(z/2))`` on an ndarray (no overflow)."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    """``softmax(z)_k = e^{z_k − max z} / Σ_j e^{z_j − max z}`` over the last axis."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+LOSSES = Registry("loss")
+"""Loss module classes by name, with their metadata (``task``, ``target``, ``output``,
+``sklearn``; see :mod:`chainrule.registry`): for ``fit``, the CLI, configuration files and
+the estimators. ``LOSSES.register(name, cls, task=..., target=...)`` adds one; a
+``task="regression"`` loss whose class takes ``reduction="none"`` is also a ``loss`` of
+``MLPRegressor`` (``sklearn_kwargs``: constructor arguments giving scikit-learn's form,
+the ½ of its squared error)."""
+LOSSES.register("mse", MSELoss, aliases=("mse_loss", "squared_error", "l2"),
+                task="regression", target="value", sklearn="squared_error",
+                sklearn_kwargs={"half": True})
+LOSSES.register("l1", L1Loss, aliases=("mae", "l1_loss", "mae_loss", "absolute_error"),
+                task="regression", target="value", sklearn="absolute_error")
+LOSSES.register("huber", HuberLoss, aliases=("huber_loss",), task="regression",
+                target="value", sklearn="huber")
+LOSSES.register("binary_cross_entropy", BCELoss, aliases=("bce",), task="classification",
+                target="probability")
+LOSSES.register("binary_cross_entropy_with_logits", BCEWithLogitsLoss,
+                aliases=("bce_with_logits",), task="classification", target="probability",
+                output=_sigmoid)
+LOSSES.register("cross_entropy", CrossEntropyLoss, aliases=("categorical_cross_entropy", "ce"),
+                task="classification", target="index", output=_softmax, sklearn="log_loss")
+LOSSES.register("nll", NLLLoss, aliases=("nll_loss",), task="classification", target="index",
+                output=np.exp)
+LOSSES.register("kl_div", KLDivLoss, aliases=("kl",), task="distribution", target="value")
 
 
 def get_loss(name: Any, **kwargs: Any) -> Module:
@@ -300,7 +312,4 @@ def get_loss(name: Any, **kwargs: Any) -> Module:
         return name
     if not isinstance(name, str):
         raise TypeError(f"loss must be a name or a Module, got {type(name).__name__}")
-    key = name.lower()
-    if key not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(sorted(LOSSES))}")
-    return LOSSES[key](**kwargs)
+    return LOSSES.lookup(name)(**kwargs)

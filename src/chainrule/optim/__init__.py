@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..registry import Registry
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -27,14 +28,17 @@ from .optimizer import Optimizer, ParamsT
 from .rmsprop import RMSprop
 from .sgd import SGD, Momentum
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "momentum": Momentum,
-    "rmsprop": RMSprop,
-    "adagrad": Adagrad,
-    "adam": Adam,
-    "adamw": AdamW,
-}
+OPTIMIZERS = Registry("optimizer")
+"""Optimiser classes by name, with their metadata: ``sklearn_params``, the constructor
+arguments that scikit-learn's settings feed (``betas`` ← ``beta_1, beta_2``, ``eps`` ←
+``epsilon``, ``momentum``, ``nesterov`` ← ``nesterovs_momentum``) in the estimators.
+``OPTIMIZERS.register(name, cls)`` adds one (``lr`` is always passed)."""
+OPTIMIZERS.register("sgd", SGD, sklearn="sgd", sklearn_params=("momentum", "nesterov"))
+OPTIMIZERS.register("momentum", Momentum, sklearn_params=("momentum",))
+OPTIMIZERS.register("rmsprop", RMSprop, sklearn_params=("eps",))
+OPTIMIZERS.register("adagrad", Adagrad, sklearn_params=("eps",))
+OPTIMIZERS.register("adam", Adam, sklearn="adam", sklearn_params=("betas", "eps"))
+OPTIMIZERS.register("adamw", AdamW, sklearn_params=("betas", "eps"))
 
 
 def get_optimizer(name: str, params: ParamsT, **kwargs: Any) -> Optimizer:
@@ -52,14 +56,7 @@ def get_optimizer(name: str, params: ParamsT, **kwargs: Any) -> Optimizer:
         >>> optim.get_optimizer("momentum", [w], lr=0.1).param_groups[0]["momentum"]
         0.9
     """
-    if not isinstance(name, str):
-        raise TypeError(f"optimizer name must be a str, got {type(name).__name__}")
-    cls = OPTIMIZERS.get(name.lower())
-    if cls is None:
-        raise ValueError(
-            f"unknown optimizer {name!r}; valid names: {', '.join(sorted(OPTIMIZERS))}"
-        )
-    return cls(params, **kwargs)
+    return OPTIMIZERS.lookup(name)(params, **kwargs)
 
 
 __all__ = [

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from numbers import Integral
 from typing import Any
 
+from ..registry import Registry
 from .optimizer import Optimizer, check_non_negative, check_positive
 
 __all__ = [
@@ -794,19 +795,21 @@ class ReduceLROnPlateau:
 
 
 # ------------------------------------------------------------------------------ registry
-SCHEDULERS: dict[str, type] = {
-    "step": StepLR,
-    "multistep": MultiStepLR,
-    "exponential": ExponentialLR,
-    "cosine": CosineAnnealingLR,
-    "linear": LinearLR,
-    "lambda": LambdaLR,
-    "plateau": ReduceLROnPlateau,
-    "inverse_time": InverseTimeDecay,
-    "exponential_decay": ExponentialDecay,
-    "sqrt": SqrtDecay,
-    "staircase": StaircaseDecay,
-}
+SCHEDULERS = Registry("scheduler")
+"""Learning-rate schedule classes by name (class names select them too);
+``SCHEDULERS.register(name, cls)`` adds one. ``plateau`` is stepped with the monitored
+value (``monitored=True``)."""
+SCHEDULERS.register("step", StepLR)
+SCHEDULERS.register("multistep", MultiStepLR)
+SCHEDULERS.register("exponential", ExponentialLR)
+SCHEDULERS.register("cosine", CosineAnnealingLR)
+SCHEDULERS.register("linear", LinearLR)
+SCHEDULERS.register("lambda", LambdaLR)
+SCHEDULERS.register("plateau", ReduceLROnPlateau, monitored=True)
+SCHEDULERS.register("inverse_time", InverseTimeDecay)
+SCHEDULERS.register("exponential_decay", ExponentialDecay)
+SCHEDULERS.register("sqrt", SqrtDecay)
+SCHEDULERS.register("staircase", StaircaseDecay)
 
 
 def get_scheduler(name: str, optimizer: Optimizer, **kwargs: Any) -> Any:
@@ -824,14 +827,4 @@ def get_scheduler(name: str, optimizer: Optimizer, **kwargs: Any) -> Any:
         >>> type(optim.get_scheduler("cosine", opt, T_max=10)).__name__
         'CosineAnnealingLR'
     """
-    if not isinstance(name, str):
-        raise TypeError(f"scheduler name must be a str, got {type(name).__name__}")
-    key = name.lower().replace("-", "_")
-    cls = SCHEDULERS.get(key)
-    if cls is None:
-        cls = {c.__name__.lower(): c for c in SCHEDULERS.values()}.get(key)
-    if cls is None:
-        raise ValueError(
-            f"unknown scheduler {name!r}; valid names: {', '.join(sorted(SCHEDULERS))}"
-        )
-    return cls(optimizer, **kwargs)
+    return SCHEDULERS.lookup(name)(optimizer, **kwargs)

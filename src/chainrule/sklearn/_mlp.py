@@ -25,16 +25,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from scipy.special import expit, log_softmax, xlogy
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import (
     check_classification_targets,
@@ -42,7 +41,6 @@ from sklearn.utils.multiclass import (
     unique_labels,
 )
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -50,6 +48,14 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from .. import nn, optim
+from .._checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_nonneg,
+    check_real,
+    check_sample_weight,
+)
 from ..autodiff import no_grad
 from ..nn import functional as F
 from ..tensor import tensor
@@ -57,16 +63,35 @@ from ..train.step import TrainingStep, step_schedule
 
 __all__ = ["MLPClassifier", "MLPRegressor", "load"]
 
-_HIDDEN_ACTIVATIONS = frozenset(
-    name for name in nn.ACTIVATIONS if name not in ("softmax", "log_softmax", "logsoftmax")
-)
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+_SCHEDULES = ("constant", "invscaling", "adaptive")
 _BLAS_THREADING_FLOPS = 2**25  # multiply-adds per layer and batch above which BLAS may thread
 
 
 def _as_dtype(value: Any) -> np.dtype:
-    """The float dtype named by the ``dtype`` parameter (validated by the constraints)."""
-    return np.dtype(_DTYPES.get(value, value) if isinstance(value, str) else value)
+    """The float dtype named by the ``dtype`` parameter: float32 or float64."""
+    try:
+        dt = np.dtype(_DTYPES.get(value, value) if isinstance(value, str) else value)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {value!r}")
+    return dt
+
+
+def _check_name(value: Any, name: str, registry: Any, allowed: Any = None) -> None:
+    """``value`` must be a name of ``registry`` (whose entry passes ``allowed``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__} {value!r}")
+    entry = registry.find(value)
+    if entry is None or (allowed is not None and not allowed(entry)):
+        valid = sorted(n for n in registry if allowed is None or allowed(registry.entry(n)))
+        raise ValueError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
+
+
+def _optional_dict(value: Any, name: str) -> None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict or None, got {type(value).__name__}")
 
 
 def _seed_generator(random_state: Any) -> np.random.Generator:
@@ -96,47 +121,6 @@ def _blas_limit(model: Any, batch: int) -> Any:
 
 class _BaseMLP(BaseEstimator):
     """The training machinery shared by :class:`MLPClassifier` and :class:`MLPRegressor`."""
-
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(_HIDDEN_ACTIVATIONS))],
-        "solver": [StrOptions(set(optim.OPTIMIZERS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Real, {np.inf}),
-        ],
-        "init": [StrOptions(set(nn.INITIALIZERS) | {"auto"}), callable],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "batch_norm": ["boolean"],
-        "l1": [Interval(Real, 0, None, closed="left")],
-        "optimizer_params": [dict, None],
-        "schedule": [StrOptions(set(optim.SCHEDULERS)), None],
-        "schedule_params": [dict, None],
-        "restore_best_weights": ["boolean"],
-        "dtype": [
-            StrOptions(set(_DTYPES)),
-            Options(type, {np.float32, np.float64}),
-            Options(np.dtype, {np.dtype(np.float32), np.dtype(np.float64)}),
-        ],
-    }
 
     def __init__(
         self,
@@ -206,6 +190,46 @@ class _BaseMLP(BaseEstimator):
         self.dtype = dtype
 
     # ------------------------------------------------------------------- checks of params
+    def _check_params(self) -> None:
+        """Check every parameter before anything is fitted (``TypeError`` / ``ValueError``
+        naming the parameter, its valid range and the value)."""
+        self._hidden_sizes()
+        _check_name(self.activation, "activation", nn.ACTIVATIONS,
+                    lambda e: e.get("hidden", True))
+        _check_name(self.solver, "solver", optim.OPTIMIZERS)
+        check_nonneg(self.alpha, "alpha")
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            check_int(self.batch_size, "batch_size", 1)
+        check_choice(self.learning_rate, "learning_rate", _SCHEDULES)
+        check_real(self.learning_rate_init, "learning_rate_init", 0.0, low_open=True)
+        check_nonneg(self.power_t, "power_t")
+        check_int(self.max_iter, "max_iter", 1)
+        for flag in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping",
+                     "batch_norm", "restore_best_weights"):
+            check_bool(getattr(self, flag), flag)
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, np.random.RandomState)):
+            check_int(rs, "random_state", 0)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            check_int(self.verbose, "verbose", 0)
+        check_nonneg(self.tol, "tol")
+        check_real(self.momentum, "momentum", 0.0, 1.0, high_open=False)
+        check_real(self.validation_fraction, "validation_fraction", 0.0, 1.0)
+        check_real(self.beta_1, "beta_1", 0.0, 1.0)
+        check_real(self.beta_2, "beta_2", 0.0, 1.0)
+        check_real(self.epsilon, "epsilon", 0.0, low_open=True)
+        if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == np.inf):
+            check_int(self.n_iter_no_change, "n_iter_no_change", 1)
+        if not (callable(self.init) or self.init == "auto"):
+            _check_name(self.init, "init", nn.INITIALIZERS)
+        check_real(self.dropout, "dropout", 0.0, 1.0)
+        check_nonneg(self.l1, "l1")
+        _optional_dict(self.optimizer_params, "optimizer_params")
+        if self.schedule is not None:
+            _check_name(self.schedule, "schedule", optim.SCHEDULERS)
+        _optional_dict(self.schedule_params, "schedule_params")
+        _as_dtype(self.dtype)
+
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
         if not hasattr(sizes, "__iter__"):
@@ -229,27 +253,19 @@ class _BaseMLP(BaseEstimator):
         }
 
     def _optimizer_kwargs(self) -> dict[str, Any]:
-        """The optimiser's hyperparameters from scikit-learn's names plus ``optimizer_params``."""
-        name = self.solver.lower()
-        lr = float(self.learning_rate_init)
-        if name in ("adam", "adamw"):
-            kwargs: dict[str, Any] = {
-                "lr": lr,
-                "betas": (float(self.beta_1), float(self.beta_2)),
-                "eps": float(self.epsilon),
-            }
-        elif name == "sgd":
-            kwargs = {
-                "lr": lr,
-                "momentum": float(self.momentum),
-                "nesterov": bool(self.nesterovs_momentum) and self.momentum > 0,
-            }
-        elif name == "momentum":
-            kwargs = {"lr": lr, "momentum": float(self.momentum)}
-        elif name in ("rmsprop", "adagrad"):
-            kwargs = {"lr": lr, "eps": float(self.epsilon)}
-        else:  # a solver registered later: only the learning rate is known to exist
-            kwargs = {"lr": lr}
+        """The optimiser's hyperparameters: the learning rate, the scikit-learn settings that
+        its ``optim.OPTIMIZERS`` entry takes (``sklearn_params``), then
+        ``optimizer_params``."""
+        takes = optim.OPTIMIZERS.entry(self.solver).get("sklearn_params", ())
+        kwargs: dict[str, Any] = {"lr": float(self.learning_rate_init)}
+        if "betas" in takes:
+            kwargs["betas"] = (float(self.beta_1), float(self.beta_2))
+        if "eps" in takes:
+            kwargs["eps"] = float(self.epsilon)
+        if "momentum" in takes:
+            kwargs["momentum"] = float(self.momentum)
+        if "nesterov" in takes:
+            kwargs["nesterov"] = bool(self.nesterovs_momentum) and self.momentum > 0
         kwargs.update(self.optimizer_params or {})
         return kwargs
 
@@ -360,7 +376,7 @@ class _BaseMLP(BaseEstimator):
                 "partial_fit does not support early_stopping=True (there is no validation "
                 "set to watch); set early_stopping=False"
             )
-        self._hidden_sizes()
+        self._check_params()
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, Y, y_raw = self._validate_training_data(X, y, first_pass, incremental, classes)
         sw = self._sample_weights(sample_weight, X, y_raw, incremental)
@@ -379,7 +395,7 @@ class _BaseMLP(BaseEstimator):
     def _sample_weights(
         self, sample_weight: Any, X: np.ndarray, y: np.ndarray, incremental: bool
     ) -> np.ndarray:
-        return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        return check_sample_weight(sample_weight, X.shape[0])
 
     def _batch_size(self, n: int) -> int:
         if self.batch_size == "auto":
@@ -389,7 +405,7 @@ class _BaseMLP(BaseEstimator):
                 f"batch_size={self.batch_size} is larger than the {n} training samples; "
                 f"using batches of {n}",
                 UserWarning,
-                stacklevel=6,
+                stacklevel=5,  # _batch_size ← _train ← _fit ← fit ← caller
             )
         return int(min(self.batch_size, n))
 
@@ -546,7 +562,7 @@ class _BaseMLP(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=5,  # _train ← _fit ← fit ← scikit-learn's wrapper ← caller
+                stacklevel=4,  # _train ← _fit ← fit ← caller
             )
         if early and self.restore_best_weights:
             self.model_.load_state_dict(best_state)
@@ -578,6 +594,7 @@ class _BaseMLP(BaseEstimator):
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_step_cache", None)  # compiled code and buffers: rebuilt when training on
+        state.pop("_loss_module", None)
         return state
 
     # ------------------------------------------------------------------------ predicting
@@ -787,11 +804,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``sklearn.neural_network.MLPClassifier`` does.
     """
 
-    _parameter_constraints: dict = {
-        **_BaseMLP._parameter_constraints,
-        "class_weight": [dict, list, StrOptions({"balanced"}), None],
-    }
-
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
@@ -863,8 +875,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )
         self.class_weight = class_weight
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        cw = self.class_weight
+        if not (cw is None or cw == "balanced" or isinstance(cw, (dict, list))):
+            raise ValueError(f"class_weight must be a dict, a list of dicts, 'balanced' or "
+                             f"None, got {cw!r}")
+
     # ------------------------------------------------------------------------ fitting
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
         """Train the network on ``X`` and the class labels ``y``.
 
@@ -882,7 +900,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> MLPClassifier:
@@ -1069,11 +1086,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     columns (multi-output regression).
     """
 
-    _parameter_constraints: dict = {
-        **_BaseMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "absolute_error", "huber", "poisson"})],
-    }
-
     def __init__(
         self,
         loss: str = "squared_error",
@@ -1145,7 +1157,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         )
         self.loss = loss
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Train the network on ``X`` and the targets ``y``.
 
@@ -1162,7 +1173,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch over ``X, y``, continuing the network and optimiser state.
 
@@ -1202,17 +1212,27 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         return X, Y, y
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.loss != "poisson":
+            _check_name(self.loss, "loss", nn.LOSSES, lambda e: e.task == "regression")
+
+    def _per_sample_loss(self) -> Any:
+        """The registered regression loss ``self.loss`` per element (``reduction="none"``),
+        in scikit-learn's form (its entry's ``sklearn_kwargs``), built once per name."""
+        cached = getattr(self, "_loss_module", None)
+        if cached is None or cached[0] != self.loss:
+            entry = nn.LOSSES.entry(self.loss)
+            fn = entry.obj(reduction="none", **entry.get("sklearn_kwargs", {}))
+            cached = self._loss_module = (self.loss, fn)
+        return cached[1]
+
     def _data_loss(self, z: Any, Y: Any, w: Any) -> Any:
         k = Y.shape[1]
         if self.loss == "poisson":
             # μ = exp(z): ℓ = Σ_k (μ − y·z), plus Σ_k (y·log y − y) (see _loss_offset)
             return ((z.exp() - z * Y) * w).sum()
-        if self.loss == "squared_error":
-            per = F.mse_loss(z, Y, reduction="none", half=True)
-        elif self.loss == "absolute_error":
-            per = F.l1_loss(z, Y, reduction="none")
-        else:
-            per = F.huber_loss(z, Y, reduction="none", delta=1.0)
+        per = self._per_sample_loss()(z, Y)
         return (per * (w / k)).sum()
 
     def _loss_offset(self, Y: np.ndarray, wn: np.ndarray | None) -> float:
@@ -1282,10 +1302,13 @@ _CLASSIFIER_DOC = """
 _REGRESSOR_DOC = """
     Parameters
     ----------
-    loss : {{"squared_error", "absolute_error", "huber", "poisson"}}, default="squared_error"
-        ``½·mean_k (z_k − y_k)²`` (scikit-learn's), ``mean_k |z_k − y_k|``, Huber with
-        ``delta = 1`` averaged over the outputs, or the half Poisson deviance
-        ``Σ_k (y_k·log(y_k/μ_k) − y_k + μ_k)`` with ``μ = exp(z)`` (needs ``y ≥ 0``).
+    loss : str, default="squared_error"
+        ``"squared_error"`` ``½·mean_k (z_k − y_k)²`` (scikit-learn's),
+        ``"absolute_error"`` ``mean_k |z_k − y_k|``, ``"huber"`` (``delta = 1``) averaged
+        over the outputs, ``"poisson"`` the half Poisson deviance
+        ``Σ_k (y_k·log(y_k/μ_k) − y_k + μ_k)`` with ``μ = exp(z)`` (needs ``y ≥ 0``), or the
+        name of any regression loss of ``chainrule.nn.LOSSES`` (one registered with
+        ``task="regression"``, averaged over the outputs).
 {params}
     Attributes
     ----------

@@ -36,7 +36,6 @@ from .diagnosis import (
 from .history import History
 from .loggers import CSVLogger, TensorBoardLogger
 from .loop import (
-    CLASSIFICATION_LOSSES,
     NonFiniteLossError,
     Trainer,
     TrainingError,
@@ -50,7 +49,6 @@ from .metrics import METRICS, Metric, get_metric
 from .step import StepResult, TrainingStep, step_schedule
 
 __all__ = [
-    "CLASSIFICATION_LOSSES",
     "HIGH_BIAS_REMEDIES",
     "HIGH_VARIANCE_REMEDIES",
     "METRICS",

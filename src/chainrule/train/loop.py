@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from .. import rng as _rng
+from .._checks import check_int, check_nonneg
 from ..autodiff import no_grad
-from ..data._checks import check_int, check_nonneg
 from ..tensor import Tensor
 from .callbacks import Callback, LRSchedulerCallback, ModelCheckpoint
 from .checkpoint import load_checkpoint
@@ -41,7 +41,6 @@ from .progress import ProgressBar as _ProgressBar
 from .step import TrainingStep
 
 __all__ = [
-    "CLASSIFICATION_LOSSES",
     "NonFiniteLossError",
     "Trainer",
     "TrainingError",
@@ -64,45 +63,40 @@ class NonFiniteLossError(TrainingError, FloatingPointError):
 
 
 # ---------------------------------------------------------------------------- losses
-_CANONICAL = {
-    "CrossEntropyLoss": "cross_entropy",
-    "NLLLoss": "nll",
-    "BCELoss": "binary_cross_entropy",
-    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits",
-    "MSELoss": "mse",
-    "L1Loss": "l1",
-    "HuberLoss": "huber",
-    "KLDivLoss": "kl_div",
-    "nll_loss": "nll",
-    "mse_loss": "mse",
-    "l1_loss": "l1",
-    "mae_loss": "l1",
-    "huber_loss": "huber",
-}
+def _loss_entry(loss_name: str) -> Any:
+    """The registry entry (``nn.LOSSES``) of a canonical loss name, or None for a loss
+    function of the user's that is not registered."""
+    from .. import nn
 
-CLASSIFICATION_LOSSES = frozenset(
-    {"cross_entropy", "nll", "binary_cross_entropy", "binary_cross_entropy_with_logits"}
-)
-"""Canonical loss names for which fit treats the task as classification."""
-_KNOWN_LOSSES = frozenset(_CANONICAL.values())
+    return nn.LOSSES.find(loss_name)
 
 
 def _is_classification(loss_name: str, y: Any) -> bool:
-    """Classification losses, or an unknown loss function with integer targets."""
-    if loss_name in CLASSIFICATION_LOSSES:
-        return True
+    """The loss's registered task; for a loss without one, whether the targets are
+    integers."""
+    entry = _loss_entry(loss_name)
+    if entry is not None and entry.task is not None:
+        return entry.task == "classification"
     y = np.asarray(getattr(y, "data", y))
-    return loss_name not in _KNOWN_LOSSES and y.dtype.kind in "iub"
+    return y.dtype.kind in "iub"
+
+
+def _target_kind(loss_name: str) -> str | None:
+    """What the loss expects as targets (its entry's ``target``; None: not checked)."""
+    entry = _loss_entry(loss_name)
+    return None if entry is None else entry.target
 
 
 def get_loss(loss: Any) -> tuple[Callable[..., Tensor], str]:
     """The loss function and its canonical name, for a name, a loss Module or a function.
 
     Names are those of ``nn.LOSSES`` (``"cross_entropy"``, ``"ce"``, ``"mse"``,
-    ``"bce_with_logits"``, …); a loss Module (``nn.CrossEntropyLoss(label_smoothing=0.1)``)
-    or a function ``loss(output, target) -> scalar Tensor`` (``F.cross_entropy``) is used as
-    is. The canonical name (``cross_entropy``, ``mse``, …, or the function's own name) tells
-    classification from regression.
+    ``"bce_with_logits"``, …, and any loss registered there); a loss Module
+    (``nn.CrossEntropyLoss(label_smoothing=0.1)``) or a function ``loss(output, target) ->
+    scalar Tensor`` (``F.cross_entropy``) is used as is. The canonical name is the registry
+    entry's (found by name, class or function name) or else the function's own name; the
+    entry's metadata (task, targets, output transform) tells classification from
+    regression.
 
     Raises:
         ValueError: unknown name (the message lists the valid names).
@@ -114,13 +108,15 @@ def get_loss(loss: Any) -> tuple[Callable[..., Tensor], str]:
     from .. import nn
 
     if isinstance(loss, str):
-        fn = nn.get_loss(loss)
-        return fn, _CANONICAL[type(fn).__name__]
-    if isinstance(loss, nn.Module):
-        return loss, _CANONICAL.get(type(loss).__name__, type(loss).__name__.lower())
-    if callable(loss):
-        name = getattr(loss, "__name__", type(loss).__name__)
-        return loss, _CANONICAL.get(name, name.lower())
+        entry = nn.LOSSES.entry(loss)
+        return entry.obj(), entry.name
+    if isinstance(loss, nn.Module) or callable(loss):
+        entry = nn.LOSSES.find(loss)
+        if entry is not None:
+            return loss, entry.name
+        name = type(loss).__name__ if isinstance(loss, nn.Module) else getattr(
+            loss, "__name__", type(loss).__name__)
+        return loss, name.lower()
     raise TypeError(f"loss must be a name, a loss Module or a function, got {type(loss).__name__}")
 
 
@@ -169,9 +165,7 @@ def _prepare(
         raise ValueError(f"{name} has no samples")
     check_finite(X, f"{name} X", feature_names)
     X = X.astype(dtype, copy=False)
-    if y.dtype.kind in "iub" and (
-        loss_name in ("cross_entropy", "nll") or loss_name not in _KNOWN_LOSSES
-    ):
+    if y.dtype.kind in "iub" and _target_kind(loss_name) in ("index", None):
         y = y.astype(np.int64, copy=False)  # class indices (checked against the outputs later)
     else:
         check_finite(y, f"{name} y")
@@ -204,7 +198,8 @@ def _check_targets(
     from ..data import check_labels
 
     out = _output_width(model, X)
-    if loss_name in ("cross_entropy", "nll"):
+    kind = _target_kind(loss_name)
+    if kind == "index":
         if y.dtype == np.int64:
             if len(out) != 1:
                 raise ValueError(
@@ -219,14 +214,14 @@ def _check_targets(
         return y
     if y.ndim == 1 and out == (1,):
         y = y.reshape(-1, 1)
-    if loss_name not in _KNOWN_LOSSES:
+    if kind is None:
         return y  # a loss function of the user's: its targets are its business
     if y.shape[1:] != out:
         raise ValueError(
             f"{name} y has shape {y.shape} but the model outputs {_out_shape(out)}; "
             "targets must match the outputs"
         )
-    if loss_name in ("binary_cross_entropy", "binary_cross_entropy_with_logits"):
+    if kind == "probability":
         bad = (y < 0) | (y > 1)
         if bad.any():
             i = int(np.argmax(bad.reshape(-1)))
@@ -238,13 +233,21 @@ def _check_targets(
 
 
 def _default_metrics(loss_name: str) -> list[str]:
-    """Accuracy for classification losses, rmse and r2 for regression losses; none for a
-    loss function of the user's (pass ``metrics=`` explicitly)."""
-    if loss_name in CLASSIFICATION_LOSSES:
+    """Accuracy for classification losses, rmse and r2 for regression losses (by their
+    registered task); none for other losses (pass ``metrics=`` explicitly)."""
+    entry = _loss_entry(loss_name)
+    task = None if entry is None else entry.task
+    if task == "classification":
         return ["accuracy"]
-    if loss_name in ("mse", "l1", "huber"):
+    if task == "regression":
         return ["rmse", "r2"]
     return []
+
+
+def _output_fn(loss_name: str) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The registered transform from the model's output to a prediction (or None)."""
+    entry = _loss_entry(loss_name)
+    return None if entry is None else entry.output
 
 
 # ------------------------------------------------------------------- generator states
@@ -334,10 +337,6 @@ def _evaluate_arrays(
     return result
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
 def evaluate(
     model: Any,
     loss: str | Callable[..., Tensor],
@@ -382,9 +381,8 @@ def evaluate(
     ms = [get_metric(m) for m in metrics]
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", 1)
-    output_fn = _sigmoid if loss_name == "binary_cross_entropy_with_logits" else None
     with _eval_mode(model):
-        return _evaluate_arrays(model, loss_fn, X, y, ms, batch_size, output_fn)
+        return _evaluate_arrays(model, loss_fn, X, y, ms, batch_size, _output_fn(loss_name))
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -524,9 +522,7 @@ class Trainer:
         names_seen = [m.name for m in self.metrics]
         if len(set(names_seen)) != len(names_seen):
             raise ValueError(f"metrics has duplicate names: {names_seen}")
-        self._output_fn = (
-            _sigmoid if self.loss_name == "binary_cross_entropy_with_logits" else None
-        )
+        self._output_fn = _output_fn(self.loss_name)
 
         # ---- callbacks (checkpoints run last so they see every other callback's state)
         cbs = list(callbacks)

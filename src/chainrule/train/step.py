@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..data._checks import check_nonneg
+from .._checks import check_nonneg
 from ..tensor import Tensor
 
 __all__ = ["StepResult", "TrainingStep", "step_schedule"]
@@ -242,8 +242,9 @@ class TrainingStep:
 
 
 def step_schedule(scheduler: Any, monitored: float | None = None) -> None:
-    """Step a learning-rate schedule once: ``ReduceLROnPlateau`` with the monitored value
-    (``scheduler.step(monitored)``), any other with ``scheduler.step()``.
+    """Step a learning-rate schedule once: ``ReduceLROnPlateau`` (a schedule registered with
+    ``monitored=True``) with the monitored value (``scheduler.step(monitored)``), any other
+    with ``scheduler.step()``.
 
     Example:
         >>> import chainrule as cr
@@ -262,8 +263,11 @@ def step_schedule(scheduler: Any, monitored: float | None = None) -> None:
 
 
 def _is_plateau(scheduler: Any) -> bool:
-    """Whether ``scheduler.step`` wants the monitored value (ReduceLROnPlateau)."""
-    from ..optim.lr_scheduler import ReduceLROnPlateau
+    """Whether ``scheduler.step`` wants the monitored value: its ``optim.SCHEDULERS`` entry
+    says ``monitored`` (ReduceLROnPlateau), or it is a ReduceLROnPlateau by name."""
+    from ..optim import SCHEDULERS
 
-    return isinstance(scheduler, ReduceLROnPlateau) or (
-        type(scheduler).__name__ == "ReduceLROnPlateau")
+    entry = SCHEDULERS.find(scheduler)
+    if entry is not None:
+        return bool(entry.get("monitored", False))
+    return type(scheduler).__name__ == "ReduceLROnPlateau"
