@@ -149,17 +149,18 @@ def train_classifier(model: Any, X: np.ndarray, y: np.ndarray, *, steps: int,
     """Train ``model`` with Adam on cross-entropy for ``steps`` mini-batch steps.
 
     Batch ``t`` is rows ``[t·B mod n, t·B mod n + B)`` (the MNIST-1D paper's order), or, with
-    ``shuffle_seed``, rows in a fresh random order each epoch. Runs the compiled step.
+    ``shuffle_seed``, rows in a fresh random order each epoch. Each step is a
+    ``train.TrainingStep`` (compiled where faithful).
 
     Returns:
         The model (trained in place).
     """
     from chainrule import optim
     from chainrule.nn import functional as F
-    from chainrule.trace import compile_step
+    from chainrule.train import TrainingStep
 
     opt = optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    step = compile_step(model, F.cross_entropy, opt)
+    step = TrainingStep(model, F.cross_entropy, opt)
     n = len(X)
     rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
     order = np.arange(n)
