@@ -24,14 +24,14 @@ import numpy as np
 
 
 class _GradState:
-    """Whether operations record the graph (``no_grad`` switches it off), and the tape that
-    :mod:`chainrule.trace` uses to record one training step (None: not recording)."""
+    """Whether operations record the graph (``no_grad`` switches it off), and the recorder
+    that :mod:`chainrule.trace` uses to record one training step (None: not recording)."""
 
     __slots__ = ("enabled", "tape")
 
     def __init__(self) -> None:
         self.enabled = True
-        self.tape: list[Any] | None = None
+        self.tape: Any = None
 
 
 _state = _GradState()
@@ -175,7 +175,7 @@ def _accumulate_grad(t: Any, g: Any, raw: bool, maybe_shared: bool) -> None:
             t.grad = Tensor._wrap(t.grad.data + g)
             return
         if maybe_shared or g.base is not None or not g.flags.writeable:
-            g = np.array(g)
+            g = g.copy()
         t.grad = Tensor._wrap(g)
     elif t.grad is None:
         t.grad = g

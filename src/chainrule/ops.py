@@ -51,56 +51,22 @@ class Function:
     saved: tuple[Any, ...] = ()
     out: Tensor | None = None
 
+    #: a primitive whose forward draws random numbers (the compiled step replays its
+    #: forward, so that every step draws anew from the same generator, as eager does)
+    stochastic = False
+
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
-        """Run ``forward`` on the inputs' arrays; record the node if any input requires grad."""
-        ctx = _new(cls)
-        datas = [a.data if isinstance(a, Tensor) else a for a in args]
-        try:
-            out = cls.forward(ctx, *datas, **params)
-        except ValueError as err:
-            _reraise_broadcast(cls, err, datas)
-        result = None
-        if _state.enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
-                    ctx.parents = args
-                    result = _make(out, True, ctx)
-                    break
-        if result is None:
-            result = _make(out, False, None)
-        if _state.tape is not None:
-            _state.tape.append((cls, args, params, result))
-        return result
+        """Run ``forward`` on the inputs' arrays; record the node if any input requires grad.
 
-    @classmethod
-    def apply2(cls, x: Any, y: Any) -> Tensor:
-        """``apply`` specialised to two inputs and no parameters (the hot binary operators)."""
-        return cls._binary(x, y)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._binary = _binary_operator(cls)
-
-    @classmethod
-    def apply1(cls, x: Tensor) -> Tensor:
-        """``apply`` specialised to one Tensor input and no parameters."""
-        ctx = _new(cls)
-        out = cls.forward(ctx, x.data)
-        result = _new(Tensor)
-        result.data = out if type(out) is np.ndarray else np.asarray(out)
-        result.grad = None
-        result._retain = False
-        if x.requires_grad and _state.enabled:
-            ctx.parents = (x,)
-            result.requires_grad = True
-            result._ctx = ctx
-        else:
-            result.requires_grad = False
-            result._ctx = None
-        if _state.tape is not None:
-            _state.tape.append((cls, (x,), _NO_PARAMS, result))
-        return result
+        The one applier of every primitive (the Tensor operators call it too). While
+        :mod:`chainrule.trace` records a training step, it hands the call to the recorder:
+        that is the compiled step's only hook in the core.
+        """
+        tape = _state.tape
+        if tape is not None:
+            return tape.apply(cls, args, params)
+        return _run(cls, args, params)
 
     def save(self, *values: Any) -> None:
         """Keep values for ``backward`` (inputs are given back as the input Tensors)."""
@@ -113,7 +79,7 @@ class Function:
         In a first-order backward pass (``ctx.out`` is then an ndarray) they come back as
         the raw arrays: the backward formulas are written so that they hold for both.
         """
-        if type(self.out) is np.ndarray:
+        if isinstance(self.out, np.ndarray):
             return self.saved
         result = []
         for v in self.saved:
@@ -142,36 +108,20 @@ class Function:
         raise NotImplementedError
 
 
-def _binary_operator(cls: type, reflected: bool = False) -> Any:
-    """The function ``(a, b) -> cls(a, b)`` (``cls(b, a)`` when reflected) with ``apply``
-    inlined: the Tensor operators ``+ - * / ** @`` are these, one call from the user."""
-    forward = cls.forward
-
-    def op(a: Any, b: Any) -> Tensor:
-        x, y = (b, a) if reflected else (a, b)
-        ctx = _new(cls)
-        xt = isinstance(x, Tensor)
-        yt = isinstance(y, Tensor)
-        try:
-            out = forward(ctx, x.data if xt else x, y.data if yt else y)
-        except ValueError as err:
-            _reraise_broadcast(cls, err, [x.data if xt else x, y.data if yt else y])
-        result = _new(Tensor)
-        result.data = out if type(out) is np.ndarray else np.asarray(out)
-        result.grad = None
-        result._retain = False
-        if _state.enabled and ((xt and x.requires_grad) or (yt and y.requires_grad)):
-            ctx.parents = (x, y)
-            result.requires_grad = True
-            result._ctx = ctx
-        else:
-            result.requires_grad = False
-            result._ctx = None
-        if _state.tape is not None:
-            _state.tape.append((cls, (x, y), _NO_PARAMS, result))
-        return result
-
-    return op
+def _run(cls: Any, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
+    """``cls.forward`` on the arrays of ``args``, and the graph node when it is needed."""
+    ctx = _new(cls)
+    datas = [a.data if isinstance(a, Tensor) else a for a in args]
+    try:
+        out = cls.forward(ctx, *datas, **params)
+    except ValueError as err:
+        _reraise_broadcast(cls, err, datas)
+    if _state.enabled:
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                ctx.parents = args
+                return _make(out, True, ctx)
+    return _make(out, False, None)
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -197,7 +147,7 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     if gshape == shape:
         return g
     axes = broadcast_axes(gshape, shape)
-    if type(g) is np.ndarray:
+    if isinstance(g, np.ndarray):
         return (np.sum(g, axis=axes, keepdims=True) if axes else g).reshape(shape)
     if axes:
         g = Sum.apply(g, axis=axes, keepdims=True)
@@ -210,19 +160,19 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 
 def _exp(x: Any) -> Any:
-    return Exp.apply1(x) if isinstance(x, Tensor) else np.exp(x)
+    return Exp.apply(x) if isinstance(x, Tensor) else np.exp(x)
 
 
 def _log(x: Any) -> Any:
-    return Log.apply1(x) if isinstance(x, Tensor) else np.log(x)
+    return Log.apply(x) if isinstance(x, Tensor) else np.log(x)
 
 
 def _sin(x: Any) -> Any:
-    return Sin.apply1(x) if isinstance(x, Tensor) else np.sin(x)
+    return Sin.apply(x) if isinstance(x, Tensor) else np.sin(x)
 
 
 def _cos(x: Any) -> Any:
-    return Cos.apply1(x) if isinstance(x, Tensor) else np.cos(x)
+    return Cos.apply(x) if isinstance(x, Tensor) else np.cos(x)
 
 
 def _where(c: Any, x: Any, y: Any) -> Any:
@@ -235,7 +185,9 @@ def _broadcast_to(g: Any, shape: tuple[int, ...]) -> Any:
     if isinstance(g, Tensor):
         return BroadcastTo.apply(g, shape=shape)
     if g.size == 1 and math.prod(shape) <= 4096:
-        return np.full(shape, g)  # small: a filled array is cheaper than a broadcast view
+        out = np.empty_like(g, shape=shape)  # small: a filled array is cheaper than a view
+        np.copyto(out, g)
+        return out
     return np.broadcast_to(g, shape)
 
 
@@ -340,7 +292,7 @@ class Pow(Function):
             gx = unbroadcast(g * p * x ** (p - 1), _shape(x))
         if ctx.needs_grad(1):
             # ln x is undefined for x ≤ 0; where x = 0 the term z·ln x is taken as 0
-            xd = np.asarray(_data(x))
+            xd = np.asanyarray(_data(x))
             if isinstance(x, Tensor) or isinstance(g, np.ndarray):
                 log_x = _log(_where(xd > 0, x, 1.0))
             else:  # a constant base inside a recorded backward
@@ -568,7 +520,7 @@ class Erf(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save(x)
-        return _erf(np.asarray(x))
+        return _erf(np.asanyarray(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -626,7 +578,7 @@ class Clip(Function):
     @staticmethod
     def backward(ctx, g):
         x = ctx.saved[0]
-        mask = np.ones(x.shape, dtype=bool)
+        mask = np.ones_like(x, dtype=bool)
         if ctx.lo is not None:
             mask &= x >= ctx.lo
         if ctx.hi is not None:
@@ -639,7 +591,8 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, c, x, y):
-        ctx.cond = np.asarray(c, dtype=bool)
+        c = np.asanyarray(c)
+        ctx.cond = c if c.dtype == bool else c.astype(bool)
         return np.where(ctx.cond, x, y)
 
     @staticmethod
@@ -793,7 +746,7 @@ class SoftmaxCrossEntropy(Function):
     def backward(ctx, g):
         if isinstance(g, Tensor):  # recorded: the softmax must itself be differentiable
             x = ctx.parents[0]
-            onehot = np.zeros(x.shape, dtype=x.dtype)
+            onehot = np.zeros_like(x.data)
             onehot[ctx.rows, ctx.y] = 1
             p = x.log_softmax(axis=1).exp()
             return (p - Tensor._wrap(onehot)) * (g * ctx.scale), None
@@ -871,7 +824,7 @@ class ScatterAdd(Function):
     @staticmethod
     def forward(ctx, x, idx, shape):
         ctx.idx = idx
-        z = np.zeros(shape, dtype=np.result_type(x))
+        z = np.zeros_like(x, shape=shape, dtype=np.result_type(x))
         np.add.at(z, idx, x)
         return z
 
@@ -909,13 +862,32 @@ class Concatenate(Function):
         return tuple(grads)
 
 
+class Uniform(Function):
+    """z ~ U[0, 1) of ``shape`` drawn from ``generator`` (no inputs, no gradient)
+
+    The random draw of stochastic layers (dropout's mask): ``stochastic``, so that a
+    compiled step draws anew at every step, from the same generator in the same order as
+    the eager step.
+    """
+
+    stochastic = True
+
+    @staticmethod
+    def forward(ctx, shape, generator, dtype=np.float64):
+        return generator.random(shape, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, g):  # pragma: no cover - it has no inputs
+        return ()
+
+
 class Cast(Function):
     """z = x converted to ``dtype``  ;  ∂L/∂x = ∂L/∂z converted back to x's dtype"""
 
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.src = np.result_type(x)
-        return np.asarray(x).astype(dtype)
+        return np.asanyarray(x).astype(dtype)
 
     @staticmethod
     def backward(ctx, g):

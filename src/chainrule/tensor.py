@@ -42,7 +42,7 @@ def _convert(data: Any, dtype: Any = None) -> np.ndarray:
 def _make(data: Any, requires_grad: bool, ctx: Any) -> Tensor:
     """Fast Tensor constructor for results of primitives (no conversion, no checks)."""
     t = object.__new__(Tensor)
-    t.data = data if type(data) is np.ndarray else np.asarray(data)
+    t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
     t.grad = None
     t.requires_grad = requires_grad
     t._ctx = ctx
@@ -163,8 +163,7 @@ class Tensor:
         dtype = np.dtype(dtype)
         if dtype == self.data.dtype:
             return self
-        if dtype.kind == "f" and (self.requires_grad or _autodiff._state.tape is not None):
-            # a primitive also when a step is being traced, so the cast is replayed
+        if dtype.kind == "f" and self.requires_grad:
             return _ops.Cast.apply(self, dtype=dtype)
         return Tensor._wrap(self.data.astype(dtype))
 
@@ -226,19 +225,19 @@ class Tensor:
 
     # --------------------------------------------------------------------- operators
     def __matmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply2(self, _as_operand(other))
+        return _ops.MatMul.apply(self, _as_operand(other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply2(_as_operand(other), self)
+        return _ops.MatMul.apply(_as_operand(other), self)
 
     def __neg__(self) -> Tensor:
-        return _ops.Neg.apply1(self)
+        return _ops.Neg.apply(self)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __abs__(self) -> Tensor:
-        return _ops.Abs.apply1(self)
+        return _ops.Abs.apply(self)
 
     def _compare(self, other: Any, op: Any) -> Tensor:
         other = other.data if isinstance(other, Tensor) else other
@@ -369,47 +368,47 @@ class Tensor:
     # --------------------------------------------------------------------- elementwise
     def exp(self) -> Tensor:
         """``eˣ``."""
-        return _ops.Exp.apply1(self)
+        return _ops.Exp.apply(self)
 
     def log(self) -> Tensor:
         """Natural logarithm ``ln x``."""
-        return _ops.Log.apply1(self)
+        return _ops.Log.apply(self)
 
     def log1p(self) -> Tensor:
         """``ln(1 + x)``, accurate near 0."""
-        return _ops.Log1p.apply1(self)
+        return _ops.Log1p.apply(self)
 
     def sqrt(self) -> Tensor:
         """``√x``."""
-        return _ops.Sqrt.apply1(self)
+        return _ops.Sqrt.apply(self)
 
     def sin(self) -> Tensor:
         """``sin x``."""
-        return _ops.Sin.apply1(self)
+        return _ops.Sin.apply(self)
 
     def cos(self) -> Tensor:
         """``cos x``."""
-        return _ops.Cos.apply1(self)
+        return _ops.Cos.apply(self)
 
     def tanh(self) -> Tensor:
         """``tanh x``."""
-        return _ops.Tanh.apply1(self)
+        return _ops.Tanh.apply(self)
 
     def sigmoid(self) -> Tensor:
         """``σ(x) = 1 / (1 + e⁻ˣ)``, computed stably."""
-        return _ops.Sigmoid.apply1(self)
+        return _ops.Sigmoid.apply(self)
 
     def relu(self) -> Tensor:
         """``max(x, 0)``."""
-        return _ops.Relu.apply1(self)
+        return _ops.Relu.apply(self)
 
     def abs(self) -> Tensor:
         """``|x|``."""
-        return _ops.Abs.apply1(self)
+        return _ops.Abs.apply(self)
 
     def erf(self) -> Tensor:
         """The error function ``erf x``."""
-        return _ops.Erf.apply1(self)
+        return _ops.Erf.apply(self)
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:
         """``min(max(x, min), max)``; gradient 1 inside ``[min, max]``, 0 outside."""
@@ -500,12 +499,26 @@ def ones(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -
 from . import autodiff as _autodiff  # noqa: E402
 from . import ops as _ops  # noqa: E402
 
-# ``+ - * / **`` are the primitives' own inlined appliers (ops._binary_operator): one Python
-# call from the user's expression to the NumPy ufunc and the graph node.
+
+# ``+ - * / **`` call the primitives' one applier directly (a reflected operator swaps the
+# operands: ``2 - t`` is ``Sub(2, t)``).
+def _operators(fn: Any) -> tuple[Any, Any]:
+    apply = fn.apply
+
+    def op(a: Any, b: Any) -> Tensor:
+        return apply(a, b)
+
+    def rop(a: Any, b: Any) -> Tensor:
+        return apply(b, a)
+
+    return op, rop
+
+
 for _name, _fn in (
     ("add", _ops.Add), ("sub", _ops.Sub), ("mul", _ops.Mul), ("truediv", _ops.Div),
     ("pow", _ops.Pow),
 ):
-    setattr(Tensor, f"__{_name}__", _fn._binary)
-    setattr(Tensor, f"__r{_name}__", _ops._binary_operator(_fn, reflected=True))
-del _name, _fn
+    _op, _rop = _operators(_fn)
+    setattr(Tensor, f"__{_name}__", _op)
+    setattr(Tensor, f"__r{_name}__", _rop)
+del _name, _fn, _op, _rop

@@ -1,51 +1,53 @@
-"""Traced training steps: record one eager step, replay it on new data with fixed buffers.
+"""The compiled training step: record the NumPy calls of one eager step, replay them.
 
-:func:`compile_step` turns the four lines of a training step::
+:func:`compile_step` turns a training step::
 
     optimizer.zero_grad()
-    loss = loss_fn(model(x), y)
+    loss = loss_fn(model(x), y)          # or loss_fn(model(x), y, sample_weight)
     loss.backward()
+    before_update()                      # optional: clipping, gradient monitoring
     optimizer.step()
 
-into a callable ``step(x, y) -> loss``. For each input signature (the shapes and dtypes of
-``x`` and ``y`` and the train/eval mode of every module) the first calls run the step
-eagerly while recording the primitives applied (every :class:`~chainrule.ops.Function`
-call, with its inputs). Once two recorded steps on different data agree, the step is
-*compiled*: a flat list of NumPy calls, each writing into a buffer allocated once,
+into a callable ``step(x, y, sample_weight=None) -> loss``. It is built on the core's own
+definitions, not beside them. While a step is being *recorded*, the arrays that flow
+through it — the inputs, the parameters and buffers, and everything computed from them —
+are :class:`Traced` arrays: NumPy hands every ufunc and array function applied to them to
+the recorder, which runs it and notes the call with the arrays it read and wrote. So the
+primitives' own ``forward`` and ``backward`` (a user's :class:`~chainrule.ops.Function`
+subclass included), the graph walk of :mod:`chainrule.autodiff`, its gradient sums and
+``unbroadcast``, and everything else the step computes, are recorded as they run; nothing
+of them is written a second time here. A later step with the same input signature (the
+shapes and dtypes of the inputs and the train/eval mode of every module) copies the new
+inputs into the recorded input arrays and runs the recorded calls again, each writing into
+the array it wrote when it was recorded: no Tensor, no graph node, no graph walk and no
+allocation per step — the eager step's numbers, from its own formulas.
 
-- forward: one call (or a few) per primitive; shape-only operations (reshape, transpose,
-  broadcast) become views of the buffers, computed once and free afterwards;
-- backward: the formulas of the eager backward pass, node by node in the order of the
-  eager graph walk, gradient contributions summed in the same order — so the replay gives
-  the eager step's numbers (to the last bit, up to BLAS rounding on other layouts);
-- the optimiser update: SGD (with momentum, Nesterov, weight decay), Adam and AdamW run
-  in place with preallocated temporaries, the same operations as their ``step()``; any
-  other optimiser's ``step()`` is called as is. The parameters of each optimiser group
-  are *packed*: their ``.data`` become views into one flat array (the Parameter objects
-  stay the same), and so do their gradients and the optimiser's state, so the update is a
-  dozen NumPy calls for the whole group rather than a dozen per parameter.
+The optimiser update is not recorded: it runs live after every replay, through the
+optimiser's update protocol (:meth:`~chainrule.optim.Optimizer.update`), so learning-rate
+schedules and any change of a group's hyperparameters take effect. For it, the
+parameters of each optimiser group are *packed*: their ``.data`` become views into one flat
+array (the Parameter objects stay the same and always hold the live values), and so do
+their gradients and their state, so the update is a handful of NumPy calls for the whole
+group; the protocol's update is elementwise, so packing does not change the numbers.
 
-Later calls with that signature copy ``x`` and ``y`` into the input buffers and run the
-list: no Tensor, no graph node, no graph walk, no allocation per step. A new signature
-(for example the smaller last batch of an epoch) is recorded and compiled the same way;
-the eager step runs meanwhile.
+What makes a replay faithful, and what is checked:
 
-What is checked, so that the replay is the eager step and never something else:
+- two steps are recorded on different data before a step is compiled, and their
+  recordings must be the same program: an array computed from the data outside the
+  recorded calls (for example with ``np.array(x)``, which NumPy does not hand over) shows
+  up as a constant that changed, and the step stays eager with that reason;
+- a value read back into Python (``if``, ``float()``, ``.item()``) becomes a *guard*: a
+  replay compares it with the recorded value and, if it differs, undoes what it wrote to
+  module buffers and runs the step eagerly instead;
+- random draws go through a stochastic primitive (:class:`~chainrule.ops.Uniform`), whose
+  forward the replay runs again, so dropout draws from the same generator in the same
+  order as the eager step;
+- a replay stops being used when a parameter's array is replaced, its ``requires_grad``
+  changes, or the optimiser's groups change.
 
-- every value that enters a primitive is classified as the input ``x`` or ``y``, a
-  parameter or buffer of the model or optimiser (read live at every replay; the replay
-  stops if a parameter's array is replaced or its ``requires_grad`` changes), the output
-  of an earlier primitive, or a *constant*; constants must be equal in both recorded
-  steps (a dropout mask, or an array computed from ``y`` outside the primitives, is not:
-  such a step stays eager);
-- module buffers must not change during a step (BatchNorm's running statistics in
-  training mode do: such a step stays eager);
-- integer class labels are checked against the number of classes before each replay
-  (a bad label runs the eager step, which raises the usual error).
-
-What is not checked (as with ``torch.jit.trace``): Python control flow that depends on
-the *values* of tensors is frozen at the recorded branch, and changing the model's
-structure (adding layers) after compiling needs a new ``compile_step``.
+Not checked (as with ``torch.jit.trace``): writes made with plain NumPy to an array that
+was taken out of the recording (``np.asarray(x)[...] = …``), and module state kept in
+Python numbers rather than in buffers.
 
 Example:
     >>> import numpy as np, chainrule as cr
@@ -59,512 +61,504 @@ Example:
     >>> for _ in range(5):
     ...     x = rng.standard_normal((16, 4)).astype(np.float32)
     ...     loss = step(x, np.tanh(x[:, :3]))
-    >>> step.stats["replayed"], loss.shape
-    (3, ())
+    >>> step.stats["replayed"], step.compiled, loss.shape
+    (3, True, ())
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from . import ops
-from .autodiff import _state, _toposort
-from .optim.adam import adam_hyperparameters, adam_step_parameter, adam_update
-from .optim.sgd import sgd_hyperparameters, sgd_update
+from .autodiff import _state
+from .ops import _run
+from .optim.optimizer import Scratch
 from .tensor import Tensor, _convert
 
-__all__ = ["CompiledStep", "compile_step"]
+__all__ = ["CompiledStep", "Traced", "compile_step"]
 
-_new = object.__new__
-
-# shape-only primitives: when the output is a view of the input it is computed once
-_VIEW_OPS = (ops.Reshape, ops.Transpose, ops.BroadcastTo, ops.GetItem)
+_ALIGN = 64  # bytes: each packed parameter starts on a cache line
 
 
 class _UntraceableError(Exception):
-    """The recorded step cannot be replayed faithfully (the message says why)."""
+    """The step cannot be recorded faithfully (the message says why)."""
 
 
-# ----------------------------------------------------------------------------- recording
+class _GuardError(Exception):
+    """A replay found a guard whose value differs from the recorded one."""
 
 
-class _Ref:
-    """Where a value entering a primitive comes from: ``kind`` is ``"x"``, ``"y"``,
-    ``"live"`` (index into the live tensors), ``"op"`` (index of the tape entry whose
-    output it is) or ``"const"`` (``value``); ``tensor`` says whether it was a Tensor."""
-
-    __slots__ = ("kind", "tensor", "value")
-
-    def __init__(self, kind: str, value: Any, tensor: bool) -> None:
-        self.kind = kind
-        self.value = value
-        self.tensor = tensor
+# ------------------------------------------------------------------------ traced arrays
 
 
-class _Entry:
-    """One recorded primitive call: its class, inputs, parameters, and whether the output
-    requires grad (is part of the graph)."""
-
-    __slots__ = ("cls", "params", "refs", "requires_grad")
-
-    def __init__(self, cls: type, refs: list[_Ref], params: dict, requires_grad: bool):
-        self.cls = cls
-        self.refs = refs
-        self.params = params
-        self.requires_grad = requires_grad
+def _plain(a: Any) -> Any:
+    return a.view(np.ndarray) if isinstance(a, Traced) else a
 
 
-class _Recording:
-    """What one recorded step did, without holding on to its tensors."""
+def _plain_tree(obj: Any) -> Any:
+    if isinstance(obj, Traced):
+        return obj.view(np.ndarray)
+    if isinstance(obj, tuple):
+        return tuple(_plain_tree(o) for o in obj)
+    if isinstance(obj, list):
+        return [_plain_tree(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _plain_tree(v) for k, v in obj.items()}
+    return obj
 
-    __slots__ = ("entries", "live", "loss", "order", "x", "y")
 
-    def __init__(self, entries, loss, order, x, y, live):
-        self.live = live  # the live tensors the "live" references index
-        self.entries: list[_Entry] = entries
-        self.loss: int = loss
-        self.order: list[tuple[str, int]] = order  # graph-walk order, parents first
-        self.x = x
-        self.y = y
+def _has_traced(obj: Any) -> bool:
+    if isinstance(obj, Traced):
+        return True
+    if isinstance(obj, (tuple, list)):
+        return any(_has_traced(o) for o in obj)
+    return False
+
+
+def _recorder() -> _Recorder | None:
+    tape = _state.tape
+    return tape if isinstance(tape, _Recorder) else None
+
+
+class Traced(np.ndarray):
+    """An ndarray whose operations are recorded while a training step is being recorded.
+
+    Outside a recording it behaves as a plain ndarray (its results are plain arrays).
+    """
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        rec = _recorder()
+        if rec is not None:
+            return rec.ufunc(ufunc, method, inputs, kwargs)
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = tuple(_plain(o) for o in out)
+        res = getattr(ufunc, method)(*(_plain(i) for i in inputs), **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return res
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        rec = _recorder()
+        if rec is None:
+            return func(*_plain_tree(args), **_plain_tree(kwargs))
+        return rec.function(func, args, kwargs)
+
+    # indexing: a view is free; a gather or a write is recorded
+    def __getitem__(self, idx: Any) -> Any:
+        rec = _recorder()
+        if rec is None:
+            return np.ndarray.__getitem__(self.view(np.ndarray), _plain_tree(idx))
+        return rec.getitem(self, idx)
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        rec = _recorder()
+        if rec is None:
+            np.ndarray.__setitem__(self.view(np.ndarray), _plain_tree(idx), _plain(value))
+            return
+        rec.setitem(self, idx, value)
+
+    # methods that may copy are sent through the NumPy functions (and so recorded)
+    def reshape(self, *shape: Any, **kwargs: Any) -> Any:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return np.reshape(self, shape, **kwargs)
+
+    def copy(self, order: str = "C") -> Any:
+        return _astype(self, self.dtype)
+
+    def astype(self, dtype: Any, order: str = "K", casting: str = "unsafe",
+               subok: bool = True, copy: bool = True) -> Any:
+        if not copy and np.dtype(dtype) == self.dtype:
+            return self
+        return _astype(self, np.dtype(dtype))
+
+    def flatten(self, order: str = "C") -> Any:
+        return _astype(self, self.dtype).reshape(-1)
+
+    def ravel(self, order: str = "C") -> Any:
+        return np.ravel(self, order=order)
+
+    def fill(self, value: Any) -> None:
+        self[...] = value
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        self[...] = np.sort(self, *args, **kwargs)
+
+    # reading a value back into Python makes a guard
+    def _value(self, how: Callable[[np.ndarray], Any]) -> Any:
+        rec = _recorder()
+        plain = self.view(np.ndarray)
+        return how(plain) if rec is None else rec.value(plain, how)
+
+    def __bool__(self) -> bool:
+        return self._value(bool)
+
+    def __float__(self) -> float:
+        return self._value(float)
+
+    def __int__(self) -> int:
+        return self._value(int)
+
+    def __index__(self) -> int:
+        return self._value(operator.index)
+
+    def __complex__(self) -> complex:
+        return self._value(complex)
+
+    def item(self, *args: Any) -> Any:
+        return self._value(lambda a: a.item(*args))
+
+    def tolist(self) -> Any:
+        return self._value(np.ndarray.tolist)
+
+
+def _astype(a: np.ndarray, dtype: np.dtype) -> Any:
+    out = np.empty_like(a, dtype=dtype, order="C")
+    np.copyto(out, a, casting="unsafe")
+    return out
+
+
+def _through(name: str) -> Callable[..., Any]:
+    fn = getattr(np, name)
+
+    def method(self: Traced, *args: Any, **kwargs: Any) -> Any:
+        return fn(self, *args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("sum", "mean", "max", "min", "prod", "any", "all", "std", "var", "argmax",
+              "argmin", "cumsum", "cumprod", "clip", "dot", "round", "take", "repeat",
+              "nonzero", "argsort", "trace", "searchsorted", "compress", "ptp"):
+    if hasattr(np, _name):
+        setattr(Traced, _name, _through(_name))
+del _name
+
+
+# functions whose result depends only on shapes and dtypes: never recorded, never guarded
+_STATIC = frozenset(
+    getattr(np, n) for n in (
+        "shape", "ndim", "size", "result_type", "can_cast", "iscomplexobj", "isrealobj",
+        "min_scalar_type", "may_share_memory", "shares_memory", "broadcast_shapes",
+    ) if hasattr(np, n)
+)
+# creation functions: a new array, set to its first value again at that point of every replay
+_CREATE = frozenset(getattr(np, n) for n in ("zeros_like", "ones_like", "full_like"))
+# functions that write into their first argument
+_WRITE = frozenset(
+    getattr(np, n) for n in ("copyto", "put", "place", "putmask", "fill_diagonal",
+                             "put_along_axis")
+    if hasattr(np, n)
+)
+# functions that accept ``out=``: the replay computes straight into the recorded array
+_OUT = frozenset(
+    getattr(np, n) for n in (
+        "sum", "prod", "max", "min", "amax", "amin", "mean", "dot", "concatenate", "take",
+        "einsum", "cumsum", "cumprod", "clip", "around", "round", "matmul",
+    ) if hasattr(np, n)
+)
+
+
+# ufuncs whose output NumPy wants by name (a third positional argument is deprecated)
+_OUT_BY_NAME = frozenset((np.maximum, np.minimum, np.fmax, np.fmin))
+
+# ------------------------------------------------------------------------------ replay
+
+
+def _into(out: np.ndarray, fn: Callable, args: tuple, kwargs: dict) -> None:
+    np.copyto(out, fn(*args, **kwargs), casting="unsafe")
+
+
+def _into_many(outs: tuple, fn: Callable, args: tuple, kwargs: dict) -> None:
+    for o, r in zip(outs, fn(*args, **kwargs)):
+        np.copyto(o, r, casting="unsafe")
+
+
+def _gather(out: np.ndarray, a: np.ndarray, idx: Any) -> None:
+    np.copyto(out, a[idx])
+
+
+def _scatter(a: np.ndarray, idx: Any, value: Any) -> None:
+    a[idx] = value
+
+
+def _guard(a: np.ndarray, how: Callable, expected: Any) -> None:
+    value = how(a)
+    if value != expected and not (value != value and expected != expected):
+        raise _GuardError
+
+
+def _rerun(out: np.ndarray, cls: Any, args: tuple, params: dict) -> None:
+    np.copyto(out, cls.forward(object.__new__(cls), *args, **params))
+
+
+def _root(a: Any) -> Any:
+    """The array that owns ``a``'s memory (through views and stride tricks)."""
+    while True:
+        base = a.base
+        if base is None:
+            return a
+        if not isinstance(base, np.ndarray):
+            inner = getattr(base, "base", None)
+            if not isinstance(inner, np.ndarray):
+                return a
+            base = inner
+        a = base
+
+
+# ---------------------------------------------------------------------------- recorder
+
+
+class _Recorder:
+    """Records one step: every call made on traced arrays, and where each array lives.
+
+    An array *lives* in a home: an input (``("in", i)``), a live parameter or buffer
+    (``("live", j)``), the result of a recorded call (``("op", n)``), or an array made by
+    ``np.zeros_like``-style functions from an array of the step (``("new", n)``, set to
+    its first value again at that point of every replay). Anything else is a constant.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Callable, tuple]] = []
+        self.descs: list[Any] = []
+        self.homes: dict[int, tuple[str, int]] = {}
+        self.keep: list[Any] = []  # the homes, alive while their ids are keys
+        self.n = 0
+        self.where = "the step"
+        self.live_written: set[int] = set()
+        self.guarded = False
+
+    # ----------------------------------------------------------------------- homes
+    def add_home(self, root: Any, key: tuple[str, int]) -> None:
+        self.homes[id(root)] = key
+        self.keep.append(root)
+
+    def fresh(self, shape: tuple, dtype: Any) -> Traced:
+        """A new result array (owning its memory) registered as a home."""
+        buf = Traced(shape, dtype)
+        self.add_home(buf, ("op", self.n))
+        self.n += 1
+        return buf
+
+    def fresh_like(self, res: Any) -> tuple[Traced, np.ndarray]:
+        res = np.asarray(res)
+        buf = self.fresh(res.shape, res.dtype)
+        plain = buf.view(np.ndarray)
+        np.copyto(plain, res)
+        return buf, plain
+
+    def describe(self, obj: Any) -> Any:
+        """How a value entering a call is compared between two recordings."""
+        if isinstance(obj, np.ndarray):
+            root = _root(obj)
+            key = self.homes.get(id(root))
+            if key is None:
+                return ("const", obj)
+            offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+            return ("home", key, offset, obj.shape, obj.strides, obj.dtype.str)
+        if isinstance(obj, (tuple, list)):
+            return (type(obj).__name__, tuple(self.describe(o) for o in obj))
+        if isinstance(obj, dict):
+            return ("dict", tuple((k, self.describe(v)) for k, v in obj.items()))
+        if isinstance(obj, slice):
+            return ("slice", obj.start, obj.stop, obj.step)
+        return ("obj", obj)
+
+    def record(self, fn: Callable, args: tuple, kwargs: dict | None = None) -> None:
+        if kwargs:
+            self.calls.append((functools.partial(fn, **kwargs), args))
+        else:
+            self.calls.append((fn, args))
+        self.descs.append((fn, self.where, self.describe(args), self.describe(kwargs or {})))
+
+    def before_write(self, dst: np.ndarray) -> None:
+        """``dst`` is about to be written by a recorded call: it must live in a home (an
+        array made outside the step could be read later by unrecorded NumPy code)."""
+        root = _root(dst)
+        key = self.homes.get(id(root))
+        if key is not None:
+            if key[0] == "live":
+                self.live_written.add(id(root))
+            return
+        raise _UntraceableError(
+            f"{self.where} writes values computed in the step into an array made outside it "
+            "(with np.zeros, np.ones, np.empty, ...): make it from an array of the step, "
+            "e.g. np.zeros_like(x), so that the step can be recorded")
+
+    def value(self, plain: np.ndarray, how: Callable) -> Any:
+        v = how(plain)
+        if id(_root(plain)) in self.homes:
+            self.record(_guard, (plain, how, v))
+            self.guarded = True
+        return v
+
+    # ----------------------------------------------------------------- primitives
+    def apply(self, cls: Any, args: tuple, params: dict) -> Tensor:
+        """The applier's hook: run the primitive (its NumPy calls are recorded as they run);
+        a stochastic primitive's forward is run again by every replay."""
+        if cls.stochastic:
+            plain = _plain_tree(args)
+            result = _run(cls, plain, params)
+            buf, out = self.fresh_like(result.data)
+            self.record(_rerun, (out, cls, plain, params))
+            result.data = buf
+            return result
+        previous, self.where = self.where, cls.__name__
+        try:
+            return _run(cls, args, params)
+        finally:
+            self.where = previous
+
+    # ---------------------------------------------------------------------- ufuncs
+    def ufunc(self, uf: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
+        ins = tuple(_plain(i) for i in inputs)
+        out = kwargs.pop("out", None)
+        fn = uf if method == "__call__" else getattr(uf, method)
+        if method == "at":
+            self.before_write(ins[0])
+            fn(*ins, **kwargs)
+            self.record(fn, ins, kwargs)
+            return None
+        if out is not None:
+            outs = tuple(_plain(o) for o in out)
+            for o in outs:
+                self.before_write(o)
+            if method == "__call__" and uf not in _OUT_BY_NAME:
+                fn(*ins, *outs, **kwargs)
+                self.record(fn, ins + outs, kwargs)
+            else:
+                fn(*ins, out=outs[0] if len(outs) == 1 else outs, **kwargs)
+                self.record(fn, ins, {**kwargs, "out": outs[0] if len(outs) == 1 else outs})
+            return out[0] if len(out) == 1 else out
+        res = fn(*ins, **kwargs)
+        results = res if isinstance(res, tuple) else (res,)
+        bufs, plains = zip(*(self.fresh_like(r) for r in results))
+        if method == "__call__" and uf not in _OUT_BY_NAME:
+            self.record(fn, ins + plains, kwargs)
+        else:
+            self.record(fn, ins, {**kwargs, "out": plains[0] if len(plains) == 1 else plains})
+        return bufs if isinstance(res, tuple) else bufs[0]
+
+    # ------------------------------------------------------------------- functions
+    def function(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        pargs, pkw = _plain_tree(args), _plain_tree(kwargs)
+        if func in _STATIC:
+            return func(*pargs, **pkw)
+        if func in _CREATE or func is np.empty_like:
+            res = np.asarray(func(*pargs, **pkw))
+            buf = Traced(res.shape, res.dtype)
+            self.add_home(buf, ("new", self.n))
+            self.n += 1
+            if func is not np.empty_like:
+                np.copyto(buf.view(np.ndarray), res)
+                self.record(np.copyto, (buf.view(np.ndarray), res))
+            return buf
+        if func in _WRITE:
+            self.before_write(pargs[0])
+            func(*pargs, **pkw)
+            self.record(func, pargs, pkw)
+            return None
+        res = func(*pargs, **pkw)
+        if isinstance(res, np.ndarray) or isinstance(res, np.generic):
+            return self._result(func, pargs, pkw, res)
+        if isinstance(res, (tuple, list)) and res and all(
+            isinstance(r, np.ndarray) for r in res
+        ):
+            views = [self._view_of(r, pargs) for r in res]
+            if all(v is not None for v in views):
+                return type(res)(views)
+            bufs, plains = zip(*(self.fresh_like(r) for r in res))
+            self.record(_into_many, (plains, func, pargs, pkw))
+            return type(res)(bufs)
+        if isinstance(res, (bool, int, float, complex)) and _has_traced(args):
+            # a value computed from traced arrays and returned to Python: guard it
+            self.record(_guard, ((func, pargs, pkw), _call_guard, res))
+            self.guarded = True
+        return res
+
+    def _view_of(self, res: np.ndarray, pargs: Any) -> Any:
+        for a in _arrays(pargs):
+            if np.may_share_memory(res, a):
+                return res.view(Traced)
+        return None
+
+    def _result(self, func: Any, pargs: tuple, pkw: dict, res: Any) -> Any:
+        if isinstance(res, np.ndarray):
+            view = self._view_of(res, pargs)
+            if view is not None:
+                return view
+        buf, plain = self.fresh_like(res)
+        if func in _OUT:
+            self.record(func, pargs, {**pkw, "out": plain})
+        else:
+            self.record(_into, (plain, func, pargs, pkw))
+        return buf
+
+    # -------------------------------------------------------------------- indexing
+    def getitem(self, a: Traced, idx: Any) -> Any:
+        plain = a.view(np.ndarray)
+        pidx = _plain_tree(idx)
+        res = plain[pidx]
+        if isinstance(res, np.ndarray) and np.may_share_memory(res, plain) and not (
+            _has_traced(idx)
+        ):
+            return res.view(Traced)
+        buf, out = self.fresh_like(res)
+        self.record(_gather, (out, plain, pidx))
+        return buf
+
+    def setitem(self, a: Traced, idx: Any, value: Any) -> None:
+        plain = a.view(np.ndarray)
+        pidx = _plain_tree(idx)
+        pval = _plain(value)
+        self.before_write(plain)
+        plain[pidx] = pval
+        self.record(_scatter, (plain, pidx, pval))
+
+
+def _call_guard(spec: tuple) -> Any:
+    func, args, kwargs = spec
+    return func(*args, **kwargs)
+
+
+def _arrays(obj: Any):
+    if isinstance(obj, np.ndarray):
+        yield obj
+    elif isinstance(obj, (tuple, list)):
+        for o in obj:
+            yield from _arrays(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _arrays(o)
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Whether two recorded constants or parameters are the same value."""
+    """Whether two descriptions (of :meth:`_Recorder.describe`) are the same program."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
-            return False
-        if a.dtype != b.dtype or a.shape != b.shape:
-            return False
-        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
-    if isinstance(a, (tuple, list)):
-        return (type(a) is type(b) and len(a) == len(b)
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                and a.dtype == b.dtype and a.shape == b.shape
+                and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")))
+    if isinstance(a, tuple):
+        return (isinstance(b, tuple) and len(a) == len(b)
                 and all(_same(u, v) for u, v in zip(a, b)))
-    if isinstance(a, dict):
-        return (isinstance(b, dict) and a.keys() == b.keys()
-                and all(_same(a[k], b[k]) for k in a))
-    if isinstance(a, slice):
-        return isinstance(b, slice) and _same((a.start, a.stop, a.step),
-                                              (b.start, b.stop, b.step))
     if type(a) is not type(b):
         return False
+    if isinstance(a, functools.partial):
+        return a.func == b.func and _same(a.args, b.args) and _same(
+            tuple(sorted(a.keywords.items())), tuple(sorted(b.keywords.items())))
     try:
         return bool(a == b) or (a != a and b != b)
     except Exception:  # pragma: no cover - exotic objects
         return a is b
 
 
-def _agree(r1: _Recording, r2: _Recording) -> str | None:
-    """None if the two recordings describe the same computation, else why not."""
-    if len(r1.entries) != len(r2.entries):
-        return f"the steps applied {len(r1.entries)} and {len(r2.entries)} primitives"
-    if r1.live is not r2.live:
-        return "the model's or optimiser's parameters changed between the recorded steps"
-    if r1.loss != r2.loss or r1.order != r2.order:
-        return "the graphs of the two recorded steps differ"
-    for k, (e1, e2) in enumerate(zip(r1.entries, r2.entries)):
-        name = f"primitive {k} ({e1.cls.__name__})"
-        if e1.cls is not e2.cls or e1.requires_grad != e2.requires_grad:
-            return f"{name} differs between the recorded steps"
-        if len(e1.refs) != len(e2.refs):
-            return f"{name} had different inputs"
-        for a, b in zip(e1.refs, e2.refs):
-            if a.kind != b.kind or a.tensor != b.tensor:
-                return f"{name} had inputs of different origin"
-            if a.kind == "const" and not _same(a.value, b.value):
-                return (f"{name} uses a constant that changed between steps (computed from "
-                        "the data or random, outside the primitives)")
-            if a.kind != "const" and a.value != b.value:
-                return f"{name} had inputs of different origin"
-        if not _same(e1.params, e2.params):
-            return f"{name} had different parameters"
-    return None
-
-
-# ----------------------------------------------------------------------------- emitting
-
-
-def _copy_call(buf: np.ndarray, fn: Callable, args: tuple) -> None:
-    np.copyto(buf, fn(*args))
-
-
-def _run_fwd(buf, fwd, ctx, ins, params) -> None:
-    np.copyto(buf, fwd(ctx, *ins, **params))
-
-
-def _run_bwd(bwd, ctx, out, g, copies) -> None:
-    ctx.out = out
-    gs = bwd(ctx, g)
-    if type(gs) is not tuple:
-        gs = (gs,)
-    for i, buf in copies:
-        np.copyto(buf, gs[i])
-
-
-def _owned(res: Any) -> np.ndarray:
-    """``res`` as an array this program owns (a fresh result is kept, anything else copied)."""
-    if type(res) is np.ndarray and res.base is None and res.flags.writeable:
-        return res
-    return np.array(res)
-
-
-class _Emitter:
-    """Builds the instruction list. Every instruction is executed once as it is emitted
-    (that is how each buffer gets its shape, dtype and layout: those of the eager result)."""
-
-    def __init__(self) -> None:
-        self.prog: list[tuple[Callable, tuple]] = []
-        self.checks: list[Callable[[], bool]] = []
-        self.outputs: set[int] = set()  # ids of the buffers instructions write
-
-    def emit(self, fn: Callable, args: tuple, *outputs: np.ndarray) -> None:
-        self.prog.append((fn, args))
-        self.outputs.update(id(o) for o in outputs)
-
-    def ufunc(self, f: Callable, *args: Any) -> np.ndarray:
-        """``f(*args)`` into a new buffer (``f`` takes the output as last positional)."""
-        buf = _owned(f(*args))
-        self.emit(f, (*args, buf), buf)
-        return buf
-
-    def inplace(self, f: Callable, a: np.ndarray, b: Any) -> np.ndarray:
-        f(a, b, a)
-        self.prog.append((f, (a, b, a)))
-        return a
-
-    def reduce(self, uf: Any, x: np.ndarray, axes: Any, keepdims: bool) -> np.ndarray:
-        buf = _owned(uf.reduce(x, axis=axes, keepdims=keepdims))
-        self.emit(uf.reduce, (x, axes, None, buf, keepdims), buf)
-        return buf
-
-    def view(self, fn: Callable, src: np.ndarray, *extra: Any) -> np.ndarray:
-        """``fn(src, …)``: a fixed view if it is one, else recomputed into a buffer."""
-        res = fn(src, *extra)
-        if isinstance(res, np.ndarray) and np.may_share_memory(res, src):
-            return res
-        buf = np.array(res)
-        self.emit(_copy_call, (buf, fn, (src, *extra)), buf)
-        return buf
-
-
-def _reshape(a: np.ndarray, shape: tuple) -> np.ndarray:
-    return a.reshape(shape)
-
-
-def _unbroadcast(em: _Emitter, g: np.ndarray, shape: tuple) -> np.ndarray:
-    """:func:`chainrule.ops.unbroadcast` on buffers (the same sum, the same reshape)."""
-    if g.shape == shape:
-        return g
-    axes = ops.broadcast_axes(g.shape, shape)
-    if axes:
-        g = em.reduce(np.add, g, axes, True)
-    return em.view(_reshape, g, shape)
-
-
-# ------------------------------------------------------------------------------ lowering
-#
-# A lowering mirrors a primitive's forward and backward (first-order, on ndarrays) as calls
-# into fixed buffers; the operations and their order are those of chainrule.ops, so the
-# numbers are the same. Primitives without a lowering run their own forward/backward
-# (generic path) and copy the results into buffers.
-
-
-class _Node:
-    """A primitive of the compiled program: input homes, output home, generic context."""
-
-    __slots__ = ("cls", "ctx", "ins", "needs", "out", "params", "standins")
-
-    def __init__(self, cls, ins, params, needs):
-        self.cls = cls
-        self.ins = ins
-        self.params = params
-        self.needs = needs
-        self.ctx = None
-        self.out = None
-        self.standins = None
-
-
-def _fwd_generic(em: _Emitter, node: _Node) -> np.ndarray:
-    ctx = _new(node.cls)
-    res = node.cls.forward(ctx, *node.ins, **node.params)
-    if not isinstance(res, np.ndarray):
-        res = np.asarray(res)
-    node.ctx = ctx
-    if issubclass(node.cls, _VIEW_OPS) and any(
-        isinstance(h, np.ndarray) and np.may_share_memory(res, h) for h in node.ins
-    ):
-        return res
-    buf = np.array(res)
-    em.emit(_run_fwd, (buf, node.cls.forward, ctx, node.ins, node.params), buf)
-    return buf
-
-
-def _bwd_generic(em: _Emitter, node: _Node, g: np.ndarray) -> list[Any]:
-    ctx = node.ctx
-    if ctx is None:  # pragma: no cover - every lowered forward has a lowered backward
-        raise _UntraceableError(f"{node.cls.__name__}: no context for the backward pass")
-    ctx.parents = node.standins
-    ctx.out = node.out
-    gs = node.cls.backward(ctx, g)
-    if type(gs) is not tuple:
-        gs = (gs,)
-    result: list[Any] = [None] * len(node.ins)
-    copies = []
-    for i, gp in enumerate(gs):
-        if gp is None or i >= len(node.needs) or not node.needs[i]:
-            continue
-        if np.shape(gp) != np.shape(node.ins[i]):
-            raise _UntraceableError(
-                f"{node.cls.__name__}.backward returned a gradient of shape {np.shape(gp)} "
-                f"for an input of shape {np.shape(node.ins[i])}"
-            )
-        if (issubclass(node.cls, _VIEW_OPS) and isinstance(gp, np.ndarray)
-                and np.may_share_memory(gp, g)):
-            result[i] = gp
-            continue
-        buf = np.array(gp)
-        copies.append((i, buf))
-        result[i] = buf
-    if copies:
-        em.emit(_run_bwd, (node.cls.backward, ctx, node.out, g, tuple(copies)),
-                *(b for _, b in copies))
-    return result
-
-
-def _fwd_ufunc(f: Callable) -> Callable:
-    def lower(em: _Emitter, node: _Node) -> np.ndarray:
-        return em.ufunc(f, *node.ins)
-    return lower
-
-
-def _bwd_add(em, node, g):
-    x, y = node.ins
-    return [
-        _unbroadcast(em, g, np.shape(x)) if node.needs[0] else None,
-        _unbroadcast(em, g, np.shape(y)) if node.needs[1] else None,
-    ]
-
-
-def _bwd_sub(em, node, g):
-    x, y = node.ins
-    gy = None
-    if node.needs[1]:
-        gy = _unbroadcast(em, em.ufunc(np.negative, g), np.shape(y))
-    return [_unbroadcast(em, g, np.shape(x)) if node.needs[0] else None, gy]
-
-
-def _bwd_mul(em, node, g):
-    x, y = node.ins
-    return [
-        _unbroadcast(em, em.ufunc(np.multiply, g, y), np.shape(x)) if node.needs[0] else None,
-        _unbroadcast(em, em.ufunc(np.multiply, g, x), np.shape(y)) if node.needs[1] else None,
-    ]
-
-
-def _bwd_div(em, node, g):
-    x, y = node.ins
-    gx = gy = None
-    if node.needs[0]:
-        gx = _unbroadcast(em, em.ufunc(np.divide, g, y), np.shape(x))
-    if node.needs[1]:  # −g ⊙ x / (y ⊙ y), in the eager order
-        t = em.ufunc(np.multiply, em.ufunc(np.negative, g), x)
-        gy = _unbroadcast(em, em.ufunc(np.divide, t, em.ufunc(np.multiply, y, y)), np.shape(y))
-    return [gx, gy]
-
-
-def _bwd_neg(em, node, g):
-    return [em.ufunc(np.negative, g)]
-
-
-def _fwd_matmul(em, node):
-    x, y = node.ins
-    if not (np.ndim(x) == 2 and np.ndim(y) == 2):
-        return _fwd_generic(em, node)
-    return em.ufunc(np.matmul, x, y)
-
-
-def _bwd_matmul(em, node, g):
-    if node.ctx is not None:  # not 2-D @ 2-D: the generic forward ran
-        return _bwd_generic(em, node, g)
-    x, y = node.ins
-    return [
-        em.ufunc(np.matmul, g, y.T) if node.needs[0] else None,
-        em.ufunc(np.matmul, x.T, g) if node.needs[1] else None,
-    ]
-
-
-def _fwd_linear(em, node):
-    x, W, b = node.ins if len(node.ins) == 3 else (*node.ins, None)
-    z = em.ufunc(np.matmul, x, W.T)
-    if b is not None:
-        z = em.inplace(np.add, z, b) if z.ndim else em.ufunc(np.add, z, b)
-    return z
-
-
-def _bwd_linear(em, node, g):
-    x, W = node.ins[0], node.ins[1]
-    n_out, n_in = W.shape
-    needs = (*node.needs, False, False)
-    gx = gW = gb = None
-    if needs[0]:
-        gx = em.ufunc(np.matmul, g, W)
-    if needs[1]:
-        g2 = em.view(_reshape, g, (-1, n_out))
-        gW = em.ufunc(np.matmul, g2.T, em.view(_reshape, x, (-1, n_in)))
-    if needs[2]:
-        gb = em.reduce(np.add, em.view(_reshape, g, (-1, n_out)), 0, False)
-    return [gx, gW, gb][: len(node.ins)]
-
-
-def _bwd_exp(em, node, g):
-    return [em.ufunc(np.multiply, g, node.out)]
-
-
-def _bwd_log(em, node, g):
-    return [em.ufunc(np.divide, g, node.ins[0])]
-
-
-def _bwd_tanh(em, node, g):  # g ⊙ (1 − z²)
-    z = node.out
-    return [em.ufunc(np.multiply, g, em.ufunc(np.subtract, 1.0, em.ufunc(np.multiply, z, z)))]
-
-
-def _fwd_sigmoid(em, node):
-    ops._expit(np.zeros(1))  # resolve the implementation
-    if ops._EXPIT[0] is False:  # pragma: no cover - no SciPy: the NumPy formula, generic
-        return _fwd_generic(em, node)
-    return em.ufunc(ops._EXPIT[0], node.ins[0])
-
-
-def _bwd_sigmoid(em, node, g):  # g ⊙ z ⊙ (1 − z)
-    if node.ctx is not None:  # pragma: no cover - NumPy fallback ran generically
-        return _bwd_generic(em, node, g)
-    z = node.out
-    return [em.ufunc(np.multiply, em.ufunc(np.multiply, g, z), em.ufunc(np.subtract, 1.0, z))]
-
-
-def _relu(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0, out=out)
-
-
-def _relu0(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0)
-
-
-def _fwd_relu(em, node):
-    x = node.ins[0]
-    buf = _owned(_relu0(x))
-    _relu(x, buf)
-    em.emit(_relu, (x, buf), buf)
-    return buf
-
-
-def _bwd_relu(em, node, g):  # g ⊙ [z > 0]
-    return [em.ufunc(np.multiply, g, em.ufunc(np.greater, node.out, 0))]
-
-
-def _fwd_sum(em, node):
-    x = node.ins[0]
-    axes = ops._axes(node.params.get("axis"), np.ndim(x))
-    return em.reduce(np.add, x, axes, bool(node.params.get("keepdims", False)))
-
-
-def _bwd_sum(em, node, g):
-    shape = np.shape(node.ins[0])
-    axes = ops._axes(node.params.get("axis"), len(shape))
-    gk = em.view(_reshape, g, ops._keepdims_shape(shape, axes))
-    return [np.broadcast_to(gk, shape)]
-
-
-def _fwd_softmax_xent(em, node):
-    """SoftmaxCrossEntropy.forward on buffers; the label gather ``shifted[rows, y]`` as a
-    ``take`` at the flat indices ``rows·C + y``."""
-    x, y = node.ins[0], node.ins[1]
-    reduction = node.params.get("reduction", "mean")
-    if not (isinstance(y, np.ndarray) and np.ndim(x) == 2 and x.flags.c_contiguous
-            and y.ndim == 1 and y.size and y.dtype.kind == "i"):
-        return _fwd_generic(em, node)
-    n, n_classes = x.shape
-    em.checks.append(lambda: y.min() >= 0 and y.max() < n_classes)
-    m = em.reduce(np.maximum, x, 1, True)
-    shifted = em.ufunc(np.subtract, x, m)
-    e = em.ufunc(np.exp, shifted)
-    s = em.reduce(np.add, e, 1, True)
-    flat = em.ufunc(np.add, np.arange(n) * n_classes, y)  # rows·C + y
-    picked = _take(em, shifted.reshape(-1), flat)
-    total = em.reduce(np.add, em.ufunc(np.subtract, em.ufunc(np.log, s[:, 0]), picked),
-                      None, False)
-    em.inplace(np.divide, e, s)  # the softmax, kept for the backward pass
-    scale = 1.0 / n if reduction == "mean" else 1.0
-    node.params = {"_softmax": e, "_flat": flat, "_scale": scale}
-    return em.ufunc(np.multiply, total, scale) if reduction == "mean" else total
-
-
-def _take(em: _Emitter, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    buf = np.take(a, idx)
-    em.emit(np.take, (a, idx, None, buf), buf)
-    return buf
-
-
-def _bwd_softmax_xent(em, node, g):
-    if "_softmax" not in node.params:
-        return _bwd_generic(em, node, g)
-    e, flat, scale = node.params["_softmax"], node.params["_flat"], node.params["_scale"]
-    d = np.array(e)  # d = softmax.copy(); d[rows, y] -= 1; d *= g·scale
-    em.emit(np.copyto, (d, e), d)
-    d_flat = d.reshape(-1)
-    picked = _take(em, d_flat, flat)
-    em.inplace(np.subtract, picked, 1)
-    np.put(d_flat, flat, picked)
-    em.emit(np.put, (d_flat, flat, picked))
-    em.inplace(np.multiply, d, em.ufunc(np.multiply, g, scale))
-    return [d, None]
-
-
-_LOWER: dict[type, tuple[Callable, Callable]] = {
-    ops.Add: (_fwd_ufunc(np.add), _bwd_add),
-    ops.Sub: (_fwd_ufunc(np.subtract), _bwd_sub),
-    ops.Mul: (_fwd_ufunc(np.multiply), _bwd_mul),
-    ops.Div: (_fwd_ufunc(np.divide), _bwd_div),
-    ops.Neg: (_fwd_ufunc(np.negative), _bwd_neg),
-    ops.MatMul: (_fwd_matmul, _bwd_matmul),
-    ops.Linear: (_fwd_linear, _bwd_linear),
-    ops.Exp: (_fwd_ufunc(np.exp), _bwd_exp),
-    ops.Log: (_fwd_ufunc(np.log), _bwd_log),
-    ops.Tanh: (_fwd_ufunc(np.tanh), _bwd_tanh),
-    ops.Sigmoid: (_fwd_sigmoid, _bwd_sigmoid),
-    ops.Relu: (_fwd_relu, _bwd_relu),
-    ops.Sum: (_fwd_sum, _bwd_sum),
-    ops.SoftmaxCrossEntropy: (_fwd_softmax_xent, _bwd_softmax_xent),
-}
-
-
-# ----------------------------------------------------------------------------- optimiser
-
-
-class _GenericUpdate:
-    """Any optimiser: its own ``step()`` on the gradients the replay left in ``.grad``."""
-
-    def __init__(self, opt: Any) -> None:
-        self.opt = opt
-
-    def __call__(self) -> None:
-        self.opt.step()
-
-
-# Parameter packing. An update touching every parameter separately costs a dozen NumPy
-# calls per parameter; with the parameters of a group stored as views into one flat array
-# (and their gradients and optimiser state likewise), the update is a dozen calls for the
-# whole group, whatever the number of parameters — elementwise, so the numbers do not
-# change. The Parameter objects are kept; their ``.data`` become views of the flat array.
-
-_STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
-
-
-_ALIGN = 64  # bytes
-_CHUNK = 32768  # elements per piece of a large elementwise update (128-256 KiB)
+# ----------------------------------------------------------------------------- packing
 
 
 def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
@@ -575,341 +569,214 @@ def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
     return raw[start:start + n]
 
 
-class _Scratch:
-    """The temporaries of an update (shaped like ``like``), allocated on first use."""
-
-    __slots__ = ("_a", "_b", "_c", "like")
-
-    def __init__(self, like: np.ndarray) -> None:
-        self.like = like
-        self._a = self._b = self._c = None
-
-    @property
-    def chunk(self) -> np.ndarray:
-        if self._c is None:
-            self._c = np.empty(_CHUNK, self.like.dtype)
-        return self._c
-
-    @property
-    def a(self) -> np.ndarray:
-        if self._a is None:
-            self._a = np.empty_like(self.like)
-        return self._a
-
-    @property
-    def b(self) -> np.ndarray:
-        if self._b is None:
-            self._b = np.empty_like(self.like)
-        return self._b
-
-
 class _Pack:
-    """One parameter group stored flat: ``theta`` (the parameters), ``grad`` and the
-    optimiser's state arrays, each a 1-D array whose slices are the per-parameter views."""
+    """One optimiser group stored flat: ``theta`` (the parameters' arrays are views of
+    it), ``grad`` (their gradients', in a replay) and, once the optimiser has state, the
+    state arrays named by its ``state_names``. Gaps between parameters stay 0."""
 
-    def __init__(self, params: list[Any], state: dict, keys: tuple[str, ...]) -> None:
+    def __init__(self, params: list[Any]) -> None:
         dtype = params[0].data.dtype
-        per_line = max(1, _ALIGN // dtype.itemsize)  # each slice starts on a cache line
-        slices = []
+        per_line = max(1, _ALIGN // dtype.itemsize)
+        self.params = params
+        self.slices = []
         n = 0
         for p in params:
-            slices.append((n, p.data.size, p.data.shape))
+            self.slices.append((n, p.data.size, p.data.shape))
             n += -(-p.data.size // per_line) * per_line
-        self.params = params
-        self._n, self._dtype = n, dtype
-        self.theta = _aligned_zeros(n, dtype)  # the gaps stay 0 in every flat array
+        self.theta = _aligned_zeros(n, dtype)
         self.grad = _aligned_zeros(n, dtype)
-        self.scratch = _Scratch(self.theta)
-        self.flat: dict[str, np.ndarray] = {}
-        self.views: list[tuple[Any, np.ndarray]] = []  # (param, data view)
-        self.gviews: dict[int, np.ndarray] = {}
-        self.sviews: list[tuple[dict, str, np.ndarray]] = []  # (state of p, key, view)
-        self.states = [state[p] for p in params]
-        for p, (off, size, shape) in zip(params, slices):
+        self.scratch = Scratch(self.theta)
+        self.views = []
+        for p, (off, size, shape) in zip(params, self.slices):
             v = self.theta[off:off + size].reshape(shape)
             v[...] = p.data
             p.data = v
-            self.views.append((p, v))
-            self.gviews[id(p)] = self.grad[off:off + size].reshape(shape)
-        self._slices = slices
-        for key in keys:
-            if all(key in st and st[key] is not None for st in self.states):
-                self.add_state(key)
+            self.views.append(v)
+        self.gviews = [self.grad[o:o + s].reshape(sh) for o, s, sh in self.slices]
+        self.flat: dict[str, Any] = {}
+        self.states: list[dict] | None = None
 
-    def add_state(self, key: str, fill: Any = None) -> None:
-        flat = _aligned_zeros(self._n, self._dtype)
-        for st, (off, size, shape) in zip(self.states, self._slices):
-            v = flat[off:off + size].reshape(shape)
-            if fill is None:
-                v[...] = st[key]
-            else:
-                v[...] = fill
-            st[key] = v
-            self.sviews.append((st, key, v))
-        self.flat[key] = flat
+    def valid(self) -> bool:
+        """Whether the parameters still live in ``theta``."""
+        return all(p.data is v for p, v in zip(self.params, self.views))
 
-    def valid(self, opt_state: dict | None = None) -> bool:
-        """Whether the parameters and optimiser state still live in the flat arrays."""
-        for p, v in self.views:
-            if p.data is not v:
+    def pack_state(self, opt: Any) -> bool:
+        """Move the optimiser's state arrays of these parameters into flat arrays (the
+        members keep views, where ``state_dict`` finds them); False when the members'
+        states differ in kind."""
+        states = [opt.state.get(p) for p in self.params]
+        if any(st is None for st in states) or any(
+            st.keys() != states[0].keys() for st in states
+        ):
+            return False
+        flat: dict[str, np.ndarray] = {}
+        for key, value in states[0].items():
+            if not isinstance(value, np.ndarray):
+                continue
+            if key not in type(opt).state_names or any(
+                st[key].shape != p.data.shape for st, p in zip(states, self.params)
+            ):
                 return False
-        if opt_state is not None:
-            for p, st in zip(self.params, self.states):
-                if opt_state.get(p) is not st:
-                    return False
-        for st, key, v in self.sviews:
-            if st.get(key) is not v:
-                return False
+            arr = _aligned_zeros(self.theta.size, self.theta.dtype)
+            for st, (off, size, shape) in zip(states, self.slices):
+                view = arr[off:off + size].reshape(shape)
+                view[...] = st[key]
+                st[key] = view
+            flat[key] = arr
+        self.flat, self.states = flat, states
         return True
 
-
-class _GroupUpdate:
-    """An optimiser's step on fixed buffers: per group, the packed flat arrays (if any) and,
-    per parameter, its array, gradient and scratch buffers."""
-
-    def __init__(self, opt: Any, groups: list[tuple[Any, _Pack | None, list]]) -> None:
-        self.opt = opt
-        self.groups = [
-            (group, pack, [(p, theta, g, _Scratch(theta)) for p, theta, g in items])
-            for group, pack, items in groups
-        ]
-
-
-class _SGDUpdate(_GroupUpdate):
-    """``optim.SGD.step`` on fixed buffers: the same in-place operations, in the same order
-    (on the flat arrays of a packed group, or parameter by parameter)."""
-
-    def __call__(self) -> None:
-        state = self.opt.state
-        for group, pack, items in self.groups:
-            hp = sgd_hyperparameters(group)
-            momentum = hp[1]
-            if pack is not None and pack.valid(state) and (
-                momentum == 0 or "momentum_buffer" in pack.flat
-            ):
-                _sgd(pack.theta, pack.grad, pack.flat, pack.scratch, hp)
-                continue
-            for p, theta, g, scratch in items:
-                st = state.setdefault(p, {}) if momentum != 0 else None
-                _sgd(theta, g, st, scratch, hp)
-
-
-def _sgd(theta, g, state, scratch, hp):
-    """One SGD update in place: ``optim.sgd.sgd_update`` on the step's scratch buffers, and
-    the plain update ``θ −= lr·g`` of a large packed group in cache-sized pieces."""
-    lr, momentum, _, weight_decay, _ = hp
-    if momentum == 0 and weight_decay == 0 and theta.ndim == 1 and theta.size > 2 * _CHUNK:
-        # in cache-sized pieces: lr·g never travels to memory and back
-        tmp = scratch.chunk
-        for i in range(0, theta.size, _CHUNK):
-            t = theta[i:i + _CHUNK]
-            tc = tmp[: t.size]
-            np.multiply(g[i:i + _CHUNK], lr, tc)
-            np.subtract(t, tc, t)
-        return
-    sgd_update(theta, g, state, hp, scratch.a, scratch.b)
-
-
-class _AdamUpdate(_GroupUpdate):
-    """``optim.Adam.step`` (and AdamW's) on fixed buffers, the same operations in order (on
-    the flat arrays of a packed group, or parameter by parameter)."""
-
-    def __call__(self) -> None:
-        state_of = self.opt.state
-        for group, pack, items in self.groups:
-            hp = adam_hyperparameters(group)
-            amsgrad = hp[5]
-            if pack is not None and pack.valid(state_of) and "exp_avg" in pack.flat:
-                steps = [st["step"] for st in pack.states]
-                t = steps[0] + 1
-                if all(s == t - 1 for s in steps):
-                    for st in pack.states:
-                        st["step"] = t
-                    if amsgrad and "max_exp_avg_sq" not in pack.flat:
-                        pack.add_state("max_exp_avg_sq", 0)
-                    adam_update(pack.theta, pack.grad, pack.flat, t, hp, pack.scratch.a,
-                                pack.scratch.b)
-                    continue
-            for p, theta, g, scratch in items:
-                adam_step_parameter(theta, g, state_of.setdefault(p, {}), hp, scratch.a,
-                                    scratch.b)
-
-
-def _optimizer_kind(opt: Any) -> str | None:
-    """``"sgd"`` or ``"adam"`` for the optimisers with a lowered update, else None."""
-    try:
-        from .optim.adam import Adam, AdamW
-        from .optim.sgd import SGD, Momentum
-    except ImportError:  # pragma: no cover
-        return None
-    if type(opt) in (SGD, Momentum):
-        return "sgd"
-    if type(opt) in (Adam, AdamW):
-        return "adam"
-    return None
-
-
-# ------------------------------------------------------------------------------- program
-
-
-def _same_params(a: list, b: list) -> bool:
-    return len(a) == len(b) and all(u is v for u, v in zip(a, b))
-
-
-def _arrays_in(obj: Any):
-    """Every ndarray in an instruction's arguments (through tuples and lists)."""
-    if isinstance(obj, np.ndarray):
-        yield obj
-    elif isinstance(obj, (tuple, list)):
-        for o in obj:
-            yield from _arrays_in(o)
-
-
-def _renameable(buf: np.ndarray, em: _Emitter, loss: np.ndarray) -> bool:
-    """Whether ``buf`` can be replaced by another array of its shape and dtype everywhere
-    in the program: an instruction writes it (it is not a constant, a view or a
-    parameter) and no instruction holds a view of it."""
-    prog = em.prog
-    if (id(buf) not in em.outputs or buf.base is not None or not buf.flags.writeable
-            or buf is loss):
-        return False
-    for _, args in prog:
-        for a in _arrays_in(args):
-            if a.base is buf:
+    def state_in_step(self, opt: Any) -> bool:
+        """Whether the members' state is still the flat state: the same dicts, their arrays
+        views of the flat ones, their counters equal."""
+        if self.states is None:
+            return False
+        first = self.states[0]
+        for p, st in zip(self.params, self.states):
+            if opt.state.get(p) is not st or st.keys() != first.keys():
                 return False
-    return True
+            for key, value in st.items():
+                if key in self.flat:
+                    if not (isinstance(value, np.ndarray) and value.base is not None
+                            and _root(value) is _root(self.flat[key])):
+                        return False
+                elif isinstance(value, np.ndarray) or not _same(value, first[key]):
+                    return False
+        return True
+
+    def update(self, opt: Any, hp: Any) -> None:
+        """The optimiser's update on the flat arrays; counters and new state arrays go back
+        to the members."""
+        state = {k: v for k, v in self.states[0].items() if k not in self.flat}
+        state.update(self.flat)
+        opt.update(self.theta, self.grad, state, hp, self.scratch)
+        for key, value in state.items():
+            if isinstance(value, np.ndarray):
+                if self.flat.get(key) is value:
+                    continue
+                if value.shape != self.theta.shape:
+                    raise ValueError(f"{type(opt).__name__}.update made a state array "
+                                     f"{key!r} of shape {value.shape} for a packed group")
+                self.flat[key] = value
+                for st, (off, size, shape) in zip(self.states, self.slices):
+                    st[key] = value[off:off + size].reshape(shape)
+            else:
+                for st in self.states:
+                    st[key] = value
 
 
-def _substitute(obj: Any, mapping: dict[int, np.ndarray]) -> Any:
+# ------------------------------------------------------------------------------ program
+
+
+def _rebase(a: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The view of ``new`` that ``a`` is of ``old`` (same offset, shape and strides)."""
+    offset = a.__array_interface__["data"][0] - old.__array_interface__["data"][0]
+    return np.ndarray(a.shape, a.dtype, buffer=new, offset=offset, strides=a.strides)
+
+
+def _substitute(obj: Any, roots: dict[int, tuple[np.ndarray, np.ndarray]]) -> Any:
     if isinstance(obj, np.ndarray):
-        return mapping.get(id(obj), obj)
+        hit = roots.get(id(_root(obj)))
+        return obj if hit is None else _rebase(obj, *hit)
     if isinstance(obj, tuple):
-        return tuple(_substitute(o, mapping) for o in obj)
+        return tuple(_substitute(o, roots) for o in obj)
     if isinstance(obj, list):
-        return [_substitute(o, mapping) for o in obj]
+        return [_substitute(o, roots) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _substitute(v, roots) for k, v in obj.items()}
+    if isinstance(obj, functools.partial):
+        return functools.partial(obj.func, *_substitute(obj.args, roots),
+                                 **_substitute(obj.keywords, roots))
     return obj
 
 
+class _Recording:
+    """What one recorded step did: its calls and their descriptions, its inputs and
+    outputs, and the home of every parameter's gradient."""
+
+    def __init__(self, rec: _Recorder, inputs: list, outputs: list, grads: dict,
+                 live: list, tuple_result: bool) -> None:
+        self.calls = rec.calls
+        self.descs = rec.descs
+        self.live_written = [r for r in (rec.keep) if id(r) in rec.live_written]
+        self.guarded = rec.guarded
+        self.homes = rec.homes
+        self.inputs = inputs  # plain arrays the replay copies the new inputs into
+        self.outputs = outputs  # plain arrays holding the returned values
+        self.grads = grads  # id(param) -> plain gradient array
+        self.live = live
+        self.tuple_result = tuple_result
+
+    def differs(self, other: _Recording) -> str | None:
+        """None if ``other`` is the same program, else why not."""
+        if len(self.descs) != len(other.descs):
+            return (f"the two recorded steps made {len(self.descs)} and {len(other.descs)} "
+                    "NumPy calls")
+        for k, (a, b) in enumerate(zip(self.descs, other.descs)):
+            if not _same(a, b):
+                name = getattr(a[0], "__name__", type(a[0]).__name__)
+                return (f"call {k} ({name} in {a[1]}) uses an array that changed between "
+                        "the recorded steps but is not computed by the recorded calls "
+                        "(made from the data outside them, e.g. with np.array(), or random)")
+        if [self.describe_outputs()] != [other.describe_outputs()]:
+            return "the two recorded steps returned different values"
+        return None
+
+    def describe_outputs(self) -> tuple:
+        return tuple(sorted(self.grads)), len(self.outputs), self.tuple_result
+
+
 class _Program:
-    """One compiled step: input buffers, the instruction list, the optimiser update."""
+    """A compiled step: the recorded calls, rewritten to leave every gradient in its
+    packed array, and the live update."""
 
-    def __init__(self, step: CompiledStep, rec: _Recording) -> None:
+    def __init__(self, step: CompiledStep, rec: _Recording, packs: dict[int, _Pack]) -> None:
         self.step = step
-        self.xbuf = np.array(rec.x)
-        self.ybuf = np.array(rec.y)
-        live = step._live
+        self.live = [(t, t.data, t.requires_grad) for t in rec.live]
+        self.inputs = rec.inputs
+        self.tuple_result = rec.tuple_result
         opt = step.optimizer
-        kind = _optimizer_kind(opt)
-        with_grad = {id(live[i]) for k, i in rec.order if k == "live"}
-        packs = step._packs_for(kind, with_grad) if kind is not None else {}
-        # (packing may have re-homed parameters: read .data only now)
-        self.live = [(t, t.data, t.requires_grad) for t in live]
         self.groups = [(g, g["params"], len(g["params"])) for g in opt.param_groups]
-        em = _Emitter()
-        homes: list[Any] = []
-
-        def home(ref: _Ref) -> Any:
-            if ref.kind == "op":
-                return homes[ref.value]
-            if ref.kind == "live":
-                return live[ref.value].data
-            if ref.kind == "x":
-                return self.xbuf
-            if ref.kind == "y":
-                return self.ybuf
-            return ref.value.data if isinstance(ref.value, Tensor) else ref.value
-
-        def needs(ref: _Ref) -> bool:
-            if ref.kind == "op":
-                return rec.entries[ref.value].requires_grad
-            if ref.kind == "live":
-                return bool(self.live[ref.value][2])
-            return False
-
-        nodes: list[_Node] = []
-        with np.errstate(all="ignore"):
-            for e in rec.entries:
-                ins = tuple(home(r) for r in e.refs)
-                node = _Node(e.cls, ins, e.params, tuple(needs(r) for r in e.refs))
-                fwd = _LOWER.get(e.cls, (_fwd_generic, _bwd_generic))[0]
-                node.out = fwd(em, node)
-                node.standins = tuple(
-                    _standin(h, n) if r.tensor else h for h, n, r in zip(ins, node.needs, e.refs)
-                )
-                homes.append(node.out)
-                nodes.append(node)
-            self.loss = homes[rec.loss]
-            grads = self._backward(em, rec, nodes)
-        # each gradient, in its parameter's dtype (as the optimiser reads it), goes where the
-        # update reads it: the flat gradient of a packed group, else its own buffer
-        rename: dict[int, np.ndarray] = {}
-        final: dict[int, np.ndarray] = {}
+        rename: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        tail: list[tuple[Callable, tuple]] = []
+        produced = _produced(rec.calls)
+        outputs = {id(_root(o)) for o in rec.outputs}
+        self.grad_tensors: list[tuple[Any, Tensor | None]] = []
         for group in opt.param_groups:
             for p in group["params"]:
-                g = grads.get(id(p))
+                g = rec.grads.get(id(p))
                 if g is None:
+                    self.grad_tensors.append((p, None))
                     continue
                 pack = packs.get(id(p))
-                target = pack.gviews[id(p)] if pack is not None else None
-                if g.dtype != p.data.dtype:
-                    cast = target if target is not None else np.empty(g.shape, p.data.dtype)
-                    em.prog.append((np.copyto, (cast, g)))
-                    g = cast
-                elif target is not None:
-                    if _renameable(g, em, self.loss) and id(g) not in rename:
-                        rename[id(g)] = target
-                    else:
-                        em.prog.append((np.copyto, (target, g)))
-                    g = target
-                final[id(p)] = g
-        self.prog = _substitute(em.prog, rename) if rename else em.prog
-        self.checks = em.checks
-        self.grad_tensors = [
-            (p, Tensor._wrap(final[id(p)]) if id(p) in final else None)
-            for group in opt.param_groups for p in group["params"]
-        ]
-        if kind is None:
-            self.update = _GenericUpdate(opt)
-        else:
-            groups = []
-            for group in opt.param_groups:
-                items = [(p, p.data, final[id(p)]) for p in group["params"] if id(p) in final]
-                pack = packs.get(id(group["params"][0])) if group["params"] else None
-                groups.append((group, pack, items))
-            self.update = (_SGDUpdate if kind == "sgd" else _AdamUpdate)(opt, groups)
-
-    def _backward(self, em: _Emitter, rec: _Recording, nodes: list[_Node]) -> dict[int, Any]:
-        """Emit the backward pass exactly as autodiff._run_backward walks it."""
-        live = self.step._live
-        seed = np.ones_like(self.loss)
-        grads: dict[tuple[str, int], tuple[np.ndarray, bool]] = {("op", rec.loss): (seed, False)}
-        result: dict[int, Any] = {}
-        for key in reversed(rec.order):
-            entry = grads.pop(key, None)
-            if entry is None:
-                continue
-            g = entry[0]
-            kind, idx = key
-            if kind == "live":
-                result[id(live[idx])] = g
-                continue
-            node = nodes[idx]
-            bwd = _LOWER.get(node.cls, (_fwd_generic, _bwd_generic))[1]
-            gs = bwd(em, node, g)
-            for ref, gp, need in zip(rec.entries[idx].refs, gs, node.needs):
-                if gp is None or not need:
+                if pack is None:
+                    self.grad_tensors.append((p, Tensor._wrap(g)))
                     continue
-                pkey = (ref.kind, ref.value)
-                prev = grads.get(pkey)
-                if prev is None:
-                    grads[pkey] = (gp, False)
-                elif prev[1] and np.result_type(prev[0], gp) == prev[0].dtype:
-                    em.inplace(np.add, prev[0], gp)
+                target = pack.gviews[next(i for i, q in enumerate(pack.params) if q is p)]
+                root = _root(g)
+                if (id(root) in produced and id(root) not in outputs
+                        and g.shape == root.shape and g.flags.c_contiguous
+                        and g.__array_interface__["data"][0]
+                        == root.__array_interface__["data"][0]
+                        and root.dtype == target.dtype and id(root) not in rename):
+                    rename[id(root)] = (root, target)
                 else:
-                    grads[pkey] = (em.ufunc(np.add, prev[0], gp), True)
-        return result
+                    tail.append((np.copyto, (target, g)))
+                self.grad_tensors.append((p, Tensor._wrap(target)))
+        calls = [(_substitute(fn, rename), _substitute(args, rename))
+                 for fn, args in rec.calls] + tail
+        self.outputs = [_substitute(o, rename) for o in rec.outputs]
+        self.calls = calls
+        self.packed = []  # per group: its pack, when the whole group is updated flat
+        for group in opt.param_groups:
+            params = group["params"]
+            pack = packs.get(id(params[0])) if params else None
+            whole = (pack is not None and _same_list(pack.params, params)
+                     and all(id(p) in rec.grads for p in params))
+            self.packed.append(pack if whole else None)
+        self.restore = rec.live_written if rec.guarded else []
 
-    def guard(self) -> bool:
+    def valid(self) -> bool:
         """Whether the program still describes the step (parameters not replaced, …)."""
         if not _state.enabled or _state.tape is not None:
             return False
@@ -924,253 +791,53 @@ class _Program:
                 return False
         return True
 
-    def run(self, x: np.ndarray, y: np.ndarray) -> Tensor | None:
-        np.copyto(self.xbuf, x)
-        np.copyto(self.ybuf, y)
-        for check in self.checks:
-            if not check():
-                return None
-        for fn, args in self.prog:
-            fn(*args)
+    def run(self, arrays: list[np.ndarray]) -> Any:
+        for buf, a in zip(self.inputs, arrays):
+            np.copyto(buf, a)
+        saved = [b.copy() for b in self.restore]
+        try:
+            for fn, args in self.calls:
+                fn(*args)
+        except Exception:  # a guard, or an error the eager step will report
+            for b, s in zip(self.restore, saved):
+                np.copyto(b, s)
+            return None
         for p, g in self.grad_tensors:
             p.grad = g
-        self.update()
-        return Tensor._wrap(np.array(self.loss))
+        values = tuple(Tensor._wrap(o.copy()) for o in self.outputs)
+        return values if self.tuple_result else values[0]
 
 
-def _standin(home: Any, requires_grad: bool) -> Tensor:
-    t = Tensor._wrap(home)
-    t.requires_grad = requires_grad
-    return t
+def _same_list(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(u is v for u, v in zip(a, b))
+
+
+def _produced(calls: list) -> set[int]:
+    """Roots of the arrays that recorded calls write (their results)."""
+    out: set[int] = set()
+    for fn, args in calls:
+        base = fn.func if isinstance(fn, functools.partial) else fn
+        if isinstance(base, np.ufunc):
+            for a in args[base.nin:]:
+                out.add(id(_root(a)))
+        elif isinstance(fn, functools.partial) and "out" in fn.keywords:
+            for a in _arrays(fn.keywords["out"]):
+                out.add(id(_root(a)))
+        elif fn in (_into, _gather, _rerun):
+            out.add(id(_root(args[0])))
+    return out
 
 
 # -------------------------------------------------------------------------------- public
 
 
-class CompiledStep:
-    """A training step ``step(x, y) -> loss``, recorded once and replayed (see the module
-    docstring). Create it with :func:`compile_step`.
-
-    Attributes:
-        stats: counts of ``"eager"`` steps (recording, fallback), ``"replayed"`` steps and
-            ``"compiled"`` programs.
-        untraceable: for each input signature that stays eager, the reason.
-    """
-
-    max_programs = 16
-
-    def __init__(self, model: Any, loss_fn: Callable, optimizer: Any) -> None:
-        self.model = model
-        self.loss_fn = loss_fn
-        self.optimizer = optimizer
-        self._modules = list(model.modules()) if hasattr(model, "modules") else []
-        self._refresh_live()
-        self._programs: dict[Any, _Program] = {}
-        self._packs: list[_Pack] = []
-        self._pending: dict[Any, _Recording] = {}
-        self.untraceable: dict[Any, str] = {}
-        self._rejected_at: dict[Any, Any] = {}
-        self.stats = {"eager": 0, "replayed": 0, "compiled": 0}
-
-    def __call__(self, x: Any, y: Any) -> Tensor:
-        """One training step on the batch ``(x, y)``; returns the loss (a 0-d Tensor)."""
-        xa = _array(x)
-        ya = _array(y)
-        key = (xa.shape, xa.dtype, ya.shape, ya.dtype,
-               tuple([m.training for m in self._modules]))
-        prog = self._programs.get(key)
-        if prog is not None:
-            if prog.guard():
-                loss = prog.run(xa, ya)
-                if loss is not None:
-                    self.stats["replayed"] += 1
-                    return loss
-            else:
-                del self._programs[key]
-        return self._eager(key, xa, ya)
-
-    def _structure(self) -> tuple:
-        """The optimiser's groups and their sizes (a change may make a step traceable)."""
-        return tuple(len(g["params"]) for g in self.optimizer.param_groups)
-
-    def _refresh_live(self) -> None:
-        """The tensors read live by a replay: the model's parameters and buffers and the
-        optimiser's parameters (looked up again before every recorded step)."""
-        model, optimizer = self.model, self.optimizer
-        live: list[Any] = []
-        seen: set[int] = set()
-        sources: list[Any] = []
-        if hasattr(model, "parameters"):
-            sources.append(model.parameters())
-        if hasattr(model, "buffers"):
-            sources.append(model.buffers())
-        sources.append(p for g in optimizer.param_groups for p in g["params"])
-        for src in sources:
-            for t in src:
-                if id(t) not in seen:
-                    seen.add(id(t))
-                    live.append(t)
-        if getattr(self, "_live", None) is None or not _same_params(self._live, live):
-            self._live = live
-        self._buffers = list(model.buffers()) if hasattr(model, "buffers") else []
-
-    def _packs_for(self, kind: str, with_grad: set[int]) -> dict[int, _Pack]:
-        """The packed parameter groups, by ``id`` of each parameter: existing packs are
-        reused (other programs keep working); a group is packed when every parameter gets
-        a gradient, they share a float dtype and their optimiser state is in step."""
-        opt = self.optimizer
-        result: dict[int, _Pack] = {}
-        valid = [pk for pk in self._packs if pk.valid(opt.state)]
-        self._packs = valid
-        for group in opt.param_groups:
-            params = list(group["params"])
-            if not params or any(id(p) not in with_grad for p in params):
-                continue
-            pack = next((pk for pk in valid if _same_params(pk.params, params)), None)
-            if pack is None:
-                if len({p.data.dtype for p in params}) != 1 or params[0].data.dtype.kind != "f":
-                    continue
-                states = [opt.state.get(p) for p in params]
-                if kind == "sgd" and float(group["momentum"]) != 0 and not all(
-                    st and st.get("momentum_buffer") is not None for st in states
-                ):
-                    continue
-                if kind == "adam" and not (
-                    all(st and "exp_avg" in st for st in states)
-                    and len({st["step"] for st in states}) == 1
-                ):
-                    continue
-                for p in params:
-                    opt.state.setdefault(p, {})
-                pack = _Pack(params, opt.state, _STATE_KEYS[kind])
-                self._packs.append(pack)
-            for p in params:
-                result[id(p)] = pack
-        return result
-
-    # ------------------------------------------------------------------------- eager
-    def _eager(self, key: Any, xa: np.ndarray, ya: np.ndarray) -> Tensor:
-        self.stats["eager"] += 1
-        shape = self._structure()
-        if key in self.untraceable and self._rejected_at.get(key) != shape:
-            del self.untraceable[key]  # the optimiser changed since: try again
-        record = (key not in self.untraceable and _state.enabled and _state.tape is None
-                  and len(self._programs) < self.max_programs)
-        loss, rec = self._eager_step(xa, ya, record)
-        if not record:
-            return loss
-        if isinstance(rec, str):
-            self.untraceable[key] = rec
-            self._rejected_at[key] = shape
-            self._pending.pop(key, None)
-            return loss
-        first = self._pending.get(key)
-        if first is None:
-            self._pending[key] = rec
-            return loss
-        if first.live is not rec.live:  # parameters were added: start again from here
-            self._pending[key] = rec
-            return loss
-        if _same(first.x, rec.x) and _same(first.y, rec.y):
-            return loss  # the same data twice proves nothing about constants: wait
-        reason = _agree(first, rec)
-        del self._pending[key]
-        if reason is not None:
-            self.untraceable[key] = reason
-            self._rejected_at[key] = shape
-            return loss
-        try:
-            self._programs[key] = _Program(self, rec)
-            self.stats["compiled"] += 1
-        except _UntraceableError as err:
-            self.untraceable[key] = str(err)
-            self._rejected_at[key] = shape
-        return loss
-
-    def _eager_step(self, xa: np.ndarray, ya: np.ndarray, record: bool) -> tuple[Tensor, Any]:
-        model, opt = self.model, self.optimizer
-        x_t = Tensor._wrap(xa)
-        y_t = Tensor._wrap(ya)
-        opt.zero_grad()
-        if not record:
-            loss = self.loss_fn(model(x_t), y_t)
-            loss.backward()
-            opt.step()
-            return loss.detach(), None
-        self._refresh_live()
-        before = [b.data.copy() for b in self._buffers]
-        tape: list[Any] = []
-        _state.tape = tape
-        try:
-            loss = self.loss_fn(model(x_t), y_t)
-        finally:
-            _state.tape = None
-        loss.backward()
-        order = _toposort([loss])
-        opt.step()
-        try:
-            rec = self._describe(tape, loss, order, x_t, y_t, before)
-        except _UntraceableError as err:
-            rec = str(err)
-        return loss.detach(), rec
-
-    def _describe(self, tape, loss, order, x_t, y_t, before) -> _Recording:
-        for b, old in zip(self._buffers, before):
-            if not _same(b.data, old):
-                raise _UntraceableError("the step changes module buffers (e.g. BatchNorm running "
-                                   "statistics in training mode)")
-        xa, ya = x_t.data, y_t.data
-        out_index = {id(entry[3]): k for k, entry in enumerate(tape)}
-        live_index = {id(t): i for i, t in enumerate(self._live)}
-
-        def ref(a: Any) -> _Ref:
-            if isinstance(a, Tensor):
-                k = out_index.get(id(a))
-                if k is not None:
-                    return _Ref("op", k, True)
-                i = live_index.get(id(a))
-                if i is not None:
-                    return _Ref("live", i, True)
-                if a.data is xa:
-                    return _Ref("x", 0, True)
-                if a.data is ya:
-                    return _Ref("y", 0, True)
-                if a.requires_grad:
-                    raise _UntraceableError("a tensor that requires grad is neither a parameter "
-                                       "nor computed in the step")
-                return _Ref("const", a.data, True)
-            if a is xa:
-                return _Ref("x", 0, False)
-            if a is ya:
-                return _Ref("y", 0, False)
-            return _Ref("const", a, False)
-
-        entries = [
-            _Entry(cls, [ref(a) for a in args], dict(params), out.requires_grad)
-            for cls, args, params, out in tape
-        ]
-        if id(loss) not in out_index:
-            raise _UntraceableError("the loss is not computed by the step")
-        walk = []
-        for t in order:
-            k = out_index.get(id(t))
-            if k is not None:
-                walk.append(("op", k))
-                continue
-            i = live_index.get(id(t))
-            if i is None:
-                raise _UntraceableError("a tensor that requires grad is neither a parameter "
-                                   "nor computed in the step")
-            walk.append(("live", i))
-        opt_ids = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
-        for kind, i in walk:
-            if kind == "live" and id(self._live[i]) not in opt_ids:
-                raise _UntraceableError("a parameter that requires grad is not in the optimiser")
-        return _Recording(entries, out_index[id(loss)], walk, np.array(xa), np.array(ya),
-                          self._live)
+def _signature(a: np.ndarray | None) -> Any:
+    return None if a is None else (a.shape, a.dtype.str)
 
 
-def _array(v: Any) -> np.ndarray:
+def _array(v: Any) -> np.ndarray | None:
+    if v is None:
+        return None
     if isinstance(v, Tensor):
         return v.data
     if type(v) is np.ndarray:
@@ -1178,20 +845,293 @@ def _array(v: Any) -> np.ndarray:
     return _convert(v)
 
 
-def compile_step(model: Any, loss_fn: Callable, optimizer: Any) -> CompiledStep:
-    """A traced training step: ``step(x, y)`` does ``optimizer.zero_grad();
-    loss = loss_fn(model(x), y); loss.backward(); optimizer.step()`` and returns the loss.
+class CompiledStep:
+    """A training step ``step(x, y, sample_weight=None)``, recorded and replayed (see the
+    module docstring). Create it with :func:`compile_step`.
 
-    The first steps of each input signature run eagerly and are recorded; from the third
-    on, the recorded step is replayed on fixed buffers (see :mod:`chainrule.trace`), with
-    the same results as the eager step. Steps that cannot be replayed faithfully (dropout
-    in training mode, BatchNorm running statistics, constants computed from the data
-    outside the primitives) stay eager; ``step.untraceable`` says why.
+    Attributes:
+        compiled: whether the last call was a replay.
+        reason: why the last call ran eagerly (None after a replay).
+        stats: counts of ``"eager"`` steps (recording or fallback), ``"replayed"`` steps
+            and ``"compiled"`` programs.
+        untraceable: for each input signature that stays eager, the reason.
+    """
+
+    max_programs = 16
+    max_aborts = 3
+
+    def __init__(self, model: Any, loss_fn: Callable, optimizer: Any, *,
+                 compile: bool | str = "auto", before_update: Callable | None = None) -> None:
+        if compile not in ("auto", True, False):
+            raise ValueError(f"compile must be 'auto', True or False, got {compile!r}")
+        if before_update is not None and not callable(before_update):
+            raise TypeError(f"before_update must be callable, got {type(before_update).__name__}")
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.mode = compile
+        self.before_update = before_update
+        self.compiled = False
+        self.reason: str | None = None
+        self.stats = {"eager": 0, "replayed": 0, "compiled": 0}
+        self.untraceable: dict[Any, str] = {}
+        self._programs: dict[Any, _Program] = {}
+        self._pending: dict[Any, _Recording] = {}
+        self._aborts: dict[Any, int] = {}
+        self._packs: dict[int, _Pack] = {}
+        self._modules = list(model.modules()) if hasattr(model, "modules") else []
+
+    # ------------------------------------------------------------------------- calls
+    def __call__(self, x: Any, y: Any, sample_weight: Any = None) -> Any:
+        """One training step on the batch; returns ``loss_fn``'s value(s) as 0-d Tensors."""
+        arrays = [_array(x), _array(y)]
+        if sample_weight is not None:
+            arrays.append(_array(sample_weight))
+        key = (tuple(_signature(a) for a in arrays),
+               tuple([m.training for m in self._modules]),
+               tuple([len(g["params"]) for g in self.optimizer.param_groups]))
+        prog = self._programs.get(key)
+        if prog is not None:
+            if prog.valid():
+                out = prog.run(arrays)
+                if out is not None:
+                    self._aborts.pop(key, None)
+                    self._finish(prog)
+                    self.stats["replayed"] += 1
+                    self.compiled, self.reason = True, None
+                    return out
+                n = self._aborts[key] = self._aborts.get(key, 0) + 1
+                if n >= self.max_aborts:
+                    del self._programs[key]
+                    self.untraceable[key] = ("a value read back into Python during the step "
+                                             "(if, float(), .item()) keeps changing")
+            else:
+                del self._programs[key]
+        return self._eager(key, arrays)
+
+    def _finish(self, prog: _Program) -> None:
+        """Clipping/monitoring and the update, after a replay left the gradients in place:
+        a packed group in one flat update, any other parameter by itself."""
+        if self.before_update is not None:
+            self.before_update()
+        opt = self.optimizer
+        for group, pack in zip(opt.param_groups, prog.packed):
+            if pack is not None and pack.valid() and pack.state_in_step(opt):
+                pack.update(opt, opt.hyperparameters(group))
+            else:
+                opt._step_group(group)
+
+    # ------------------------------------------------------------------------- eager
+    def _eager(self, key: Any, arrays: list[np.ndarray]) -> Any:
+        self.stats["eager"] += 1
+        self.compiled = False
+        reason = self._cannot_record(key)
+        if reason is not None:
+            if self.mode is True:
+                raise ValueError(f"compile=True: this step cannot be compiled: {reason}")
+            self.reason = reason
+            return self._plain_step(arrays)
+        try:
+            out, rec = self._record_step(arrays)
+        except _UntraceableError as err:
+            self.untraceable[key] = self.reason = str(err)
+            self._pending.pop(key, None)
+            if self.mode is True:
+                raise ValueError(f"compile=True: this step cannot be compiled: {err}") from None
+            return self._plain_step(arrays)
+        self.reason = "recording (the first two steps of a new input signature run eagerly)"
+        first = self._pending.get(key)
+        if first is None or len(first.live) != len(rec.live) or not all(
+                a is b for a, b in zip(first.live, rec.live)):
+            self._pending[key] = rec
+            return out
+        if all(np.array_equal(a, b) for a, b in zip(first.inputs, rec.inputs)):
+            return out  # the same data twice proves nothing about constants: wait
+        del self._pending[key]
+        why = first.differs(rec)
+        if why is not None:
+            self.untraceable[key] = self.reason = why
+            return out
+        for group in self.optimizer.param_groups:
+            pack = self._packs.get(id(group["params"][0])) if group["params"] else None
+            if pack is not None and pack.states is None:
+                pack.pack_state(self.optimizer)
+        self._programs[key] = _Program(self, rec, self._packs)
+        self.stats["compiled"] += 1
+        return out
+
+    def _cannot_record(self, key: Any) -> str | None:
+        if self.mode is False:
+            return "compile=False"
+        if key in self.untraceable:
+            return self.untraceable[key]
+        why = self.optimizer.follows_protocol() if hasattr(
+            self.optimizer, "follows_protocol") else "the optimizer is not a chainrule Optimizer"
+        if why is not None:
+            return why
+        if not _state.enabled:
+            return "gradients are disabled (no_grad)"
+        if _state.tape is not None:
+            return "a step is already being recorded"
+        if len(self._programs) >= self.max_programs:
+            return f"more than {self.max_programs} input signatures"
+        return None
+
+    def _call_loss(self, out: Any, tensors: list[Tensor]) -> Any:
+        if len(tensors) == 2:
+            return self.loss_fn(out, tensors[1])
+        return self.loss_fn(out, tensors[1], tensors[2])
+
+    def _plain_step(self, arrays: list[np.ndarray]) -> Any:
+        opt = self.optimizer
+        tensors = [Tensor._wrap(a) for a in arrays]
+        opt.zero_grad()
+        r = self._call_loss(self.model(tensors[0]), tensors)
+        (r[0] if isinstance(r, tuple) else r).backward()
+        if self.before_update is not None:
+            self.before_update()
+        opt.step()
+        if isinstance(r, tuple):
+            return tuple(t.detach() for t in r)
+        return r.detach()
+
+    def _live(self) -> list[Any]:
+        """The tensors a replay reads live: parameters, buffers, the optimiser's params."""
+        live: list[Any] = []
+        seen: set[int] = set()
+        sources: list[Any] = []
+        if hasattr(self.model, "parameters"):
+            sources.append(self.model.parameters())
+        if hasattr(self.model, "buffers"):
+            sources.append(self.model.buffers())
+        sources.append(p for g in self.optimizer.param_groups for p in g["params"])
+        for src in sources:
+            for t in src:
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    live.append(t)
+        return live
+
+    def _pack(self) -> None:
+        """Pack each optimiser group whose parameters share one float dtype (once)."""
+        for group in self.optimizer.param_groups:
+            params = list(group["params"])
+            if not params:
+                continue
+            pack = self._packs.get(id(params[0]))
+            if pack is not None and _same_list(pack.params, params) and pack.valid():
+                continue
+            if len({p.data.dtype for p in params}) != 1 or params[0].data.dtype.kind != "f":
+                continue
+            pack = _Pack(params)
+            for p in params:
+                self._packs[id(p)] = pack
+
+    def _record_step(self, arrays: list[np.ndarray]) -> tuple[Any, _Recording]:
+        self._pack()
+        opt = self.optimizer
+        live = self._live()
+        rec = _Recorder()
+        inputs = []
+        tensors = []
+        for i, a in enumerate(arrays):
+            buf = Traced(a.shape, a.dtype)
+            np.copyto(buf.view(np.ndarray), a)
+            rec.add_home(buf, ("in", i))
+            inputs.append(buf.view(np.ndarray))
+            tensors.append(Tensor._wrap(buf))
+        in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
+        if any(t.requires_grad and id(t) not in in_opt for t in live):
+            raise _UntraceableError("a parameter that requires grad is not in the optimizer (its "
+                               "gradient would accumulate from step to step)")
+        originals = [t.data for t in live]
+        roots: list[int] = []
+        for t in live:
+            root = _root(t.data)
+            if id(root) not in rec.homes:
+                rec.add_home(root, ("live", len(roots)))
+                roots.append(id(root))
+        buffers = [t.data.copy() for t in live if not t.requires_grad]
+        traced = [t.data.view(Traced) for t in live]
+        for t, v in zip(live, traced):
+            t.data = v
+        opt.zero_grad()
+        _state.tape = rec
+        try:
+            r = self._call_loss(self.model(tensors[0]), tensors)
+            values = r if isinstance(r, tuple) else (r,)
+            if not all(isinstance(v, Tensor) and v.data.size == 1 for v in values):
+                raise _UntraceableError("the loss function must return a scalar Tensor or a tuple "
+                                   "of them")
+            values[0].backward()
+        except _UntraceableError:
+            self._undo(live, originals, buffers)
+            raise
+        except BaseException:
+            self._undo(live, originals, buffers)
+            raise
+        finally:
+            _state.tape = None
+        rebound = [t for t, v in zip(live, traced) if t.data is not v]
+        for t, o in zip(live, originals):
+            t.data = o
+        if rebound:
+            self._undo(live, originals, buffers)
+            raise _UntraceableError(
+                f"the step replaces the array of a parameter or buffer of shape "
+                f"{rebound[0].data.shape} instead of updating it in place")
+        grads: dict[int, np.ndarray] = {}
+        for group in opt.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    g = _plain(p.grad.data)
+                    p.grad = Tensor._wrap(g)
+                    grads[id(p)] = g
+        outputs = [_plain(v.data) for v in values]
+        recording = _Recording(rec, inputs, outputs, grads, live, isinstance(r, tuple))
+        if self.before_update is not None:
+            self.before_update()
+        opt.step()
+        result = tuple(Tensor._wrap(o.copy()) for o in outputs)
+        return (result if isinstance(r, tuple) else result[0]), recording
+
+    @staticmethod
+    def _undo(live: list, originals: list, buffers: list) -> None:
+        """Put back the live arrays and the buffers' values after a failed recording."""
+        it = iter(buffers)
+        for t, o in zip(live, originals):
+            t.data = o
+            if not t.requires_grad:
+                np.copyto(o, next(it))
+
+
+def compile_step(model: Any, loss_fn: Callable, optimizer: Any, *,
+                 compile: bool | str = "auto",
+                 before_update: Callable | None = None) -> CompiledStep:
+    """A compiled training step: ``step(x, y, sample_weight=None)`` does ::
+
+        optimizer.zero_grad()
+        r = loss_fn(model(x), y)            # loss_fn(model(x), y, sample_weight) if given
+        (r[0] if isinstance(r, tuple) else r).backward()
+        before_update()                     # if given: clipping, monitoring (in place)
+        optimizer.step()
+
+    and returns ``r`` (0-d Tensors). The first two steps of each input signature run
+    eagerly and are recorded; later ones replay the recording (see :mod:`chainrule.trace`)
+    with the eager step's numbers. A step that cannot be replayed faithfully stays eager
+    and ``step.reason`` says why.
 
     Args:
         model: a Module (or any callable; its parameters are read through the optimiser).
-        loss_fn: ``loss_fn(output, y) -> scalar Tensor``, e.g. ``F.cross_entropy``.
-        optimizer: an optimiser over the model's parameters.
+        loss_fn: ``loss_fn(output, y[, sample_weight])`` returning a scalar Tensor, or a
+            tuple of them whose first is minimised (return everything you need: a replay
+            does not run the function's Python code).
+        optimizer: an optimiser over the model's parameters; compiled when it follows the
+            update protocol (:class:`~chainrule.optim.Optimizer`), else the step is eager.
+        compile: ``"auto"`` (compile where faithful), ``True`` (raise ``ValueError`` with
+            the reason where not) or ``False`` (always eager).
+        before_update: called after every backward pass, before the update; it must
+            change ``p.grad.data`` in place (never rebind ``p.grad``).
 
     Returns:
         A :class:`CompiledStep`.
@@ -1208,4 +1148,4 @@ def compile_step(model: Any, loss_fn: Callable, optimizer: Any) -> CompiledStep:
         >>> step.stats
         {'eager': 2, 'replayed': 3, 'compiled': 1}
     """
-    return CompiledStep(model, loss_fn, optimizer)
+    return CompiledStep(model, loss_fn, optimizer, compile=compile, before_update=before_update)

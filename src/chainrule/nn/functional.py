@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import rng as _rng
-from ..ops import Function, Linear, SoftmaxCrossEntropy
-from ..ops import _erf as _erf_array
+from ..ops import Erf, Function, Linear, SoftmaxCrossEntropy, Uniform
 from ..tensor import Tensor, where
 
 __all__ = [
@@ -131,24 +130,6 @@ def _sigmoid(x: Any) -> Any:
     e = np.exp(-np.abs(x))
     r = 1.0 / (1.0 + e)
     return np.where(x >= 0, r, e * r)
-
-
-class Erf(Function):
-    """z = erf x  ;  ∂L/∂x = ∂L/∂z ⊙ (2/√π)·e^(−x²)
-
-    Same as the core primitive but with a Python-float constant, so float32 gradients stay
-    float32 (the core's ``Erf.backward`` multiplies by a float64 NumPy scalar).
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save(x)
-        return _erf_array(np.asarray(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * _TWO_OVER_SQRT_PI * _exp(-(x * x))
 
 
 class Softplus(Function):
@@ -537,7 +518,7 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, seed: Any = None) -> 
     if not training or p == 0.0:
         return x
     gen = _rng.get_rng(seed)
-    keep = gen.random(x.shape) >= p
+    keep = Uniform.apply(shape=x.shape, generator=gen).data >= p
     m = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
     return x * m
 
@@ -613,15 +594,10 @@ def batch_norm(
         var = (centred * centred).mean(axis=axes, keepdims=True)
         if training and running_mean is not None and running_var is not None:
             m = float(momentum)
-            rm, rv = running_mean, running_var
             mu_d = mu.data.reshape(C)
             var_d = var.data.reshape(C) * (n / (n - 1))
-            rm_t = rm if isinstance(rm, Tensor) else None
-            rv_t = rv if isinstance(rv, Tensor) else None
-            new_rm = (1.0 - m) * _data(rm) + m * mu_d
-            new_rv = (1.0 - m) * _data(rv) + m * var_d
-            _assign(rm, rm_t, new_rm)
-            _assign(rv, rv_t, new_rv)
+            _update_running(running_mean, mu_d, m)
+            _update_running(running_var, var_d, m)
         x_hat = centred / (var + eps).sqrt()
     else:
         rm = _t_like(running_mean, x).reshape(shape)
@@ -635,15 +611,11 @@ def batch_norm(
     return z
 
 
-def _data(v: Any) -> np.ndarray:
-    return v.data if isinstance(v, Tensor) else np.asarray(v)
-
-
-def _assign(target: Any, as_tensor: Tensor | None, value: np.ndarray) -> None:
-    if as_tensor is not None:
-        as_tensor.data = value.astype(as_tensor.data.dtype)
-    else:
-        target[...] = value
+def _update_running(running: Any, batch: np.ndarray, m: float) -> None:
+    """``running ← (1 − m)·running + m·batch`` in place (a Tensor's array or an ndarray)."""
+    r = running.data if isinstance(running, Tensor) else running
+    r *= 1.0 - m
+    r += (m * batch).astype(r.dtype, copy=False)
 
 
 def layer_norm(
@@ -949,7 +921,7 @@ def _weighted_nll(
         t_safe = np.where(valid, t_arr, 0)
     # T[n, c] = valid_n · w_c · ((1 − ε)·[c = y_n] + ε/C)
     dtype = log_p.dtype
-    T = np.zeros(log_p.shape, dtype=dtype)
+    T = np.zeros_like(log_p.data, dtype=dtype)
     np.put_along_axis(T, np.expand_dims(t_safe, 1), 1.0, axis=1)
     if eps > 0:
         T = T * dtype.type(1.0 - eps) + dtype.type(eps / C)

@@ -230,8 +230,7 @@ class BatchNorm1d(Module):
             )
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data = np.array(
-                self.num_batches_tracked.data + 1, dtype=np.int64)
+            self.num_batches_tracked.data += 1
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked.data)
         use_running = not self.training and self.track_running_stats

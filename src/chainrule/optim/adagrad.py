@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_non_negative, check_positive
+from .optimizer import Optimizer, ParamsT, Scratch, check_non_negative, check_positive
 
 __all__ = ["Adagrad"]
+
+
+class AdagradHyperparameters(NamedTuple):
+    """The hyperparameters of :class:`Adagrad`, as :meth:`Adagrad.update` reads them."""
+
+    lr: float
+    lr_decay: float
+    weight_decay: float
+    initial_accumulator_value: float
+    eps: float
 
 
 class Adagrad(Optimizer):
@@ -76,28 +86,33 @@ class Adagrad(Optimizer):
         check_non_negative(where + "initial_accumulator_value", hp["initial_accumulator_value"])
         check_non_negative(where + "eps", hp["eps"])
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr = float(group["lr"])
-        lr_decay = float(group["lr_decay"])
-        weight_decay = float(group["weight_decay"])
-        eps = float(group["eps"])
-        for p, theta, g in self._with_grads(group):
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = 0
-                state["sum"] = np.full_like(theta, group["initial_accumulator_value"])
-            state["step"] += 1
-            t = state["step"]
-            if weight_decay != 0:
-                d = np.multiply(theta, weight_decay)
-                d += g
-                g = d
-            lr_t = lr / (1 + (t - 1) * lr_decay)
-            G = state["sum"]
-            s = np.multiply(g, g)
-            G += s
-            np.sqrt(G, out=s)
-            s += eps
-            np.divide(g, s, out=s)
-            s *= lr_t
-            theta -= s
+    Hyperparameters = AdagradHyperparameters
+    state_names = ("sum",)
+
+    def init_state(self, theta: np.ndarray, hp: AdagradHyperparameters) -> dict[str, Any]:
+        """``t = 0`` and ``G = initial_accumulator_value``."""
+        return {"step": 0, "sum": np.full_like(theta, hp.initial_accumulator_value)}
+
+    @staticmethod
+    def update(
+        theta: np.ndarray, g: np.ndarray, state: dict[str, Any], hp: AdagradHyperparameters,
+        scratch: Scratch,
+    ) -> None:
+        """One Adagrad step of ``theta`` in place, in ``torch.optim.Adagrad``'s order of
+        operations (the equations are in the class docstring)."""
+        lr, lr_decay, weight_decay, _, eps = hp
+        state["step"] += 1
+        t = state["step"]
+        if weight_decay != 0:
+            d = np.multiply(theta, weight_decay, out=scratch.b)
+            d += g
+            g = d
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        G = state["sum"]
+        s = np.multiply(g, g, out=scratch.a)
+        G += s
+        np.sqrt(G, out=s)
+        s += eps
+        np.divide(g, s, out=s)
+        s *= lr_t
+        theta -= s

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .optimizer import (
     Optimizer,
     ParamsT,
+    Scratch,
     check_bool,
     check_non_negative,
     check_positive,
     check_unit_interval,
 )
 
-__all__ = ["Adam", "AdamW"]
+__all__ = ["Adam", "AdamHyperparameters", "AdamW"]
 
 
 def _lerp_(m: np.ndarray, g: np.ndarray, w: float, tmp: np.ndarray) -> None:
@@ -32,97 +33,17 @@ def _lerp_(m: np.ndarray, g: np.ndarray, w: float, tmp: np.ndarray) -> None:
         np.subtract(g, tmp, out=m)
 
 
-def adam_hyperparameters(
-    group: dict[str, Any],
-) -> tuple[float, float, float, float, float, bool, bool]:
-    """``(lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled)`` of a parameter group,
-    as plain Python numbers (the ``hp`` of :func:`adam_update`)."""
-    beta1, beta2 = (float(b) for b in group["betas"])
-    return (
-        float(group["lr"]),
-        beta1,
-        beta2,
-        float(group["eps"]),
-        float(group["weight_decay"]),
-        bool(group["amsgrad"]),
-        bool(group["decoupled_weight_decay"]),
-    )
+class AdamHyperparameters(NamedTuple):
+    """The hyperparameters of :class:`Adam` and :class:`AdamW`, as :meth:`Adam.update` reads
+    them (a group's ``betas`` is split into ``beta1`` and ``beta2``)."""
 
-
-def adam_update(
-    theta: np.ndarray,
-    g: np.ndarray,
-    state: dict[str, Any],
-    t: int,
-    hp: tuple[float, float, float, float, float, bool, bool],
-    tmp: np.ndarray,
-    decay_buf: np.ndarray | None = None,
-) -> None:
-    """One Adam/AdamW update of ``theta`` in place, in ``torch.optim.Adam``'s order of
-    operations (the equations are in :class:`Adam`'s docstring).
-
-    Used by :meth:`Adam.step` and by the traced step of :mod:`chainrule.trace`, so both
-    compute the same numbers.
-
-    Args:
-        theta, g: the parameter and its gradient.
-        state: ``exp_avg`` (``m``), ``exp_avg_sq`` (``v``) and, with AMSGrad,
-            ``max_exp_avg_sq`` (created if missing).
-        t: the step number, from 1.
-        hp: ``(lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled)``.
-        tmp: scratch array shaped like ``theta``.
-        decay_buf: optional scratch array for the coupled weight decay ``g + λθ``.
-    """
-    lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled = hp
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    if weight_decay != 0:
-        if decoupled:
-            theta *= 1 - lr * weight_decay
-        else:
-            d = np.multiply(theta, weight_decay, out=decay_buf)
-            d += g
-            g = d
-    _lerp_(m, g, 1 - beta1, tmp)
-    np.multiply(g, 1 - beta2, out=tmp)
-    tmp *= g
-    v *= beta2
-    v += tmp
-    bias_correction1 = 1 - beta1**t
-    bias_correction2 = 1 - beta2**t
-    step_size = lr / bias_correction1
-    if amsgrad:
-        v_max = state.get("max_exp_avg_sq")
-        if v_max is None:
-            v_max = state["max_exp_avg_sq"] = np.zeros_like(theta)
-        np.maximum(v_max, v, out=v_max)
-        v = v_max
-    # denominator √v/√(1 − beta2ᵗ) + eps, then the step lr/(1 − beta1ᵗ)·m/denominator
-    np.sqrt(v, out=tmp)
-    tmp /= math.sqrt(bias_correction2)
-    tmp += eps
-    np.divide(m, tmp, out=tmp)
-    tmp *= step_size
-    theta -= tmp
-
-
-def adam_step_parameter(
-    theta: np.ndarray,
-    g: np.ndarray,
-    state: dict[str, Any],
-    hp: tuple[float, float, float, float, float, bool, bool],
-    tmp: np.ndarray,
-    decay_buf: np.ndarray | None = None,
-) -> None:
-    """:meth:`Adam.step` for one parameter: create its state on first use (``m = v = 0``,
-    ``t = 0``), count the step ``t ← t + 1``, then :func:`adam_update`."""
-    if not state:
-        state["step"] = 0
-        state["exp_avg"] = np.zeros_like(theta)
-        state["exp_avg_sq"] = np.zeros_like(theta)
-        if hp[5]:  # amsgrad
-            state["max_exp_avg_sq"] = np.zeros_like(theta)
-    state["step"] += 1
-    adam_update(theta, g, state, state["step"], hp, tmp, decay_buf)
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    amsgrad: bool
+    decoupled: bool
 
 
 class Adam(Optimizer):
@@ -207,10 +128,66 @@ class Adam(Optimizer):
         check_bool(where + "amsgrad", hp["amsgrad"])
         check_bool(where + "decoupled_weight_decay", hp["decoupled_weight_decay"])
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        hp = adam_hyperparameters(group)
-        for p, theta, g in self._with_grads(group):
-            adam_step_parameter(theta, g, self.state.setdefault(p, {}), hp, np.empty_like(theta))
+    Hyperparameters = AdamHyperparameters
+    state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def hyperparameters(self, group: dict[str, Any]) -> AdamHyperparameters:
+        """The group's hyperparameters, ``betas`` split into ``beta1`` and ``beta2``."""
+        beta1, beta2 = group["betas"]
+        return AdamHyperparameters(
+            float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
+            float(group["weight_decay"]), bool(group["amsgrad"]),
+            bool(group["decoupled_weight_decay"]),
+        )
+
+    def init_state(self, theta: np.ndarray, hp: AdamHyperparameters) -> dict[str, Any]:
+        """``t = 0``, ``m = v = 0`` (and ``v_max = 0`` with AMSGrad)."""
+        state = {"step": 0, "exp_avg": np.zeros_like(theta), "exp_avg_sq": np.zeros_like(theta)}
+        if hp.amsgrad:
+            state["max_exp_avg_sq"] = np.zeros_like(theta)
+        return state
+
+    @staticmethod
+    def update(
+        theta: np.ndarray, g: np.ndarray, state: dict[str, Any], hp: AdamHyperparameters,
+        scratch: Scratch,
+    ) -> None:
+        """One Adam/AdamW step of ``theta`` in place, in ``torch.optim.Adam``'s order of
+        operations (the equations are in the class docstring): counts ``t ← t + 1`` in
+        ``state["step"]`` and updates ``m``, ``v`` (and ``v_max``) in place."""
+        lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled = hp
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        tmp = scratch.a
+        if weight_decay != 0:
+            if decoupled:
+                theta *= 1 - lr * weight_decay
+            else:
+                d = np.multiply(theta, weight_decay, out=scratch.b)
+                d += g
+                g = d
+        _lerp_(m, g, 1 - beta1, tmp)
+        np.multiply(g, 1 - beta2, out=tmp)
+        tmp *= g
+        v *= beta2
+        v += tmp
+        bias_correction1 = 1 - beta1**t
+        bias_correction2 = 1 - beta2**t
+        step_size = lr / bias_correction1
+        if amsgrad:
+            v_max = state.get("max_exp_avg_sq")
+            if v_max is None:
+                v_max = state["max_exp_avg_sq"] = np.zeros_like(theta)
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
+        # denominator √v/√(1 − beta2ᵗ) + eps, then the step lr/(1 − beta1ᵗ)·m/denominator
+        np.sqrt(v, out=tmp)
+        tmp /= math.sqrt(bias_correction2)
+        tmp += eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        theta -= tmp
 
 
 class AdamW(Adam):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from numbers import Real
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from ..autodiff import enable_grad, no_grad
 
 ParamsT = Iterable[Any] | Iterable[dict[str, Any]]
 
-__all__ = ["Optimizer", "ParamsT"]
+__all__ = ["Optimizer", "ParamsT", "Scratch"]
 
 
 # ---------------------------------------------------------------------------- validation
@@ -68,6 +68,10 @@ def check_bool(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def _is_param(p: Any) -> bool:
     return isinstance(getattr(p, "data", None), np.ndarray) and hasattr(p, "grad")
 
@@ -87,12 +91,64 @@ def _grad_array(p: Any) -> np.ndarray | None:
     return g
 
 
+class Scratch:
+    """Temporaries for an update, shaped like ``like`` and allocated on first use.
+
+    ``a`` and ``b`` are arrays like ``like``; ``chunk`` is a small 1-D array (``CHUNK``
+    elements) for updates done in cache-sized pieces. The compiled step keeps one Scratch
+    per packed group, so its updates allocate nothing; :meth:`Optimizer.step` makes a new
+    one per parameter.
+    """
+
+    CHUNK = 32768  # elements: 128-256 KiB, a piece of a large update that stays in cache
+
+    __slots__ = ("_a", "_b", "_c", "like")
+
+    def __init__(self, like: np.ndarray) -> None:
+        self.like = like
+        self._a = self._b = self._c = None
+
+    @property
+    def a(self) -> np.ndarray:
+        """A first temporary shaped like ``like``."""
+        if self._a is None:
+            self._a = np.empty_like(self.like)
+        return self._a
+
+    @property
+    def b(self) -> np.ndarray:
+        """A second temporary shaped like ``like``."""
+        if self._b is None:
+            self._b = np.empty_like(self.like)
+        return self._b
+
+    @property
+    def chunk(self) -> np.ndarray:
+        """A 1-D temporary of ``CHUNK`` elements."""
+        if self._c is None:
+            self._c = np.empty(self.CHUNK, self.like.dtype)
+        return self._c
+
+
 # ---------------------------------------------------------------------------- the base class
 class Optimizer:
     """Base class of the optimisers: parameter groups, ``step``, ``zero_grad``, state dict.
 
-    Subclasses pass their hyperparameters as ``defaults``, check them in ``_validate`` and
-    update one group in ``_step_group``.
+    Subclasses pass their hyperparameters as ``defaults`` and check them in ``_validate``.
+    The update itself is stated by the *update protocol*, which :meth:`step` and the
+    compiled training step (:mod:`chainrule.trace`) both use, so they compute the same
+    numbers:
+
+    - ``Hyperparameters``: a named tuple class; :meth:`hyperparameters` reads one from a
+      group (override it when a group key is not a field, e.g. Adam's ``betas``);
+    - ``state_names``: the per-parameter state arrays (shaped like the parameter);
+    - :meth:`init_state`: the state of a parameter before its first update;
+    - :meth:`update`: ``update(theta, g, state, hp, scratch)``, one step in place. It must
+      work elementwise, so that it gives the same numbers on one parameter and on a group's
+      parameters packed into one flat array (the compiled step does that).
+
+    An optimiser that overrides ``step`` or ``_step_group`` instead is still usable
+    everywhere; the compiled step then runs eagerly and says why.
 
     Args:
         params: an iterable of Tensors, or of ``(name, Tensor)`` pairs (``named_parameters()``;
@@ -109,6 +165,9 @@ class Optimizer:
         >>> [g["lr"] for g in opt.param_groups]
         [0.1, 0.5]
     """
+
+    Hyperparameters: ClassVar[type[NamedTuple] | None] = None
+    state_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
@@ -194,7 +253,46 @@ class Optimizer:
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
+        """One update of the parameters of ``group`` that have a gradient (the protocol)."""
+        hp = self.hyperparameters(group)
+        for p, theta, g in self._with_grads(group):
+            state = self.state.setdefault(p, {})
+            if not state:
+                state.update(self.init_state(theta, hp))
+            self.update(theta, g, state, hp, Scratch(theta))
+
+    # ---------------------------------------------------------------- update protocol
+    def hyperparameters(self, group: dict[str, Any]) -> Any:
+        """The hyperparameters of ``group`` as this optimiser's ``Hyperparameters`` tuple."""
+        cls = type(self).Hyperparameters
+        if cls is None:
+            raise NotImplementedError(f"{type(self).__name__} states no Hyperparameters")
+        kinds = {"float": float, "bool": bool, "int": int}
+        hints = cls.__annotations__
+        return cls(*(kinds.get(str(hints.get(name)), _same)(group[name]) for name in cls._fields))
+
+    def init_state(self, theta: np.ndarray, hp: Any) -> dict[str, Any]:
+        """The state of a parameter ``theta`` before its first update (default: empty)."""
+        return {}
+
+    @staticmethod
+    def update(
+        theta: np.ndarray, g: np.ndarray, state: dict[str, Any], hp: Any, scratch: Scratch
+    ) -> None:
+        """One update of ``theta`` in place from its gradient ``g`` and its ``state``."""
         raise NotImplementedError
+
+    @classmethod
+    def follows_protocol(cls) -> str | None:
+        """None if :meth:`step` is the update protocol's, else why not (for the compiled step)."""
+        if cls.update is Optimizer.update or (cls.Hyperparameters is None and (
+            cls.hyperparameters is Optimizer.hyperparameters
+        )):
+            return f"{cls.__name__} does not implement the update protocol (update, " \
+                   "Hyperparameters)"
+        if cls.step is not Optimizer.step or cls._step_group is not Optimizer._step_group:
+            return f"{cls.__name__} overrides step(), so its update is not the protocol's"
+        return None
 
     @staticmethod
     def _with_grads(group: dict[str, Any]) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -11,12 +11,24 @@ from .adam import _lerp_
 from .optimizer import (
     Optimizer,
     ParamsT,
+    Scratch,
     check_bool,
     check_non_negative,
     check_positive,
 )
 
 __all__ = ["RMSprop"]
+
+
+class RMSpropHyperparameters(NamedTuple):
+    """The hyperparameters of :class:`RMSprop`, as :meth:`RMSprop.update` reads them."""
+
+    lr: float
+    alpha: float
+    eps: float
+    weight_decay: float
+    momentum: float
+    centered: bool
 
 
 class RMSprop(Optimizer):
@@ -90,43 +102,50 @@ class RMSprop(Optimizer):
         check_non_negative(where + "momentum", hp["momentum"])
         check_bool(where + "centered", hp["centered"])
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr = float(group["lr"])
-        alpha = float(group["alpha"])
-        eps = float(group["eps"])
-        weight_decay = float(group["weight_decay"])
-        momentum = float(group["momentum"])
-        centered = bool(group["centered"])
-        for p, theta, g in self._with_grads(group):
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = np.zeros_like(theta)
-            state["step"] += 1
-            if weight_decay != 0:
-                d = np.multiply(theta, weight_decay)
-                d += g
-                g = d
-            v = state["square_avg"]
-            s = np.multiply(g, 1 - alpha)
-            s *= g
-            v *= alpha
-            v += s
-            if centered:
-                g_avg = state.setdefault("grad_avg", np.zeros_like(theta))
-                _lerp_(g_avg, g, 1 - alpha, s)
-                np.multiply(g_avg, g_avg, out=s)
-                np.subtract(v, s, out=s)
-                np.sqrt(s, out=s)
-            else:
-                np.sqrt(v, out=s)
-            s += eps
-            np.divide(g, s, out=s)
-            if momentum > 0:
-                b = state.setdefault("momentum_buffer", np.zeros_like(theta))
-                b *= momentum
-                b += s
-                np.multiply(b, lr, out=s)
-            else:
-                s *= lr
-            theta -= s
+    Hyperparameters = RMSpropHyperparameters
+    state_names = ("square_avg", "grad_avg", "momentum_buffer")
+
+    def init_state(self, theta: np.ndarray, hp: RMSpropHyperparameters) -> dict[str, Any]:
+        """``t = 0`` and ``v = 0``."""
+        return {"step": 0, "square_avg": np.zeros_like(theta)}
+
+    @staticmethod
+    def update(
+        theta: np.ndarray, g: np.ndarray, state: dict[str, Any], hp: RMSpropHyperparameters,
+        scratch: Scratch,
+    ) -> None:
+        """One RMSprop step of ``theta`` in place, in ``torch.optim.RMSprop``'s order of
+        operations (the equations are in the class docstring)."""
+        lr, alpha, eps, weight_decay, momentum, centered = hp
+        state["step"] += 1
+        if weight_decay != 0:
+            d = np.multiply(theta, weight_decay, out=scratch.b)
+            d += g
+            g = d
+        v = state["square_avg"]
+        s = np.multiply(g, 1 - alpha, out=scratch.a)
+        s *= g
+        v *= alpha
+        v += s
+        if centered:
+            g_avg = state.get("grad_avg")
+            if g_avg is None:
+                g_avg = state["grad_avg"] = np.zeros_like(theta)
+            _lerp_(g_avg, g, 1 - alpha, s)
+            np.multiply(g_avg, g_avg, out=s)
+            np.subtract(v, s, out=s)
+            np.sqrt(s, out=s)
+        else:
+            np.sqrt(v, out=s)
+        s += eps
+        np.divide(g, s, out=s)
+        if momentum > 0:
+            b = state.get("momentum_buffer")
+            if b is None:
+                b = state["momentum_buffer"] = np.zeros_like(theta)
+            b *= momentum
+            b += s
+            np.multiply(b, lr, out=s)
+        else:
+            s *= lr
+        theta -= s

@@ -3,81 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .optimizer import (
     Optimizer,
     ParamsT,
+    Scratch,
     check_bool,
     check_non_negative,
     check_positive,
 )
 
-__all__ = ["SGD", "Momentum"]
+__all__ = ["SGD", "Momentum", "SGDHyperparameters"]
 
 
-def sgd_hyperparameters(group: dict[str, Any]) -> tuple[float, float, float, float, bool]:
-    """``(lr, momentum, dampening, weight_decay, nesterov)`` of a parameter group, as plain
-    Python numbers (the ``hp`` of :func:`sgd_update`)."""
-    return (
-        float(group["lr"]),
-        float(group["momentum"]),
-        float(group["dampening"]),
-        float(group["weight_decay"]),
-        bool(group["nesterov"]),
-    )
+class SGDHyperparameters(NamedTuple):
+    """The hyperparameters of :class:`SGD` (a group's values, as :meth:`SGD.update` reads them)."""
 
-
-def sgd_update(
-    theta: np.ndarray,
-    g: np.ndarray,
-    state: dict[str, Any] | None,
-    hp: tuple[float, float, float, float, bool],
-    tmp: np.ndarray | None = None,
-    decay_buf: np.ndarray | None = None,
-) -> None:
-    """One SGD update of ``theta`` in place, in ``torch.optim.SGD``'s order of operations
-    (the equations are in :class:`SGD`'s docstring).
-
-    Used by :meth:`SGD.step` and by the traced step of :mod:`chainrule.trace`, so both
-    compute the same numbers.
-
-    Args:
-        theta, g: the parameter and its gradient.
-        state: holds ``momentum_buffer`` (``b``; created on the first step as ``b = g``);
-            unused, and may be None, when ``momentum = 0``.
-        hp: ``(lr, momentum, dampening, weight_decay, nesterov)``.
-        tmp, decay_buf: optional scratch arrays shaped like ``theta`` (else temporaries).
-    """
-    lr, momentum, dampening, weight_decay, nesterov = hp
-    owned = False  # whether g is a temporary of ours (free to overwrite)
-    if weight_decay != 0:
-        d = np.multiply(theta, weight_decay, out=decay_buf)
-        d += g
-        g, owned = d, True
-    if momentum != 0:
-        b = state.get("momentum_buffer")
-        if b is None:  # the first step: b = g
-            b = state["momentum_buffer"] = g.copy()
-        else:
-            b *= momentum
-            if dampening == 0:
-                b += g
-            else:
-                b += np.multiply(g, 1 - dampening, out=tmp)
-        if nesterov:
-            d = np.multiply(b, momentum, out=tmp)
-            d += g
-            g, owned = d, True
-        else:
-            g, owned = b, False
-    if owned:
-        g *= lr
-        theta -= g
-    else:
-        theta -= np.multiply(g, lr, out=tmp)
+    lr: float
+    momentum: float
+    dampening: float
+    weight_decay: float
+    nesterov: bool
 
 
 class SGD(Optimizer):
@@ -165,12 +114,56 @@ class SGD(Optimizer):
                 f"momentum={hp['momentum']}, dampening={hp['dampening']}"
             )
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        hp = sgd_hyperparameters(group)
-        momentum = hp[1]
-        for p, theta, g in self._with_grads(group):
-            state = self.state.setdefault(p, {}) if momentum != 0 else None
-            sgd_update(theta, g, state, hp)
+    Hyperparameters = SGDHyperparameters
+    state_names = ("momentum_buffer",)
+
+    @staticmethod
+    def update(
+        theta: np.ndarray, g: np.ndarray, state: dict[str, Any], hp: SGDHyperparameters,
+        scratch: Scratch,
+    ) -> None:
+        """One SGD step of ``theta`` in place, in ``torch.optim.SGD``'s order of operations
+        (the equations are in the class docstring); ``state`` holds ``momentum_buffer``
+        (``b``, created on the first step as ``b = g``) when ``momentum > 0``."""
+        lr, momentum, dampening, weight_decay, nesterov = hp
+        lr = float(lr)
+        if momentum == 0 and weight_decay == 0 and theta.ndim == 1 and (
+            theta.size > 2 * scratch.CHUNK
+        ):
+            # a large flat group in cache-sized pieces: lr·g never travels to memory and back
+            tmp, n = scratch.chunk, scratch.CHUNK
+            for i in range(0, theta.size, n):
+                t = theta[i:i + n]
+                tc = tmp[: t.size]
+                np.multiply(g[i:i + n], lr, tc)
+                np.subtract(t, tc, t)
+            return
+        owned = False  # whether g is a temporary of ours (free to overwrite)
+        if weight_decay != 0:
+            d = np.multiply(theta, weight_decay, out=scratch.b)
+            d += g
+            g, owned = d, True
+        if momentum != 0:
+            b = state.get("momentum_buffer")
+            if b is None:  # the first step: b = g
+                b = state["momentum_buffer"] = g.copy()
+            else:
+                b *= momentum
+                if dampening == 0:
+                    b += g
+                else:
+                    b += np.multiply(g, 1 - dampening, out=scratch.a)
+            if nesterov:
+                d = np.multiply(b, momentum, out=scratch.a)
+                d += g
+                g, owned = d, True
+            else:
+                g, owned = b, False
+        if owned:
+            g *= lr
+            theta -= g
+        else:
+            theta -= np.multiply(g, lr, out=scratch.a)
 
 
 class Momentum(SGD):
