@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import rng as _rng
 from .autodiff import _state
 from .tensor import Tensor, _make
 
@@ -863,18 +864,19 @@ class Concatenate(Function):
 
 
 class Uniform(Function):
-    """z ~ U[0, 1) of ``shape`` drawn from ``generator`` (no inputs, no gradient)
+    """z ~ U[0, 1) of ``shape`` drawn from the generator of ``seed`` (no inputs, no gradient)
 
-    The random draw of stochastic layers (dropout's mask): ``stochastic``, so that a
-    compiled step draws anew at every step, from the same generator in the same order as
-    the eager step.
+    The random draw of stochastic layers (dropout's mask). ``seed`` is resolved at every
+    draw (:func:`chainrule.rng.get_rng`: None is the global generator as it is then, an
+    int a new generator, a Generator itself), and the primitive is ``stochastic``, so that
+    a compiled step draws anew at every step, as the eager step does.
     """
 
     stochastic = True
 
     @staticmethod
-    def forward(ctx, shape, generator, dtype=np.float64):
-        return generator.random(shape, dtype=dtype)
+    def forward(ctx, shape, seed=None, dtype=np.float64):
+        return _rng.get_rng(seed).random(shape, dtype=dtype)
 
     @staticmethod
     def backward(ctx, g):  # pragma: no cover - it has no inputs

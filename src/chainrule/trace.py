@@ -74,6 +74,7 @@ from typing import Any
 
 import numpy as np
 
+from . import rng as _rng
 from .autodiff import _state
 from .ops import _run
 from .optim.optimizer import Scratch
@@ -333,6 +334,7 @@ class _Recorder:
         self.where = "the step"
         self.live_written: set[int] = set()
         self.guarded = False
+        self.generators: dict[int, tuple[Any, Any]] = {}  # state before the first draw
 
     # ----------------------------------------------------------------------- homes
     def add_home(self, root: Any, key: tuple[str, int]) -> None:
@@ -403,6 +405,11 @@ class _Recorder:
         """The applier's hook: run the primitive (its NumPy calls are recorded as they run);
         a stochastic primitive's forward is run again by every replay."""
         if cls.stochastic:
+            seed = params.get("seed")
+            if seed is None or isinstance(seed, np.random.Generator):
+                gen = _rng.get_rng(seed)
+                if id(gen) not in self.generators:
+                    self.generators[id(gen)] = (gen, gen.bit_generator.state)
             plain = _plain_tree(args)
             result = _run(cls, plain, params)
             buf, out = self.fresh_like(result.data)
@@ -1060,15 +1067,12 @@ class CompiledStep:
         try:
             r = self._call_loss(self.model(tensors[0]), tensors)
             values = r if isinstance(r, tuple) else (r,)
-            if not all(isinstance(v, Tensor) and v.data.size == 1 for v in values):
-                raise _UntraceableError("the loss function must return a scalar Tensor or a tuple "
-                                   "of them")
+            if not all(isinstance(v, Tensor) for v in values):
+                raise _UntraceableError("the loss function must return a Tensor or a tuple of "
+                                        "Tensors")
             values[0].backward()
-        except _UntraceableError:
-            self._undo(live, originals, buffers)
-            raise
         except BaseException:
-            self._undo(live, originals, buffers)
+            self._undo(live, originals, buffers, rec)
             raise
         finally:
             _state.tape = None
@@ -1076,7 +1080,7 @@ class CompiledStep:
         for t, o in zip(live, originals):
             t.data = o
         if rebound:
-            self._undo(live, originals, buffers)
+            self._undo(live, originals, buffers, rec)
             raise _UntraceableError(
                 f"the step replaces the array of a parameter or buffer of shape "
                 f"{rebound[0].data.shape} instead of updating it in place")
@@ -1096,8 +1100,11 @@ class CompiledStep:
         return (result if isinstance(r, tuple) else result[0]), recording
 
     @staticmethod
-    def _undo(live: list, originals: list, buffers: list) -> None:
-        """Put back the live arrays and the buffers' values after a failed recording."""
+    def _undo(live: list, originals: list, buffers: list, rec: _Recorder) -> None:
+        """Put back the live arrays, the buffers' values and the random generators' states
+        after a failed recording (the eager step that follows draws what it would have)."""
+        for gen, state in rec.generators.values():
+            gen.bit_generator.state = state
         it = iter(buffers)
         for t, o in zip(live, originals):
             t.data = o

@@ -516,3 +516,25 @@ def test_a_changing_python_value_falls_back_to_eager():
     data = batches(8, (8, 5), y_shape=(8, 3))
     step = run_both(relu_mlp, lambda m: optim.SGD(m.parameters(), lr=0.01), loss_fn, data)
     assert step.stats["replayed"] == 0
+
+
+def test_global_generator_dropout_follows_manual_seed():
+    # Dropout without a seed draws from the global generator, looked up at every draw:
+    # reseeding it mid-training changes the compiled step's masks as the eager step's
+    def run(compiled):
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 7, seed=0, dtype=np.float64), nn.Dropout(0.5),
+                              nn.Linear(7, 3, seed=1, dtype=np.float64))
+        step = compile_step(model, xent, optim.SGD(model.parameters(), lr=0.1),
+                            compile=compiled)
+        losses = []
+        for i, (x, y) in enumerate(batches(8, (8, 5), n_classes=3)):
+            if i == 5:
+                cr.manual_seed(7)
+            losses.append(step(x, y).item())
+        return losses, step
+
+    eager, _ = run(False)
+    replayed, step = run("auto")
+    assert step.stats["replayed"] == 6
+    np.testing.assert_allclose(replayed, eager, rtol=0, atol=TOL)

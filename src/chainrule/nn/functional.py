@@ -517,8 +517,8 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, seed: Any = None) -> 
     x = _t(x)
     if not training or p == 0.0:
         return x
-    gen = _rng.get_rng(seed)
-    keep = Uniform.apply(shape=x.shape, generator=gen).data >= p
+    _rng.get_rng(seed)  # checks the seed
+    keep = Uniform.apply(shape=x.shape, seed=seed).data >= p
     m = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
     return x * m
 
