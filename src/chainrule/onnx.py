@@ -45,7 +45,9 @@ from typing import Any
 import numpy as np
 
 from .autodiff import no_grad
+from .nn import _conv_functional as _conv_f
 from .nn import activations as _act
+from .nn import conv as _conv
 from .nn import functional as F
 from .nn import layers as _layers
 from .nn import module as _module
@@ -438,6 +440,74 @@ def _flatten(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     nd = len(shape)
     s, e = layer.start_dim % nd, layer.end_dim % nd
     target = [0] * s + [-1] + list(shape[e + 1:])
+    const = g.initializer(np.array(target, dtype=np.int64), prefix + "shape")
+    return g.node("Reshape", [x, const], prefix + "Reshape")
+
+
+# ------------------------------------------------------------- convolutions and pooling
+
+
+def _pads(padding: tuple[tuple[int, int], ...]) -> list[int]:
+    """ONNX ``pads``: every axis's start, then every axis's end."""
+    return [lo for lo, _ in padding] + [hi for _, hi in padding]
+
+
+@register_exporter(_conv.Conv1d)
+@register_exporter(_conv.Conv2d)
+def _convolution(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
+    """``y = b + Σ W ⋆ x_pad`` (cross-correlation, as PyTorch): ``Conv``."""
+    padding = _conv_f._padding(layer.padding, len(layer.kernel_size), type(layer).__name__,
+                               layer.kernel_size, layer.stride, layer.dilation)
+    W = g.initializer(layer.weight, prefix + "weight")
+    b = [g.initializer(layer.bias, prefix + "bias")] if layer.bias is not None else []
+    return g.node("Conv", [x, W, *b], prefix + "Conv", kernel_shape=list(layer.kernel_size),
+                  strides=list(layer.stride), dilations=list(layer.dilation),
+                  group=layer.groups, pads=_pads(padding))
+
+
+@register_exporter(_conv.MaxPool1d)
+@register_exporter(_conv.MaxPool2d)
+@register_exporter(_conv.AvgPool1d)
+@register_exporter(_conv.AvgPool2d)
+def _pool(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
+    """``MaxPool`` (padding never wins the max) or ``AveragePool`` (``count_include_pad``
+    as the layer)."""
+    attrs: dict[str, Any] = {"kernel_shape": list(layer.kernel_size),
+                             "strides": list(layer.stride),
+                             "pads": _pads(tuple((p, p) for p in layer.padding))}
+    if layer._max:
+        return g.node("MaxPool", [x], prefix + "MaxPool", dilations=list(layer.dilation),
+                      **attrs)
+    return g.node("AveragePool", [x], prefix + "AveragePool",
+                  count_include_pad=int(layer.count_include_pad), **attrs)
+
+
+@register_exporter(_conv.AdaptiveAvgPool1d)
+@register_exporter(_conv.AdaptiveAvgPool2d)
+def _adaptive_avg_pool(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
+    """A product with each spatial axis's ``(m, n)`` averaging matrix ``P`` (row ``i``
+    averages ``x[⌊i·n/m⌋ : ⌈(i+1)·n/m⌉]``): ``z @ Pᵀ`` on the last axis, ``P @ z`` on the
+    one before."""
+    shape = g.example(x).shape
+    nd = len(layer.output_size)
+    z = x
+    for axis in reversed(range(nd)):
+        n, m = shape[2 + axis], layer.output_size[axis]
+        P = _conv_f._bins(n, m, g.dtype)
+        if axis == nd - 1:
+            z = g.node("MatMul", [z, g.initializer(P.T, prefix + "bins_T")], prefix + "MatMul")
+        else:
+            z = g.node("MatMul", [g.initializer(P, prefix + "bins"), z], prefix + "MatMul")
+    return z
+
+
+@register_exporter(_conv.Unflatten)
+def _unflatten(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
+    """``Reshape`` splitting axis ``dim``: the axes before it copied (0), the new and the
+    trailing ones fixed from the example."""
+    shape = g.example(x).shape
+    d = layer.dim % len(shape)
+    target = [0] * d + list(layer.unflattened_size) + list(shape[d + 1:])
     const = g.initializer(np.array(target, dtype=np.int64), prefix + "shape")
     return g.node("Reshape", [x, const], prefix + "Reshape")
 

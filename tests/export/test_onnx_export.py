@@ -142,6 +142,41 @@ LAYERS = [
     ("Flatten", lambda: nn.Flatten(), (3, 4)),
     ("Flatten-middle", lambda: nn.Flatten(1, 2), (2, 3, 4)),
     ("Flatten-all", lambda: nn.Flatten(0), (3, 4)),
+    ("Conv1d", lambda: nn.Conv1d(3, 4, 3, seed=0), (3, 9)),
+    ("Conv1d-stride-pad-dilation", lambda: nn.Conv1d(2, 3, 3, stride=2, padding=2, dilation=2,
+                                                     bias=False, seed=1), (2, 11)),
+    ("Conv1d-same-groups", lambda: nn.Conv1d(4, 6, 4, padding="same", groups=2, seed=2),
+     (4, 8)),
+    ("Conv2d", lambda: nn.Conv2d(2, 3, 3, seed=0), (2, 6, 7)),
+    ("Conv2d-stride-pad-dilation", lambda: nn.Conv2d(2, 4, (3, 2), stride=(2, 1),
+                                                     padding=(1, 2), dilation=(1, 2), seed=1),
+     (2, 7, 6)),
+    ("Conv2d-same-groups", lambda: nn.Conv2d(4, 4, 2, padding="same", groups=4, seed=2),
+     (4, 5, 5)),
+    ("Conv2d-valid", lambda: nn.Conv2d(1, 2, 3, padding="valid", seed=3), (1, 5, 5)),
+    ("MaxPool1d", lambda: nn.MaxPool1d(2), (3, 9)),
+    ("MaxPool1d-pad-dilation", lambda: nn.MaxPool1d(3, stride=2, padding=1, dilation=2),
+     (2, 10)),
+    ("MaxPool2d", lambda: nn.MaxPool2d(2), (2, 6, 7)),
+    ("MaxPool2d-stride-pad", lambda: nn.MaxPool2d((3, 2), stride=(2, 1), padding=(1, 1)),
+     (2, 6, 5)),
+    ("AvgPool1d", lambda: nn.AvgPool1d(3), (3, 10)),
+    ("AvgPool1d-pad-exclude", lambda: nn.AvgPool1d(3, stride=2, padding=1,
+                                                   count_include_pad=False), (2, 9)),
+    ("AvgPool2d", lambda: nn.AvgPool2d(2), (2, 6, 6)),
+    ("AvgPool2d-pad-include", lambda: nn.AvgPool2d(3, stride=2, padding=1), (2, 7, 6)),
+    ("AdaptiveAvgPool1d-uneven", lambda: nn.AdaptiveAvgPool1d(3), (2, 7)),
+    ("AdaptiveAvgPool1d-1", lambda: nn.AdaptiveAvgPool1d(1), (2, 7)),
+    ("AdaptiveAvgPool2d-uneven", lambda: nn.AdaptiveAvgPool2d((2, 4)), (2, 5, 6)),
+    ("AdaptiveAvgPool2d-1", lambda: nn.AdaptiveAvgPool2d(1), (3, 4, 4)),
+    ("Unflatten", lambda: nn.Unflatten(1, (2, 3)), (6,)),
+    ("Unflatten-middle", lambda: nn.Unflatten(2, (2, 2)), (3, 4, 5)),
+    ("CNN", lambda: nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 4, 3, padding=1, seed=0), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Conv2d(4, 6, 3, seed=1), nn.Flatten(2), _bn(6, 0), nn.GELU(),
+        nn.Unflatten(2, (2, 2)), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(6, 3, seed=2), nn.Softmax()),
+     (64,)),
     ("Residual", lambda: nn.Residual(nn.Sequential(nn.Linear(5, 5, seed=0), nn.Tanh())), (5,)),
     ("Sequential", lambda: nn.Sequential(nn.Linear(5, 3, seed=0), nn.ReLU()), (5,)),
     ("Sequential-empty", lambda: nn.Sequential(), (5,)),
@@ -161,7 +196,8 @@ def test_every_activation_class_has_an_exporter():
     assert classes <= tested
     assert classes <= set(cx.EXPORTERS)
     for cls in (nn.Linear, nn.Dropout, nn.BatchNorm1d, nn.LayerNorm, nn.Residual, nn.Flatten,
-                nn.Sequential):
+                nn.Sequential, nn.Conv1d, nn.Conv2d, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d,
+                nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.Unflatten):
         assert cls in cx.EXPORTERS and cls in tested
 
 
