@@ -477,10 +477,19 @@ def runs(tmp_path_factory):
     for name, args in (("iris", ["--data", "iris", "--hidden", "8", "--batch-norm",
                                  "--dropout", "0.2"]),
                        ("reg", ["--data", str(_regression_csv(out)), "--hidden", "8,8",
-                                "--residual"])):
+                                "--residual"]),
+                       ("cnn", ["--config", str(_cnn_config(out)), "--epochs", "1"])):
         result = runner.invoke(app, [*common, *args, "--name", name])
         assert result.exit_code == 0, result.output
     return out, runner, app
+
+
+def _cnn_config(folder):
+    """A digits CNN (8×8 images as rows of 64): same-padded conv, pool, conv, pool."""
+    path = folder / "cnn.toml"
+    path.write_text('data = "digits"\nmodel = "cnn"\nconv = [[4, 3, 1, "same"], [6, 3]]\n'
+                    'pool = 2\ndropout = 0.0\n')
+    return path
 
 
 def _regression_csv(folder):
@@ -510,7 +519,8 @@ def _chainrule_run_output(run_dir, X):
     return raw * std + mean
 
 
-@pytest.mark.parametrize("name,output", [("iris", "probabilities"), ("reg", "prediction")])
+@pytest.mark.parametrize("name,output", [("iris", "probabilities"), ("reg", "prediction"),
+                                         ("cnn", "probabilities")])
 def test_cli_export_of_a_run_folder(runs, name, output):
     out, runner, app = runs
     result = runner.invoke(app, ["export", str(out / name), "--format", "onnx"])
@@ -522,8 +532,10 @@ def test_cli_export_of_a_run_folder(runs, name, output):
     assert proto.graph.output[0].name == output
     rng = np.random.default_rng(3)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    mean = np.array([5.8, 3.0, 3.8, 1.2]) if name == "iris" else np.array([0.0, 50.0, -2.0])
-    scale = np.array([0.8, 0.4, 1.8, 0.8]) if name == "iris" else np.array([1.0, 10.0, 0.1])
+    # inputs around each training set: iris, the regression CSV, digits pixels in [0, 16]
+    mean, scale = {"iris": ([5.8, 3.0, 3.8, 1.2], [0.8, 0.4, 1.8, 0.8]),
+                   "reg": ([0.0, 50.0, -2.0], [1.0, 10.0, 0.1]),
+                   "cnn": ([8.0] * 64, [4.0] * 64)}[name]
     for n in BATCHES:
         X = rng.normal(size=(n, len(mean))) * scale + mean
         expected = _chainrule_run_output(out / name, X)
