@@ -175,10 +175,19 @@ def _w_rows(W: Any, G: int) -> Any:
     return W.reshape(G, W.shape[0] // G, -1)
 
 
-def _conv_kernel(x: Any, W: Any, geom: Geometry) -> tuple[Any, Any]:
-    """``(conv(x, W), cols)`` on ndarrays."""
+def _bmm(a: Any, b: Any) -> Any:
+    """``a @ b`` over the group axis; one plain 2-D product (one GEMM) when ``G = 1``."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return a @ b
+
+
+def _conv_kernel(x: Any, W: Any, geom: Geometry, b: Any = None) -> tuple[Any, Any]:
+    """``(conv(x, W) + b, cols)`` on ndarrays."""
     cols, out = _im2col(x, W.shape, geom)
-    y = cols @ _w_rows(W, geom.groups).transpose(0, 2, 1)
+    y = _bmm(cols, _w_rows(W, geom.groups).transpose(0, 2, 1))
+    if b is not None:  # on the rows (G, N·P, O/G): a contiguous add
+        y += b.reshape(geom.groups, 1, -1)
     return _from_rows(y, x.shape[0], out), cols
 
 
@@ -203,7 +212,7 @@ def _input_grad_kernel(g: Any, W: Any, geom: Geometry, x_shape: tuple[int, ...],
                        rows: Any = None) -> Any:
     G = geom.groups
     rows = _to_rows(g, G) if rows is None else rows
-    return _col2im(rows @ _w_rows(W, G), x_shape, tuple(W.shape[2:]), geom,
+    return _col2im(_bmm(rows, _w_rows(W, G)), x_shape, tuple(W.shape[2:]), geom,
                    tuple(g.shape[2:]))
 
 
@@ -213,7 +222,7 @@ def _weight_grad_kernel(x: Any, g: Any, geom: Geometry, w_shape: tuple[int, ...]
     if cols is None:
         cols, _ = _im2col(x, w_shape, geom)
     rows = _to_rows(g, G) if rows is None else rows
-    return (rows.transpose(0, 2, 1) @ cols).reshape(w_shape)
+    return _bmm(rows.transpose(0, 2, 1), cols).reshape(w_shape)
 
 
 # dispatch: the primitive on Tensors (recorded, differentiable), the kernel on ndarrays
@@ -257,9 +266,7 @@ class Conv(Function):
     def forward(ctx, x, W, b=None, geom=None):
         ctx.geom = geom
         ctx.save(x, W)
-        y, ctx.cols = _conv_kernel(x, W, geom)
-        if b is not None:
-            y += b.reshape((-1,) + (1,) * (y.ndim - 2))
+        y, ctx.cols = _conv_kernel(x, W, geom, b)
         return y
 
     @staticmethod
