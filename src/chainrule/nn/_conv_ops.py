@@ -208,9 +208,29 @@ def _col2im(gcols: Any, x_shape: tuple[int, ...], kernel: tuple[int, ...],
     return _unpad(gxp, geom.padding).reshape(x_shape)
 
 
+def _transposed_as_conv(g: Any, W: Any, geom: Geometry) -> Any:
+    """With stride 1 the transposed convolution is a convolution of ``g`` with the kernel
+    flipped and its channel axes swapped (per group), padded by ``d(K − 1) − p``:
+    ``z[n, c, i] = Σ_{o,k} W[o, c, k] g[n, o, i + p_lo − d·k]``. One im2col and one GEMM
+    instead of a strided add per kernel offset."""
+    G = geom.groups
+    O, Cg = W.shape[:2]
+    kernel = tuple(W.shape[2:])
+    nd = len(kernel)
+    Wt = W.reshape((G, O // G, Cg) + kernel).swapaxes(1, 2)
+    Wt = Wt[(Ellipsis,) + (slice(None, None, -1),) * nd].reshape((G * Cg, O // G) + kernel)
+    pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
+                 for k, d, (lo, hi) in zip(kernel, geom.dilation, geom.padding))
+    return _conv_kernel(g, Wt, Geometry(geom.stride, pads, geom.dilation, G))[0]
+
+
 def _input_grad_kernel(g: Any, W: Any, geom: Geometry, x_shape: tuple[int, ...],
                        rows: Any = None) -> Any:
     G = geom.groups
+    if all(s == 1 for s in geom.stride) and all(
+            max(lo, hi) <= d * (k - 1)
+            for k, d, (lo, hi) in zip(W.shape[2:], geom.dilation, geom.padding)):
+        return _transposed_as_conv(g, W, geom)
     rows = _to_rows(g, G) if rows is None else rows
     return _col2im(_bmm(rows, _w_rows(W, G)), x_shape, tuple(W.shape[2:]), geom,
                    tuple(g.shape[2:]))
