@@ -8,8 +8,8 @@ Notation, for one spatial axis (the 2-D case applies it to each axis): input ``x
     y[n, o, l] = b[o] + Σ_{c ∈ group(o)} Σ_k W[o, c, k] · x_pad[n, c, s·l + d·k]
 
 Computed as im2col and one matrix product per group: the windows of the padded input are a
-strided view (``sliding_window_view``), copied once into the rows ``cols`` of shape
-``(G, N·L_out, C/G·K)``; then ``y = cols @ Wᵀ``. The three maps of the bilinear form
+strided view (``sliding_window_view``), copied once into the columns ``cols`` of shape
+``(G, C/G·K, N·L_out)``; then ``y = W @ cols``. The three maps of the bilinear form
 ``B(x, W, g) = ⟨g, conv(x, W)⟩`` are each a primitive, and each one's backward is written
 with the other two, so derivatives of any order exist:
 
@@ -142,7 +142,8 @@ def _any_tensor(*values: Any) -> bool:
 
 
 def _im2col(x: Any, wshape: tuple[int, ...], geom: Geometry) -> tuple[Any, tuple[int, ...]]:
-    """``cols`` of shape ``(G, N·P, C/G·K)`` (``P`` output positions) and the output shape."""
+    """``cols`` of shape ``(G, C/G·K, N·P)`` (``P`` output positions; the output position
+    innermost, so the copy reads the input in runs) and the output shape."""
     N, C = x.shape[:2]
     G = geom.groups
     kernel = tuple(wshape[2:])
@@ -151,22 +152,22 @@ def _im2col(x: Any, wshape: tuple[int, ...], geom: Geometry) -> tuple[Any, tuple
     out = _out_shape(x.shape[2:], kernel, geom.stride, geom.padding, geom.dilation)
     w = _windows(xp, kernel, geom.stride, geom.dilation, out)  # (N, C, *out, *kernel)
     w = w.reshape((N, G, C // G) + out + kernel)
-    perm = (1, 0, *range(3, 3 + nd), 2, *range(3 + nd, 3 + 2 * nd))
-    cols = w.transpose(perm).reshape(G, N * math.prod(out), (C // G) * math.prod(kernel))
+    perm = (1, 2, *range(3 + nd, 3 + 2 * nd), 0, *range(3, 3 + nd))
+    cols = w.transpose(perm).reshape(G, (C // G) * math.prod(kernel), N * math.prod(out))
     return cols, out
 
 
-def _to_rows(g: Any, G: int) -> Any:
-    """``g`` of shape ``(N, O, *out)`` as rows ``(G, N·P, O/G)``."""
+def _to_cols(g: Any, G: int) -> Any:
+    """``g`` of shape ``(N, O, *out)`` as ``(G, O/G, N·P)``."""
     N, O = g.shape[:2]
     P = math.prod(g.shape[2:])
-    return g.reshape(N, G, O // G, P).transpose(1, 0, 3, 2).reshape(G, N * P, O // G)
+    return g.reshape(N, G, O // G, P).transpose(1, 2, 0, 3).reshape(G, O // G, N * P)
 
 
-def _from_rows(y: Any, N: int, out: tuple[int, ...]) -> Any:
-    """Rows ``(G, N·P, O/G)`` back to ``(N, O, *out)``."""
-    G, _, Og = y.shape
-    return y.reshape(G, N, math.prod(out), Og).transpose(1, 0, 3, 2).reshape(
+def _from_cols(y: Any, N: int, out: tuple[int, ...]) -> Any:
+    """``(G, O/G, N·P)`` back to ``(N, O, *out)`` (a view when ``G = 1``)."""
+    G, Og, _ = y.shape
+    return y.reshape(G, Og, N, math.prod(out)).transpose(2, 0, 1, 3).reshape(
         (N, G * Og) + out)
 
 
@@ -183,28 +184,28 @@ def _bmm(a: Any, b: Any) -> Any:
 
 
 def _conv_kernel(x: Any, W: Any, geom: Geometry, b: Any = None) -> tuple[Any, Any]:
-    """``(conv(x, W) + b, cols)`` on ndarrays."""
+    """``(conv(x, W) + b, cols)`` on ndarrays: ``y = W @ cols`` per group."""
     cols, out = _im2col(x, W.shape, geom)
-    y = _bmm(cols, _w_rows(W, geom.groups).transpose(0, 2, 1))
-    if b is not None:  # on the rows (G, N·P, O/G): a contiguous add
-        y += b.reshape(geom.groups, 1, -1)
-    return _from_rows(y, x.shape[0], out), cols
+    y = _bmm(_w_rows(W, geom.groups), cols)  # (G, O/G, N·P)
+    if b is not None:
+        y += b.reshape(geom.groups, -1, 1)
+    return _from_cols(y, x.shape[0], out), cols
 
 
 def _col2im(gcols: Any, x_shape: tuple[int, ...], kernel: tuple[int, ...],
             geom: Geometry, out: tuple[int, ...]) -> Any:
-    """Add the rows ``gcols`` of shape ``(G, N·P, C/G·K)`` back into the input positions
+    """Add the columns ``gcols`` of shape ``(G, C/G·K, N·P)`` back into the input positions
     their window read (one strided add per kernel offset) and drop the padding."""
     N, C = x_shape[:2]
     G = geom.groups
     nd = len(kernel)
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], geom.padding))
-    gcols = gcols.reshape((G, N) + out + (C // G,) + kernel)
+    gcols = gcols.reshape((G, C // G) + kernel + (N,) + out)
     gxp = np.zeros_like(gcols, shape=(N, G, C // G) + padded)
-    perm = (1, 0, nd + 2, *range(2, nd + 2))
+    perm = (2, 0, 1, *range(3, 3 + nd))
     lead = (slice(None),) * 3
     for k, sl in _offset_slices(kernel, geom.stride, geom.dilation, out):
-        gxp[lead + sl] += gcols[(Ellipsis,) + k].transpose(perm)
+        gxp[lead + sl] += gcols[(slice(None), slice(None)) + k].transpose(perm)
     return _unpad(gxp, geom.padding).reshape(x_shape)
 
 
@@ -225,24 +226,24 @@ def _transposed_as_conv(g: Any, W: Any, geom: Geometry) -> Any:
 
 
 def _input_grad_kernel(g: Any, W: Any, geom: Geometry, x_shape: tuple[int, ...],
-                       rows: Any = None) -> Any:
+                       gc: Any = None) -> Any:
     G = geom.groups
     if all(s == 1 for s in geom.stride) and all(
             max(lo, hi) <= d * (k - 1)
             for k, d, (lo, hi) in zip(W.shape[2:], geom.dilation, geom.padding)):
         return _transposed_as_conv(g, W, geom)
-    rows = _to_rows(g, G) if rows is None else rows
-    return _col2im(_bmm(rows, _w_rows(W, G)), x_shape, tuple(W.shape[2:]), geom,
-                   tuple(g.shape[2:]))
+    gc = _to_cols(g, G) if gc is None else gc
+    return _col2im(_bmm(_w_rows(W, G).transpose(0, 2, 1), gc), x_shape, tuple(W.shape[2:]),
+                   geom, tuple(g.shape[2:]))
 
 
 def _weight_grad_kernel(x: Any, g: Any, geom: Geometry, w_shape: tuple[int, ...],
-                        cols: Any = None, rows: Any = None) -> Any:
+                        cols: Any = None, gc: Any = None) -> Any:
     G = geom.groups
     if cols is None:
         cols, _ = _im2col(x, w_shape, geom)
-    rows = _to_rows(g, G) if rows is None else rows
-    return _bmm(rows.transpose(0, 2, 1), cols).reshape(w_shape)
+    gc = _to_cols(g, G) if gc is None else gc
+    return _bmm(gc, cols.transpose(0, 2, 1)).reshape(w_shape)
 
 
 # dispatch: the primitive on Tensors (recorded, differentiable), the kernel on ndarrays
@@ -300,11 +301,11 @@ class Conv(Function):
             if ctx.needs_grad(1):
                 gW = ConvWeightGrad.apply(x, g, geom=geom, w_shape=_shape(W))
         else:
-            rows = _to_rows(g, geom.groups)
+            gc = _to_cols(g, geom.groups)
             if ctx.needs_grad(0):
-                gx = _input_grad_kernel(g, W, geom, x.shape, rows)
+                gx = _input_grad_kernel(g, W, geom, x.shape, gc)
             if ctx.needs_grad(1):
-                gW = _weight_grad_kernel(x, g, geom, W.shape, ctx.cols, rows)
+                gW = _weight_grad_kernel(x, g, geom, W.shape, ctx.cols, gc)
         if len(ctx.parents) > 2 and ctx.needs_grad(2):
             gb = g.sum(axis=(0, *range(2, g.ndim)))
         return gx, gW, gb
