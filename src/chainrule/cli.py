@@ -1648,7 +1648,8 @@ def demo(
     Demos: higham (Higham & Higham's 2-2-3-2 network on 10 points), optimizers (GD,
     momentum, Nesterov, RMSprop, Adam paths), vanishing (per-layer gradient norms),
     bias-variance (error vs width and L2), universal (1-hidden-layer fits vs width),
-    init (zero/small/Xavier/He initialisation).
+    init (zero/small/Xavier/He initialisation), spatial-prior (MLP vs CNN on MNIST-1D and
+    on its shuffled-positions version).
     """
     from .demos import DEMOS, run_demo
 
