@@ -659,6 +659,24 @@ def _split_quality(model: Any, task: str, parts: dict[str, tuple[np.ndarray, np.
     return {"intervals": intervals, "per_class": per_class, "warnings": warnings}
 
 
+class _AppendLog:
+    """A text log that opens, appends and closes on every write (nothing held open, so
+    an error or an interruption anywhere cannot lose lines or leak the file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, text: str) -> int:
+        with self.path.open("a", encoding="utf-8") as fh:
+            return fh.write(text)
+
+    def flush(self) -> None:
+        """Nothing to flush: every write is closed."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 def _checkpoint_epoch(run_dir: Path) -> int | None:
     """The epoch stored in a run folder's last checkpoint, or None if there is none."""
     ckpt = run_dir / CHECKPOINT_DIR / "last.safetensors"
@@ -784,7 +802,7 @@ def run_training(
     if cfg.patience > 0:
         early = EarlyStopping(monitor="dev_loss", patience=cfg.patience, restore_best=True)
         callbacks.append(early)
-    log = (run_dir / TRAIN_LOG).open("a", encoding="utf-8")
+    log = _AppendLog(run_dir / TRAIN_LOG)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     if resume_dir is not None:
         head = f"resumed from epoch {start_epoch} of {cfg.epochs}"
