@@ -1049,6 +1049,7 @@ def optimizer_trajectories(
     minimum: tuple[float, float] | None = None,
     log_levels: bool = True,
     mark_every: int | None = None,
+    panels: bool = False,
     title: str = "Optimiser trajectories",
     path: PathLike,
 ) -> FigurePaths:
@@ -1062,52 +1063,78 @@ def optimizer_trajectories(
         log_levels: contour levels spaced logarithmically (for functions like Rosenbrock).
         mark_every: put a dot on every this many iterates, so the spacing shows the speed
             (default: about 30 dots on the longest path).
+        panels: one panel per optimiser (the other paths in faint grey), so paths that
+            share a valley stay distinguishable; default: all on one panel.
         title: figure title.
         path: output file name.
     """
     (x0, x1), (y0, y1) = limits
     xx, yy = np.meshgrid(np.linspace(x0, x1, 400), np.linspace(y0, y1, 400))
     zz = np.asarray(f(xx, yy), dtype=np.float64)
-    fig, axes = _figure(size=(7.4, 6.8))
-    ax = axes[0, 0]
-    ax.grid(False)
-    if log_levels:
-        lo = max(zz.min(), zz.max() * 1e-7, 1e-12)
-        shift = zz - zz.min() + lo
-        levels = np.geomspace(lo, shift.max(), 25)
-        cs = ax.contourf(xx, yy, shift, levels=levels, norm=LogNorm(), cmap="YlGnBu",
-                         alpha=0.35)
-        ax.contour(xx, yy, shift, levels=levels, colors="0.55", linewidths=0.4)
-        fig.colorbar(cs, ax=ax, ticks=LogLocator(base=10),
-                     label=r"$f(\theta) - \min f$ on the grid (log scale)")
-    else:
-        cs = ax.contourf(xx, yy, zz, levels=25, cmap="YlGnBu", alpha=0.35)
-        ax.contour(xx, yy, zz, levels=25, colors="0.55", linewidths=0.4)
-        fig.colorbar(cs, ax=ax, label=r"$f(\theta)$")
+    names = list(trajectories)
+    paths = {name: _array(trajectories[name], f"trajectories[{name!r}]", 2) for name in names}
+    n = len(names) if panels else 1
+    ncols = min(n, 3)
+    nrows = -(-n // ncols)
+    fig, axes = _figure(ncols, nrows, size=(7.4, 6.8) if n == 1 else (4.3 * ncols,
+                                                                      4.0 * nrows + 0.6))
     cmap = plt.get_cmap("tab10")
-    longest = max(len(np.asarray(p)) for p in trajectories.values())
+    longest = max(len(p) for p in paths.values())
     every = mark_every if mark_every is not None else max(1, (longest - 1) // 30)
     styles = ("-", "--", "-.", ":", "-")
-    for i, (name, pts) in enumerate(trajectories.items()):
-        p = _array(pts, f"trajectories[{name!r}]", 2)
-        colour = cmap(i % 10)
-        label = name if len(p) == longest else f"{name} (stopped after {len(p) - 1} steps)"
-        ax.plot(p[:, 0], p[:, 1], styles[i % len(styles)], color=colour, lw=1.7, label=label,
-                marker="o", ms=3, markevery=every)
-        ax.plot(p[-1, 0], p[-1, 1], "o", color=colour, mec="black", ms=6, zorder=3)
-    first = next(iter(trajectories.values()))
-    ax.plot(*np.asarray(first)[0], "s", color="black", ms=7, label="start")
-    if minimum is not None:
-        ax.plot(*minimum, "*", color="gold", mec="black", ms=16, label="minimum", zorder=4)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_xlabel(r"$\theta_1$")
-    ax.set_ylabel(r"$\theta_2$")
-    ax.set_title(title)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=8,
-              frameon=False, title=f"paths (small dots every {every} steps, large dot: last "
-              "iterate)", title_fontsize=8)
-    fig.tight_layout()
+    cs = None
+    for k, ax in enumerate(axes.flat):
+        if k >= n:
+            ax.set_visible(False)
+            continue
+        ax.grid(False)
+        if log_levels:
+            lo = max(zz.min(), zz.max() * 1e-7, 1e-12)
+            shift = zz - zz.min() + lo
+            levels = np.geomspace(lo, shift.max(), 25)
+            cs = ax.contourf(xx, yy, shift, levels=levels, norm=LogNorm(), cmap="YlGnBu",
+                             alpha=0.35)
+            ax.contour(xx, yy, shift, levels=levels, colors="0.55", linewidths=0.4)
+        else:
+            cs = ax.contourf(xx, yy, zz, levels=25, cmap="YlGnBu", alpha=0.35)
+            ax.contour(xx, yy, zz, levels=25, colors="0.55", linewidths=0.4)
+        shown = names if not panels else [names[k]]
+        if panels:  # the others, faintly, for comparison
+            for other in names:
+                if other != names[k]:
+                    ax.plot(paths[other][:, 0], paths[other][:, 1], color="0.6", lw=0.8,
+                            alpha=0.6)
+        for name in shown:
+            i = names.index(name)
+            p = paths[name]
+            colour = cmap(i % 10)
+            label = name if len(p) == longest else f"{name} (stopped after {len(p) - 1} steps)"
+            ax.plot(p[:, 0], p[:, 1], styles[i % len(styles)], color=colour, lw=1.7,
+                    label=label, marker="o", ms=3, markevery=every)
+            ax.plot(p[-1, 0], p[-1, 1], "o", color=colour, mec="black", ms=6, zorder=3)
+        ax.plot(*paths[names[0]][0], "s", color="black", ms=7, label="start")
+        if minimum is not None:
+            ax.plot(*minimum, "*", color="gold", mec="black", ms=16, label="minimum", zorder=4)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_xlabel(r"$\theta_1$")
+        ax.set_ylabel(r"$\theta_2$")
+        if panels:
+            ax.set_title(names[k], fontsize=10, color=cmap(k % 10))
+    note = f"paths (small dots every {every} steps, large dot: last iterate)"
+    if n == 1:
+        ax0 = axes[0, 0]
+        fig.colorbar(cs, ax=ax0, ticks=LogLocator(base=10) if log_levels else None,
+                     label=r"$f(\theta) - \min f$ on the grid (log scale)" if log_levels
+                     else r"$f(\theta)$")
+        ax0.set_title(title)
+        ax0.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=8,
+                   frameon=False, title=note, title_fontsize=8)
+        fig.tight_layout()
+    else:
+        fig.suptitle(f"{title}\n(each panel: one optimiser; grey: the others; {note[7:-1]})",
+                     fontsize=11)
+        fig.tight_layout()
     return _save(fig, path)
 
 
@@ -1245,8 +1272,9 @@ def function_fits(
     fig, axes = _figure(size=(7.2, 4.6))
     ax = axes[0, 0]
     if x_train is not None and y_train is not None:
-        ax.scatter(_array(x_train, "x_train", 1), _array(y_train, "y_train", 1), s=8,
-                   color="0.6", label="training samples", zorder=1)
+        xt, yt = _array(x_train, "x_train", 1), _array(y_train, "y_train", 1).reshape(-1)
+        ax.scatter(xt, yt, s=6, color="#D55E00", lw=0, alpha=0.8,
+                   label=f"training samples ({len(xt)})", zorder=4)
     ax.plot(xa, ta, color="black", lw=2.4, label="target $f(x)$", zorder=2)
     cmap = plt.get_cmap("viridis")
     for i, (name, values) in enumerate(fits.items()):
@@ -1271,41 +1299,56 @@ def histograms(
     range_: tuple[float, float] | None = None,
     path: PathLike,
 ) -> FigurePaths:
-    """One panel per group (three per row), one histogram per layer: e.g. activations.
+    """One panel per group (three per row), one histogram per layer, stacked as ridges.
 
-    The y axes (density, log scale) are shared so the panels compare directly.
+    Each layer's histogram is drawn on its own baseline (a ridgeline plot: layer 1 at the
+    bottom), scaled to its own peak, so the layers do not overplot and a saturated layer's
+    spikes at the ends of the range stand out; the x axes are shared.
 
     Args:
         groups: panel title → list of arrays (one per layer, drawn in order).
         xlabel: x-axis label.
         title: figure title.
         bins: histogram bins.
-        range_: common x range of the histograms.
+        range_: common x range of the histograms (default: the range of all values).
         path: output file name.
     """
     n = len(groups)
     if n == 0:
         raise ValueError("histograms: no groups")
+    if range_ is None:
+        every = np.concatenate([np.asarray(v, dtype=np.float64).ravel()
+                                for layers in groups.values() for v in layers])
+        range_ = (float(every.min()), float(every.max()) or 1.0)
     ncols = min(3, n)
     nrows = -(-n // ncols)
-    fig, axes = _figure(ncols, nrows, size=(4.2 * ncols, 3.3 * nrows + 0.5), sharey=True)
+    depth = max(len(layers) for layers in groups.values())
+    fig, axes = _figure(ncols, nrows, size=(4.2 * ncols, (0.55 * depth + 1.4) * nrows + 0.5),
+                        sharex=True)
     cmap = plt.get_cmap("viridis")
+    edges = np.linspace(range_[0], range_[1], bins + 1)
+    centres = np.repeat(edges, 2)[1:-1]
     for ax, (name, layers) in zip(axes.flat, groups.items()):
+        ax.grid(False)
         for j, values in enumerate(layers):
             v = np.asarray(values, dtype=np.float64).ravel()
-            ax.hist(v, bins=bins, range=range_, histtype="step", lw=1.4, density=True,
-                    color=cmap(j / max(len(layers) - 1, 1) * 0.9), label=f"layer {j + 1}")
+            d, _ = np.histogram(v, bins=edges, density=True)
+            h = np.repeat(d / d.max() if d.max() > 0 else d, 2) * 0.92
+            colour = cmap(j / max(len(layers) - 1, 1) * 0.9)
+            ax.fill_between(centres, j, j + h, color=colour, alpha=0.55, lw=0)
+            ax.plot(centres, j + h, color=colour, lw=1.0)
+            ax.axhline(j, color="0.7", lw=0.5)
+        ax.set_yticks(range(len(layers)), [f"layer {j + 1}" for j in range(len(layers))],
+                      fontsize=8)
+        ax.set_ylim(-0.1, depth)
         ax.set_title(name, fontsize=10)
-        ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(5))
     for ax in axes[-1]:
         ax.set_xlabel(xlabel)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("density (log scale)")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    axes.flat[n - 1].legend(fontsize=7, loc="upper center")
-    fig.suptitle(title)
+    fig.suptitle(f"{title}\n(each layer's histogram on its own baseline, scaled to its peak)",
+                 fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
 

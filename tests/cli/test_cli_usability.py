@@ -468,3 +468,36 @@ def test_decision_regions_mark_splits_and_circle_the_misclassified(tmp_path, mon
     _ok("train", "--no-progress", "--formats", "png", "--data", "moons", "--hidden", "8",
         "--epochs", "2", "--out", str(tmp_path), "--name", "m")
     assert (tmp_path / "m" / "decision_regions.png").stat().st_size > 5_000
+
+
+def test_rosenbrock_panels_ridge_histograms_and_training_points(tmp_path, monkeypatch):
+    from chainrule import plots
+
+    figs = []
+
+    def keep(fig, path):
+        figs.append(fig)
+        return plots.FigurePaths(None, None)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    paths = {"GD": np.array([[-1.5, 2.0], [-1.0, 1.0]]),
+             "Adam": np.array([[-1.5, 2.0], [0.0, 0.0], [0.9, 0.8]])}
+    plots.optimizer_trajectories(lambda x, y: (1 - x) ** 2 + 100 * (y - x ** 2) ** 2, paths,
+                                 limits=((-2, 2), (-1, 3)), minimum=(1, 1), panels=True,
+                                 path=tmp_path / "r")
+    visible = [ax for ax in figs[-1].axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["GD", "Adam"]  # one panel per optimiser
+    rng = np.random.default_rng(0)
+    plots.histograms({"He": [rng.normal(size=100) for _ in range(3)]}, xlabel="a", title="t",
+                     path=tmp_path / "h")
+    ax = figs[-1].axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["layer 1", "layer 2", "layer 3"]
+    # ridges: layer j's curve lies in [j, j + 1) — no two layers share a band
+    tops = [line.get_ydata() for line in ax.lines if len(line.get_ydata()) > 2]
+    assert [int(np.floor(t.min())) for t in tops] == [0, 1, 2]
+    assert all(t.max() < j + 1 for j, t in enumerate(tops))
+    x = np.linspace(0, 1, 20)
+    plots.function_fits(x, np.sin(x), {"fit": np.sin(x)}, x_train=x, y_train=np.sin(x),
+                        path=tmp_path / "f")
+    labels = [t.get_text() for t in figs[-1].axes[0].get_legend().get_texts()]
+    assert "training samples (20)" in labels

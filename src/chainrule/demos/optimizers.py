@@ -131,7 +131,7 @@ def run(out_dir: Path, *, quick: bool = False, seed: int = 0,
         figures += plots.optimizer_trajectories(
             lambda x, y, f=spec["f"]: f(x, y), paths, limits=spec["limits"],
             minimum=spec["minimum"], title=f"{title}: {steps} steps", path=out_dir /
-            f"{problem}_paths")
+            f"{problem}_paths", panels=problem == "rosenbrock")
         figures += plots.line_plot(
             curves, xlabel="step $t$", ylabel=r"$f(\theta_t)$ (log scale)", logy=True,
             title=f"{problem.capitalize()}: objective along each path",

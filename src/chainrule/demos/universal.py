@@ -66,7 +66,7 @@ def run(out_dir: Path, *, quick: bool = False, seed: int = 0,
     figures: list[Path] = []
     shown = {k: v for k, v in fits.items() if int(k.split()[-1]) in (1, 4, 16, widths[-1])}
     figures += plots.function_fits(
-        grid, f_grid, shown, x_train=ds.X.ravel()[::4], y_train=ds.y[::4],
+        grid, f_grid, shown, x_train=ds.X.ravel(), y_train=ds.y,
         title=r"One hidden layer of $N$ sigmoid units fitting "
               r"$f(x)=\sin 2\pi x + 0.3\sin 6\pi x$",
         path=out_dir / "fits")
