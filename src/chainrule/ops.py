@@ -149,7 +149,7 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
         return g
     axes = broadcast_axes(gshape, shape)
     if isinstance(g, np.ndarray):
-        return (np.sum(g, axis=axes, keepdims=True) if axes else g).reshape(shape)
+        return (np.add.reduce(g, axis=axes, keepdims=True) if axes else g).reshape(shape)
     if axes:
         g = Sum.apply(g, axis=axes, keepdims=True)
     return Reshape.apply(g, shape=shape)
@@ -635,7 +635,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         ctx.axes = _axes(axis, np.ndim(x))
-        return np.sum(x, axis=ctx.axes, keepdims=keepdims)
+        return np.add.reduce(x, axis=ctx.axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):

@@ -266,6 +266,15 @@ _OUT = frozenset(
 )
 
 
+# reductions recorded as the ufunc's own reduce (what these functions call, without their
+# Python wrappers): (function, ufunc, whether the function's second argument is dtype)
+_REDUCTIONS = {
+    getattr(np, name): uf for name, uf in (
+        ("sum", np.add), ("prod", np.multiply), ("max", np.maximum), ("amax", np.maximum),
+        ("min", np.minimum), ("amin", np.minimum),
+    ) if hasattr(np, name)
+}
+
 # ufuncs whose output NumPy wants by name (a third positional argument is deprecated)
 _OUT_BY_NAME = frozenset((np.maximum, np.minimum, np.fmax, np.fmin))
 
@@ -473,6 +482,9 @@ class _Recorder:
             return None
         res = func(*pargs, **pkw)
         if isinstance(res, np.ndarray) or isinstance(res, np.generic):
+            uf = _REDUCTIONS.get(func)
+            if uf is not None and len(pargs) == 1 and set(pkw) <= {"axis", "keepdims", "dtype"}:
+                return self._reduction(uf, pargs[0], pkw, res)
             return self._result(func, pargs, pkw, res)
         if isinstance(res, (tuple, list)) and res and all(
             isinstance(r, np.ndarray) for r in res
@@ -488,6 +500,14 @@ class _Recorder:
             self.record(_guard, ((func, pargs, pkw), _call_guard, res))
             self.guarded = True
         return res
+
+    def _reduction(self, uf: Any, a: np.ndarray, kw: dict, res: Any) -> Traced:
+        """``np.sum(a, …)`` and its kin as ``ufunc.reduce(a, axis, dtype, out, keepdims)``."""
+        buf, plain = self.fresh_like(res)
+        axis = kw.get("axis")
+        self.record(uf.reduce, (a, axis if axis is not None else tuple(range(a.ndim)),
+                                kw.get("dtype"), plain, bool(kw.get("keepdims", False))))
+        return buf
 
     def _view_of(self, res: np.ndarray, pargs: Any) -> Any:
         for a in _arrays(pargs):
@@ -602,6 +622,8 @@ class _Pack:
         self.gviews = [self.grad[o:o + s].reshape(sh) for o, s, sh in self.slices]
         self.flat: dict[str, Any] = {}
         self.states: list[dict] | None = None
+        self.sviews: list[tuple[dict, str, np.ndarray]] = []
+        self.counters: list[str] = []
 
     def valid(self) -> bool:
         """Whether the parameters still live in ``theta``."""
@@ -617,6 +639,7 @@ class _Pack:
         ):
             return False
         flat: dict[str, np.ndarray] = {}
+        views: list[tuple[dict, str, np.ndarray]] = []
         for key, value in states[0].items():
             if not isinstance(value, np.ndarray):
                 continue
@@ -629,25 +652,31 @@ class _Pack:
                 view = arr[off:off + size].reshape(shape)
                 view[...] = st[key]
                 st[key] = view
+                views.append((st, key, view))
             flat[key] = arr
-        self.flat, self.states = flat, states
+        self.flat, self.states, self.sviews = flat, states, views
+        self.counters = [k for k, v in states[0].items() if not isinstance(v, np.ndarray)]
         return True
 
     def state_in_step(self, opt: Any) -> bool:
-        """Whether the members' state is still the flat state: the same dicts, their arrays
-        views of the flat ones, their counters equal."""
+        """Whether the members' state is still the flat state: the same dicts holding the
+        same views, the same keys, equal counters."""
         if self.states is None:
             return False
-        first = self.states[0]
+        state = opt.state
         for p, st in zip(self.params, self.states):
-            if opt.state.get(p) is not st or st.keys() != first.keys():
+            if state.get(p) is not st:
                 return False
-            for key, value in st.items():
-                if key in self.flat:
-                    if not (isinstance(value, np.ndarray) and value.base is not None
-                            and _root(value) is _root(self.flat[key])):
-                        return False
-                elif isinstance(value, np.ndarray) or not _same(value, first[key]):
+        for st, key, view in self.sviews:
+            if st.get(key) is not view:
+                return False
+        first = self.states[0]
+        n = len(first)
+        for st in self.states:
+            if len(st) != n:
+                return False
+            for key in self.counters:
+                if st.get(key) != first[key]:
                     return False
         return True
 
@@ -666,7 +695,8 @@ class _Pack:
                                      f"{key!r} of shape {value.shape} for a packed group")
                 self.flat[key] = value
                 for st, (off, size, shape) in zip(self.states, self.slices):
-                    st[key] = value[off:off + size].reshape(shape)
+                    st[key] = view = value[off:off + size].reshape(shape)
+                    self.sviews.append((st, key, view))
             else:
                 for st in self.states:
                     st[key] = value

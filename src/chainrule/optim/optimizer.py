@@ -68,6 +68,9 @@ def check_bool(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
 
+_FIELDS: dict[Any, list[tuple[str, Any]]] = {}  # Hyperparameters class → (field, type)
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -265,11 +268,15 @@ class Optimizer:
     def hyperparameters(self, group: dict[str, Any]) -> Any:
         """The hyperparameters of ``group`` as this optimiser's ``Hyperparameters`` tuple."""
         cls = type(self).Hyperparameters
-        if cls is None:
-            raise NotImplementedError(f"{type(self).__name__} states no Hyperparameters")
-        kinds = {"float": float, "bool": bool, "int": int}
-        hints = cls.__annotations__
-        return cls(*(kinds.get(str(hints.get(name)), _same)(group[name]) for name in cls._fields))
+        fields = _FIELDS.get(cls)
+        if fields is None:
+            if cls is None:
+                raise NotImplementedError(f"{type(self).__name__} states no Hyperparameters")
+            kinds = {"float": float, "bool": bool, "int": int}
+            hints = cls.__annotations__
+            fields = _FIELDS[cls] = [(name, kinds.get(str(hints.get(name)), _same))
+                                     for name in cls._fields]
+        return cls(*[convert(group[name]) for name, convert in fields])
 
     def init_state(self, theta: np.ndarray, hp: Any) -> dict[str, Any]:
         """The state of a parameter ``theta`` before its first update (default: empty)."""
