@@ -301,11 +301,14 @@ class Conv(Function):
             if ctx.needs_grad(1):
                 gW = ConvWeightGrad.apply(x, g, geom=geom, w_shape=_shape(W))
         else:
-            gc = _to_cols(g, geom.groups)
+            gc = _to_cols(g, geom.groups)  # (G, O/G, N·P): every sum below is contiguous
             if ctx.needs_grad(0):
                 gx = _input_grad_kernel(g, W, geom, x.shape, gc)
             if ctx.needs_grad(1):
                 gW = _weight_grad_kernel(x, g, geom, W.shape, ctx.cols, gc)
+            if len(ctx.parents) > 2 and ctx.needs_grad(2):
+                gb = gc.sum(axis=2).reshape(-1)
+            return gx, gW, gb
         if len(ctx.parents) > 2 and ctx.needs_grad(2):
             gb = g.sum(axis=(0, *range(2, g.ndim)))
         return gx, gW, gb
