@@ -29,6 +29,7 @@ exits with 1.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
@@ -66,6 +67,7 @@ __all__ = [
     "load_run",
     "main",
     "prepare_data",
+    "read_run_config",
     "run_training",
 ]
 
@@ -471,7 +473,78 @@ def _json_default(value: Any) -> Any:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    from .train.checkpoint import atomic_write_json
+
+    atomic_write_json(path, data, default=_json_default)
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A run folder's JSON file, which must hold an object; errors name the file."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        what = "is empty" if not text.strip() else f"is not valid JSON ({e})"
+        raise CLIError(f"{os.fspath(path)} {what}") from None
+    if not isinstance(value, dict):
+        raise CLIError(f"{os.fspath(path)} must hold a JSON object, got a "
+                       f"{type(value).__name__}")
+    return value
+
+
+def read_run_config(folder: Path, **overrides: Any) -> RunConfig:
+    """The configuration saved in a run folder (``config.toml``), with ``overrides``.
+
+    Raises:
+        CLIError: the file is missing, empty or invalid (the message names it).
+    """
+    from .config import ConfigError, load_config, read_config_file
+
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise CLIError(f"resume: {os.fspath(folder)} is not a run folder (no {CONFIG_FILE})")
+    try:
+        settings = read_config_file(path)
+    except ConfigError as e:
+        raise CLIError(f"{os.fspath(path)}: {e}") from None
+    if not settings:
+        raise CLIError(f"{os.fspath(path)} is empty: the run's configuration is lost; the "
+                       "folder was left as it is (restore the file, or start a new run)")
+    settings.update(overrides)
+    try:
+        return load_config(None, **settings)
+    except ConfigError as e:
+        raise CLIError(f"{os.fspath(path)}: {e}") from None
+
+
+def _check_model_size(cfg: RunConfig, n_in: int, n_out: int) -> None:
+    """Refuse, before allocating it, an MLP whose parameters, gradients and optimiser state
+    (four float32 copies, an estimate) exceed the machine's memory."""
+    from itertools import pairwise
+
+    if cfg.model != "mlp":
+        return  # a convolutional stack's size follows from nn.cnn, not from the widths
+    n = sum(a * b + b for a, b in pairwise([n_in, *cfg.hidden, n_out]))
+    need = 4 * 4 * n
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return
+    if need > memory:
+        raise CLIError(f"hidden: the model would have {n:,} parameters (about "
+                       f"{need / 2**30:,.0f} GiB with gradients and optimiser state), more "
+                       f"than this machine's {memory / 2**30:,.0f} GiB of memory "
+                       f"(got {','.join(map(str, cfg.hidden))})")
+
+
+def _lock_run_folder(run_dir: Path) -> Any:
+    """Take the run folder's lock (one writer per folder); a clear error if it is held."""
+    from .train.checkpoint import FolderLockedError, lock_folder
+
+    try:
+        return lock_folder(run_dir)
+    except FolderLockedError as e:
+        raise CLIError(f"run folder {e}", code=1) from None
 
 
 def _clean(value: float) -> float | None:
@@ -518,12 +591,17 @@ def _layer_label(model: Any, layer: str) -> str:
     return f"layer {layer}: {kind}{shape}"
 
 
+def _literal(text: Any) -> str:
+    """``text`` as matplotlib shows it literally (no mathtext between ``$`` signs)."""
+    return str(text).replace("$", r"\$")
+
+
 def _class_labels(data: Any) -> list[str]:
-    return [f"class {n}" if str(n).isdigit() else str(n) for n in data]
+    return [f"class {n}" if str(n).isdigit() else _literal(n) for n in data]
 
 
 def _target_label(data: PreparedData) -> str:
-    return str(data.target_names[0]) if data.target_names else "target"
+    return _literal(data.target_names[0]) if data.target_names else "target"
 
 
 def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, loss: str,
@@ -533,6 +611,7 @@ def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, lo
 
     figures: list[Any] = []
     classes = _class_labels(data.target_names)
+    dataset = _literal(data.name)  # names from the data are drawn literally
     curves = _history_curves(history, data.task, data.y_scale, _target_label(data))
     loss_label = f"{loss.replace('_', '-')} loss"
     if data.y_scale is not None:
@@ -541,7 +620,7 @@ def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, lo
         curves["epochs"], curves["train_loss"], curves["dev_loss"],
         train_metric=curves["train_metric"], dev_metric=curves["dev_metric"],
         metric_name=curves["metric_name"], loss_name=loss_label,
-        best_epoch=best_epoch, title=f"Training on {data.name}",
+        best_epoch=best_epoch, title=f"Training on {dataset}",
         path=run_dir / "curves")
     if history.grad_norms:
         layers = list(dict.fromkeys(k for g in history.grad_norms for k in g))
@@ -555,13 +634,13 @@ def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, lo
     if finite.size and finite.max() > finite.min():  # a constant rate says nothing
         figures += plots.learning_rate_schedule(
             lrs, steps=curves["epochs"], label=f"schedule: {schedule or 'constant'}",
-            title=f"Learning rate per epoch, {data.name}", path=run_dir / "lr_schedule")
+            title=f"Learning rate per epoch, {dataset}", path=run_dir / "lr_schedule")
     X, y = data.test
     if data.task == "classification":
         pred = predict(model, X).argmax(axis=1)
         figures += plots.confusion_matrix(
             y, pred, class_names=classes,
-            title=f"Test set, {data.name}", path=run_dir / "confusion_matrix")
+            title=f"Test set, {dataset}", path=run_dir / "confusion_matrix")
         if data.n_features == 2:
             def classify(P: np.ndarray) -> np.ndarray:
                 return predict(model, P).argmax(axis=1)
@@ -570,16 +649,16 @@ def _run_figures(run_dir: Path, history: Any, model: Any, data: PreparedData, lo
             yall = np.concatenate([data.train[1], data.dev[1], data.test[1]])
             split = np.repeat(["train", "dev", "test"],
                               [len(data.train[1]), len(data.dev[1]), len(data.test[1])])
-            names = [f"{n} (standardised)" if data.scaler is not None else n
-                     for n in data.feature_names]
+            names = [f"{_literal(n)} (standardised)" if data.scaler is not None
+                     else _literal(n) for n in data.feature_names]
             figures += plots.decision_regions(
                 classify, Xall, yall, resolution=301, class_names=classes,
-                feature_names=names, title=f"Decision regions, {data.name}", split=split,
+                feature_names=names, title=f"Decision regions, {dataset}", split=split,
                 path=run_dir / "decision_regions")
     elif np.asarray(y).ndim == 1 or np.asarray(y).shape[1] == 1:
         t, p = _unscaled(y, data.y_scale), _unscaled(predict(model, X), data.y_scale)
         figures += plots.predicted_vs_actual(
-            t, p, target_name=_target_label(data), title=f"Test set, {data.name}",
+            t, p, target_name=_target_label(data), title=f"Test set, {dataset}",
             path=run_dir / "predicted_vs_actual")
     return [f for f in figures if f is not None]
 
@@ -740,24 +819,54 @@ def run_training(
     Raises:
         CLIError: bad settings (code 2), or the run was interrupted (code 130; the
             message names the ``--resume`` command).
+
+    The run folder is locked while the run writes it: a second ``chainrule train`` on the
+    same folder is refused with an error naming the first one's process id (a lock left by
+    a process that died is taken over). Every file is written atomically, so a kill at any
+    moment leaves each file whole; ``--resume`` then continues from the last checkpoint, or
+    from the beginning with the saved configuration when none was written yet.
     """
-    import chainrule as cr
-
-    from .train import EarlyStopping, GradientMonitor, fit
-    from .train.progress import ProgressCallback
-    from .train.summary import format_summary, model_summary
-
-    console = console or _err_console()
     if resume_dir is not None:
         run_dir = Path(resume_dir)
     else:
         if cfg.name is None:
             cfg = cfg.model_copy(update={"name": _default_name(cfg)})
         run_dir = Path(cfg.out) / str(cfg.name)
-        if (run_dir / MODEL_FILE).exists() or (run_dir / CHECKPOINT_DIR).exists():
-            raise CLIError(f"name: the run folder {os.fspath(run_dir)} already holds a run; "
-                           f"choose another --name or continue it with --resume "
-                           f"(got {cfg.name!r})")
+    created = not run_dir.exists()
+    lock = _lock_run_folder(run_dir)  # one writer per run folder (the checks below hold)
+    try:
+        return _train_in_folder(cfg, run_dir, resume_dir is not None, show_progress, console,
+                                figures, formats, tensorboard)
+    finally:
+        lock.release()
+        if created:  # a new run that failed before writing anything leaves no folder
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
+
+
+def _train_in_folder(cfg: RunConfig, run_dir: Path, resuming: bool,
+                     show_progress: bool | None, console: Console | None, figures: bool,
+                     formats: str | Sequence[str],
+                     tensorboard: str | os.PathLike | None) -> TrainResult:
+    """:func:`run_training` once the run folder is locked."""
+    import chainrule as cr
+
+    from .train import EarlyStopping, GradientMonitor, fit
+    from .train.checkpoint import remove_stale_temporaries
+    from .train.progress import ProgressCallback
+    from .train.summary import format_summary, model_summary
+
+    console = console or _err_console()
+    resume_dir = run_dir if resuming else None
+    if not resuming and any((run_dir / f).exists()
+                            for f in (MODEL_FILE, CHECKPOINT_DIR, CONFIG_FILE)):
+        raise CLIError(f"name: the run folder {os.fspath(run_dir)} already holds a run; "
+                       f"choose another --name or continue it with --resume "
+                       f"(got {cfg.name!r})")
+    remove_stale_temporaries(run_dir, [CONFIG_FILE, PREPROCESSING_FILE, MODEL_FILE,
+                                       METRICS_FILE, HISTORY_FILE])
+    pre_path = run_dir / PREPROCESSING_FILE
+    saved_pre = _read_json_object(pre_path) if resuming and pre_path.is_file() else None
     if figures:
         from .plots import figure_formats
 
@@ -773,26 +882,35 @@ def run_training(
             raise CLIError(f"tensorboard: {e}") from None
     data = prepare_data(cfg)
     loss = _loss_name(cfg, data.task)
+    _check_model_size(cfg, data.n_features, data.n_outputs)
     model = build_model(cfg, data.n_features, data.n_outputs)
     optimizer = _make_optimizer(cfg, model)
     scheduler = _make_scheduler(cfg, optimizer)
     if cfg.schedule is not None:  # record every argument the schedule ran with
         cfg = cfg.model_copy(update={"schedule_args": resolved_schedule_args(cfg)})
     start_epoch = 0
-    if resume_dir is not None:
-        saved = _checkpoint_epoch(run_dir)
-        if saved is None:
-            raise CLIError(f"resume: no checkpoint in {os.fspath(run_dir / CHECKPOINT_DIR)}; "
-                           "nothing to continue")
+    ckpt = run_dir / CHECKPOINT_DIR / "last.safetensors"
+    if resume_dir is not None and not ckpt.is_file():
+        console.print(f"resume: no checkpoint in {os.fspath(run_dir / CHECKPOINT_DIR)} yet; "
+                      "starting the run from the beginning with its saved configuration",
+                      markup=False, highlight=False)
+    elif resume_dir is not None:
+        from .train import load_checkpoint
+
+        saved = int(load_checkpoint(ckpt)["epoch"])  # a damaged file: an error naming it
         if cfg.epochs < saved:
             raise CLIError(f"resume: {os.fspath(run_dir)} has already trained {saved} epochs; "
                            f"--epochs must be at least that (got {cfg.epochs})")
         start_epoch = saved
     from .config import write_config
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_config(cfg, run_dir / CONFIG_FILE)
-    _write_json(run_dir / PREPROCESSING_FILE, _preprocessing(data, cfg))
+    # a resume keeps the run's own files: it writes the preprocessing only when an early
+    # kill left none, and the configuration only once --epochs changed it and training
+    # under it succeeded (a failed resume leaves them as they were); all writes are atomic
+    if not resuming:
+        write_config(cfg, run_dir / CONFIG_FILE)
+    if saved_pre is None:
+        _write_json(pre_path, _preprocessing(data, cfg))
 
     summary = format_summary(model_summary(model, data.train[0].shape[1:]))
     callbacks: list[Any] = [GradientMonitor(warn=False)]
@@ -815,7 +933,6 @@ def run_training(
         console.print(summary, markup=False, highlight=False)
     progress = ProgressCallback(console, file=log, echo=show_progress is not False)
     callbacks.append(progress)
-    t0 = time.perf_counter()
     try:
         history = fit(
             model, loss, optimizer, data.train, data.dev, epochs=cfg.epochs,
@@ -832,7 +949,8 @@ def run_training(
         log.write(f"failed: {_one_line(e)}\n")
         log.close()
         raise
-    seconds = time.perf_counter() - t0
+    # the epochs' own times from the history, so every segment of a resumed run counts
+    seconds = float(sum(history.column("time")))
     best_epoch = early.best_epoch if early is not None else None
     results = _evaluate_parts(model, loss, data)
     quality = _split_quality(model, data.task,
@@ -858,6 +976,8 @@ def run_training(
     }
     if quality["per_class"]:
         metrics["per_class"] = quality["per_class"]
+    if resuming and read_run_config(run_dir) != cfg:
+        write_config(cfg, run_dir / CONFIG_FILE)
     # the preprocessing travels inside the model file too, so the file predicts on its own
     cr.save(model, run_dir / MODEL_FILE, metadata={"preprocessing": _preprocessing(data, cfg)})
     history.to_csv(run_dir / HISTORY_FILE)
@@ -957,7 +1077,7 @@ def load_run(path: str | os.PathLike, *, need_config: bool = True) -> RunArtifac
     model = _load_model(model_file)
     pre_path = folder / PREPROCESSING_FILE
     if pre_path.is_file():
-        preprocessing = json.loads(pre_path.read_text(encoding="utf-8"))
+        preprocessing = _read_json_object(pre_path)
     else:
         preprocessing = _embedded_preprocessing(model_file)
     cfg = RunConfig()
@@ -968,7 +1088,7 @@ def load_run(path: str | os.PathLike, *, need_config: bool = True) -> RunArtifac
         raise CLIError(f"{os.fspath(folder)} has no {CONFIG_FILE}")
     metrics = {}
     if (folder / METRICS_FILE).is_file():
-        metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
+        metrics = _read_json_object(folder / METRICS_FILE)
     return RunArtifacts(run_dir=folder, config=cfg, model=model, preprocessing=preprocessing,
                         metrics=metrics)
 
@@ -1114,7 +1234,7 @@ def train(
     Without options: the embedded default, a standardised MLP (256 ReLU units, dropout 0.2,
     L2 10⁻³, Adam) on the digits set with early stopping; prints the test accuracy.
     """
-    from .config import RunConfig, load_config, read_config_file
+    from .config import load_config
 
     overrides = dict(
         data=data, target=target, task=task, standardize=standardize, hidden=hidden,
@@ -1134,12 +1254,8 @@ def train(
             extra = sorted(set(given) - {"epochs"}) or ["config"]
             raise CLIError(f"resume: the settings come from the run folder; only --epochs may "
                            f"change (got {', '.join('--' + k.replace('_', '-') for k in extra)})")
-        if not (resume / CONFIG_FILE).is_file():
-            raise CLIError(f"resume: {os.fspath(resume)} is not a run folder (no {CONFIG_FILE})")
-        settings = read_config_file(resume / CONFIG_FILE)
-        _check_finished(resume, int(settings.get("epochs", RunConfig().epochs)), epochs)
-        settings.update(given)
-        cfg = load_config(None, **settings)
+        _check_finished(resume, read_run_config(resume).epochs, epochs)
+        cfg = read_run_config(resume, **given)
     else:
         cfg = load_config(config, **given)
     with _blas_threads(1 if threads is None else threads):
@@ -1154,7 +1270,7 @@ def _check_finished(run: Path, planned: int, epochs: int | None) -> None:
     metrics_path = run / METRICS_FILE
     if not metrics_path.is_file():
         return  # interrupted: there is something to continue
-    m = json.loads(metrics_path.read_text(encoding="utf-8"))
+    m = _read_json_object(metrics_path)
     done = int(m.get("epochs_run", planned))
     if m.get("stopped_epoch"):
         raise CLIError(f"resume: {os.fspath(run)} is finished: early stopping ended it at "
@@ -1616,7 +1732,7 @@ def diagnose(
     metrics_path = folder / METRICS_FILE
     if not metrics_path.is_file():
         raise CLIError(f"{os.fspath(folder)} is not a finished run folder (no {METRICS_FILE})")
-    m = json.loads(metrics_path.read_text(encoding="utf-8"))
+    m = _read_json_object(metrics_path)
     if m.get("task") == "classification":
         tr, dv = 1 - m["train"]["accuracy"], 1 - m["dev"]["accuracy"]
         what = "error rate (1 − accuracy)"

@@ -439,18 +439,21 @@ def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> RunC
 
 
 def write_config(config: RunConfig, path: str | os.PathLike) -> Path:
-    """Write the resolved configuration as TOML (JSON when ``path`` ends in ``.json``)."""
+    """Write the resolved configuration as TOML (JSON when ``path`` ends in ``.json``),
+    atomically (a kill leaves the old file or the new one, never a torn one)."""
+    from .train.checkpoint import atomic_write_text
+
     p = Path(path)
     data = config.to_dict()
     if p.suffix.lower() == ".json":
-        p.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(p, json.dumps(data, indent=2) + "\n")
         return p
     try:
         import tomli_w
     except ImportError:  # pragma: no cover - tomli-w is part of chainrule[all]
         p = p.with_suffix(".json")
-        p.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(p, json.dumps(data, indent=2) + "\n")
         return p
     header = "# chainrule run configuration (resolved); rerun with: chainrule train --config\n"
-    p.write_text(header + tomli_w.dumps(data), encoding="utf-8")
+    atomic_write_text(p, header + tomli_w.dumps(data))
     return p

@@ -28,6 +28,15 @@ Safety and robustness:
   the old file or the new one, never half of one.
 - A truncated, corrupted or foreign file raises ``ValueError`` naming the file and what is
   wrong; a missing file raises ``FileNotFoundError`` naming it.
+- Every file chainrule writes carries the SHA-256 of its tensor bytes in its metadata
+  (``sha256``); loading recomputes it, so a flipped byte is a clear corruption error instead
+  of silently different weights. Files of other tools, without the key, load as before.
+- Sizes and nesting declared in a file are checked against the tensors actually present
+  before anything is built: a small file declaring huge layers, a deeply nested
+  architecture or tensors of an unsupported dtype (BF16, F8) is a ``ValueError`` naming
+  the file, found in milliseconds.
+- Files are byte-reproducible (tensors and metadata in sorted order), and a new file gets
+  mode ``0o644`` (an existing file keeps its mode), like checkpoints.
 
 :func:`save_state_dict` / :func:`load_state_dict_file` are the general building blocks:
 ``{name: ndarray}`` plus a JSON-able metadata dict (training checkpoints use them).
@@ -36,10 +45,11 @@ Safety and robustness:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
 import os
 import struct
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,9 +72,19 @@ _KEY_VERSION = "chainrule_version"
 _KEY_METADATA = "metadata"
 _KEY_ARCH = "architecture"
 _KEY_ORDER = "keys"
+_KEY_SHA256 = "sha256"
 _MODULE_TAG = "__module__"
-_DTYPES = {"F16", "F32", "F64", "BF16", "I8", "I16", "I32", "I64", "U8", "U16", "U32",
-           "U64", "BOOL", "F8_E4M3", "F8_E5M2"}
+# safetensors dtype name <-> NumPy dtype (little-endian, as the format requires)
+_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4",
+           "I64": "<i8", "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
+_UNSUPPORTED_DTYPES = {"BF16", "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "C64",
+                       "F4", "F6_E2M3", "F6_E3M2", "F8_E8M0"}
+_NAME_OF_DTYPE = {np.dtype(v): k for k, v in _DTYPES.items()}
+MAX_DEPTH = 200
+"""The deepest nesting of JSON (architecture, metadata, checkpoint state) a file may hold."""
+BUILD_BUDGET_FACTOR = 16
+"""An architecture may declare at most this many times the elements its file holds (plus
+2**20) before anything is built (see :func:`check_architecture`)."""
 
 
 def _version() -> str:
@@ -84,33 +104,6 @@ def _safetensors_numpy() -> Any:
 
 
 # ------------------------------------------------------------------------------- writing
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory + os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # persist the rename itself (POSIX; best effort)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def _arrays(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -171,16 +164,76 @@ def save_state_dict(
     _write(state, path, metadata, None)
 
 
+def _atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (``chainrule.train.checkpoint``'s one atomic
+    write: temporary file, fsync, ``os.replace``); a clear error if the directory is
+    missing."""
+    from .train.checkpoint import atomic_write_bytes
+
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
+    atomic_write_bytes(path, data)
+
+
 def _write(state: Mapping[str, Any], path: Any, metadata: Any, arch: Any) -> None:
     path = os.fspath(path)
     arrays = _arrays(state)
     header = {_KEY_FORMAT: FORMAT, _KEY_VERSION: _version(),
               _KEY_METADATA: _json(metadata, "metadata"),
-              _KEY_ORDER: json.dumps(list(arrays))}  # safetensors itself sorts the tensors
+              _KEY_ORDER: json.dumps(list(arrays))}  # the file itself sorts the tensors
     if arch is not None:
         header[_KEY_ARCH] = _json(arch, "architecture")
-    data = _safetensors_numpy().save(arrays, metadata=header)
-    _atomic_write(path, data)
+    _atomic_write(path, serialize(arrays, header))
+
+
+def _tensor_digest(data: bytes | memoryview, start: int, header: Mapping[str, Any]) -> str:
+    """SHA-256 over the tensors' bytes, taken in the order of their sorted names."""
+    h = hashlib.sha256()
+    for name in sorted(k for k in header if k != "__metadata__"):
+        begin, end = header[name]["data_offsets"]
+        h.update(data[start + begin:start + end])
+    return h.hexdigest()
+
+
+def serialize(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> bytes:
+    """The bytes of a safetensors file holding ``arrays`` and string ``metadata``.
+
+    Deterministic: tensors in the data section and keys of the header are in sorted order,
+    so the same arrays and metadata give the same bytes in every process. The SHA-256 of
+    the tensor bytes is added to the metadata as ``sha256`` (checked by every reader here).
+
+    Example:
+        >>> import numpy as np
+        >>> a = serialize({"b": np.ones(2, np.float32), "a": np.zeros(1)}, {"k": "v"})
+        >>> a == serialize({"a": np.zeros(1), "b": np.ones(2, np.float32)}, {"k": "v"})
+        True
+    """
+    entries: dict[str, Any] = {}
+    chunks = []
+    offset = 0
+    for name in sorted(arrays):
+        arr = np.asarray(arrays[name])
+        kind = _NAME_OF_DTYPE.get(arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">"
+                                  else arr.dtype)
+        if kind is None:
+            raise ValueError(f"state[{name!r}] has dtype {arr.dtype}, which safetensors "
+                             "cannot store (use bool, integer or float arrays)")
+        raw = np.ascontiguousarray(arr, dtype=_DTYPES[kind]).tobytes()
+        entries[name] = {"dtype": kind, "shape": list(arr.shape),
+                         "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    body = b"".join(chunks)
+    meta = {str(k): str(v) for k, v in metadata.items()}
+    if _KEY_SHA256 in meta:
+        raise ValueError(f"metadata key {_KEY_SHA256!r} is reserved")
+    meta[_KEY_SHA256] = _tensor_digest(body, 0, entries)
+    header = {"__metadata__": dict(sorted(meta.items())), **entries}
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the data section starts 8-byte aligned
+    return struct.pack("<Q", len(text)) + text + body
 
 
 # ------------------------------------------------------------------------------- reading
@@ -202,6 +255,9 @@ def _check_layout(path: str, data: bytes) -> dict[str, Any]:
                          "safetensors header)")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path}: corrupted safetensors file (its header is nested too "
+                         "deeply)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         kind = "corrupted safetensors file" if looks_like_header else "not a safetensors file"
         raise ValueError(f"{path}: {kind} (its header is not valid JSON: {err})") from None
@@ -213,16 +269,32 @@ def _check_layout(path: str, data: bytes) -> dict[str, Any]:
             if not isinstance(entry, dict):
                 raise ValueError(f"{path}: corrupted safetensors file (bad __metadata__)")
             continue
+        if isinstance(entry, dict) and entry.get("dtype") in _UNSUPPORTED_DTYPES:
+            raise ValueError(f"{path}: tensor {name!r} has dtype {entry['dtype']}, which "
+                             f"chainrule does not support (supported: {', '.join(_DTYPES)})")
         if not (isinstance(entry, dict) and entry.get("dtype") in _DTYPES
                 and isinstance(entry.get("shape"), list)
+                and all(type(d) is int and d >= 0 for d in entry["shape"])
                 and isinstance(entry.get("data_offsets"), list)
-                and len(entry["data_offsets"]) == 2):
+                and len(entry["data_offsets"]) == 2
+                and all(type(o) is int for o in entry["data_offsets"])):
             raise ValueError(f"{path}: corrupted safetensors file (bad entry for tensor "
                              f"{name!r}: {entry!r:.200})")
-        end = entry["data_offsets"][1]
-        if not isinstance(end, int) or end > available:
+        begin, end = entry["data_offsets"]
+        if end > available:
             raise ValueError(f"{path}: truncated safetensors file (tensor {name!r} needs bytes "
                              f"up to {end} of the data section, which has only {available})")
+        need = math.prod(entry["shape"]) * np.dtype(_DTYPES[entry["dtype"]]).itemsize
+        if not 0 <= begin <= end or end - begin != need:
+            raise ValueError(f"{path}: corrupted safetensors file (tensor {name!r} of shape "
+                             f"{entry['shape']} needs {need} bytes, its offsets give "
+                             f"{end - begin})")
+    meta = header.get("__metadata__") or {}
+    digest = meta.get(_KEY_SHA256)
+    if digest is not None and digest != _tensor_digest(memoryview(data), 8 + n, header):
+        raise ValueError(f"{path}: corrupted file: the SHA-256 of its tensor bytes does not "
+                         "match the one recorded when it was written (the file was damaged "
+                         "after writing)")
     return header
 
 
@@ -248,11 +320,48 @@ def _read(path: Any) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
     return path, {k: np.array(arrays[k]) for k in order}, meta
 
 
-def _decode_json(path: str, meta: Mapping[str, str], key: str) -> Any:
+def json_depth(value: Any) -> int:
+    """The nesting depth of a JSON value (0 for a scalar), computed without recursion.
+
+    Example:
+        >>> json_depth({"a": [1, {"b": []}]}), json_depth(3)
+        (4, 0)
+    """
+    depth = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        depth = max(depth, level)
+        stack.extend((child, level + 1) for child in children)
+    return depth
+
+
+def loads_bounded(text: str, where: str, what: str) -> Any:
+    """``json.loads`` that refuses nesting deeper than :data:`MAX_DEPTH` with a
+    ``ValueError`` naming ``where`` (never a ``RecursionError``)."""
     try:
-        return json.loads(meta[key])
+        value = json.loads(text)
+    except RecursionError:
+        value = None
+        depth = math.inf
     except (TypeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: corrupted metadata {key!r} (not valid JSON: {err})") from None
+        raise ValueError(f"{where}: corrupted {what} (not valid JSON: {err})") from None
+    else:
+        depth = json_depth(value)
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{where}: {what} is nested more than {MAX_DEPTH} levels deep; "
+                         "refusing to read it")
+    return value
+
+
+def _decode_json(path: str, meta: Mapping[str, str], key: str) -> Any:
+    return loads_bounded(meta[key], path, f"metadata {key!r}")
 
 
 def load_state_dict_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], Any]:
@@ -347,6 +456,69 @@ def _decode(value: Any, where: str) -> Any:
     return value
 
 
+def _declared_elements(spec: Any) -> tuple[int, list[tuple[str, int]]]:
+    """Over-estimate of the elements building ``spec`` allocates: for each module, the
+    product of the positive integers of its own configuration (``in × out`` for Linear;
+    channels × kernel × … for convolutions), summed; without recursion."""
+    total = 0
+    largest: list[tuple[str, int]] = []
+    stack = [spec]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Mapping):
+            continue
+        ints: list[int] = []
+        values = [node.get("config")]
+        while values:
+            v = values.pop()
+            if isinstance(v, Mapping):
+                if set(v) == {_MODULE_TAG}:
+                    stack.append(v[_MODULE_TAG])
+                else:
+                    values.extend(v.values())
+            elif isinstance(v, list):
+                values.extend(v)
+            elif type(v) is int and v > 1:
+                ints.append(v)
+        if ints:
+            n = math.prod(ints)
+            total += n
+            largest.append((str(node.get("class")), n))
+        children = node.get("children")
+        if isinstance(children, Mapping):
+            stack.extend(children.values())
+    return total, largest
+
+
+def check_architecture(spec: Any, arrays: Mapping[str, np.ndarray], where: str) -> None:
+    """Refuse, before building anything, an architecture that declares far more than the
+    file holds.
+
+    The sizes a description declares (the product of the integers of each module's
+    configuration, an over-estimate of what its constructor allocates) may add up to at
+    most ``BUILD_BUDGET_FACTOR`` times the elements of the tensors present, plus ``2**20``.
+    A real model is far inside this bound (its weights *are* the tensors present); a file
+    of a kilobyte declaring ``Linear(10**9, 10**9)`` is refused at once instead of
+    allocating gigabytes. The nesting depth is bounded by :data:`MAX_DEPTH`.
+
+    Raises:
+        ValueError: naming ``where``, the declared and present sizes.
+    """
+    if json_depth(spec) > MAX_DEPTH:
+        raise ValueError(f"{where}: the architecture is nested more than {MAX_DEPTH} levels "
+                         "deep; refusing to build it")
+    declared, parts = _declared_elements(spec)
+    present = sum(int(a.size) for a in arrays.values())
+    budget = BUILD_BUDGET_FACTOR * present + 2**20
+    if declared > budget:
+        name, n = max(parts, key=lambda p: p[1])
+        raise ValueError(
+            f"{where}: the architecture declares about {declared:,} elements (the largest, a "
+            f"{name}, about {n:,}) but the file holds tensors of only {present:,} elements; "
+            "refusing to build it (the file is corrupted or hostile)"
+        )
+
+
 def build(spec: Mapping[str, Any], where: str = "architecture") -> Any:
     """Construct a model (with fresh weights) from :func:`architecture`'s description.
 
@@ -432,6 +604,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     arch = _decode_json(path, meta, _KEY_ARCH)
     if not isinstance(arch, dict) or "model" not in arch:
         raise ValueError(f"{path}: corrupted architecture metadata")
+    check_architecture(arch["model"], arrays, path)
     model = build(arch["model"], where=path)
     try:
         model.load_state_dict(arrays, strict=True)

@@ -20,6 +20,7 @@ The configuration (every key but ``param_grid`` is optional)::
     standardize = true             # StandardScaler fitted inside each fold
     n_jobs = -1                    # local joblib workers (-1: all cores)
     random_state = 0               # seeds the folds' shuffle and the random search
+    error_score = "nan"            # a setting whose fit fails scores NaN ("raise": stop)
 
     [estimator_params]             # fixed estimator parameters
     max_iter = 50
@@ -33,8 +34,16 @@ The configuration (every key but ``param_grid`` is optional)::
 Outputs in ``out_dir``: ``cv_results.csv`` (``cv_results_``, one row per setting, the
 ``mlp__`` prefix of the pipeline removed), ``best_model.safetensors`` (the best setting
 refitted on all the data; ``MLPClassifier.load``), ``search.json`` (best parameters and
-score, settings, timing) and, with ``standardize``, ``preprocessing.json`` (the scaler's
-``mean`` and ``scale``, to apply as ``(X − mean) / scale`` before ``predict``).
+score, failed settings, timing) and, with ``standardize``, ``preprocessing.json`` (the
+scaler's ``mean`` and ``scale``, to apply as ``(X − mean) / scale`` before ``predict``).
+Every file is written atomically.
+
+A setting whose fit fails (a learning rate that diverges) scores ``error_score`` (NaN by
+default) instead of ending the search; one warning names the failed settings, and
+``search.json`` lists them. ``scores.jsonl`` gets one line per fitted fold *as it finishes*
+(``{"params": …, "score": …, "n_test": …}``), so a search that is killed keeps what it had
+computed (on a Dask cluster the workers append to it, so they must share the output folder's
+file system, as a ``LocalCluster`` does).
 
 Register the command on the CLI's typer app with one line::
 
@@ -43,12 +52,15 @@ Register the command on the CLI's typer app with one line::
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
 import os
 import time
 import tomllib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +85,7 @@ _KEYS = {
     "standardize": True,
     "n_jobs": -1,
     "random_state": 0,
+    "error_score": "nan",
     "estimator_params": {},
     "param_grid": None,
 }
@@ -92,7 +105,7 @@ class SearchResult:
         seconds: wall time of the search (with the final refit).
         out_dir: where the files were written.
         files: the written files by role (``results``, ``model``, ``summary``,
-            ``preprocessing``).
+            ``preprocessing``, ``scores``).
         mean_test_scores: ``cv_results_["mean_test_score"]`` in the order of the CSV rows.
     """
 
@@ -150,6 +163,13 @@ def load_search_config(config_path: str | os.PathLike) -> dict[str, Any]:
             raise ValueError(f"{path}: {key} must be true or false, got {cfg[key]!r}")
     if cfg["scoring"] is not None and not isinstance(cfg["scoring"], str):
         raise ValueError(f"{path}: scoring must be a scorer name, got {cfg['scoring']!r}")
+    error_score = cfg["error_score"]
+    if error_score == "nan":
+        cfg["error_score"] = math.nan
+    elif error_score != "raise" and (isinstance(error_score, bool)
+                                     or not isinstance(error_score, (int, float))):
+        raise ValueError(f"{path}: error_score must be \"nan\", \"raise\" or a number, got "
+                         f"{error_score!r}")
     cfg["_dir"] = path.parent
     cfg["_name"] = path.stem
     return cfg
@@ -283,16 +303,46 @@ def _strip(name: str) -> str:
 
 def write_cv_results(cv_results: dict[str, Any], path: Path) -> None:
     """Write ``cv_results_`` as CSV: one row per setting, one column per key."""
+    from .train.checkpoint import atomic_write_text
+
     keys = list(cv_results)
     n = len(cv_results["params"])
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow([_strip(k) for k in keys])
-        for i in range(n):
-            writer.writerow([_cell(cv_results[k][i]) for k in keys])
+    fh = io.StringIO(newline="")
+    writer = csv.writer(fh)
+    writer.writerow([_strip(k) for k in keys])
+    for i in range(n):
+        writer.writerow([_cell(cv_results[k][i]) for k in keys])
+    atomic_write_text(path, fh.getvalue())
 
 
 # ------------------------------------------------------------------------------ search
+
+
+class _RecordingScorer:
+    """A scorer that appends each score to a JSON-lines file as soon as it is computed
+    (``O_APPEND`` writes of one line: lines of concurrent workers never interleave)."""
+
+    def __init__(self, scorer: Any, path: str, names: list[str]) -> None:
+        self.scorer = scorer
+        self.path = path
+        self.names = names
+
+    def __call__(self, estimator: Any, X: Any, y: Any) -> float:
+        score = self.scorer(estimator, X, y)
+        params = estimator.get_params()
+        line = json.dumps({"params": _plain({n: params[_PREFIX + n] for n in self.names}),
+                           "score": _cell(float(score)), "n_test": len(y)})
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
+        return score
+
+
+def _failed_settings(cv_results: dict[str, Any]) -> list[dict[str, Any]]:
+    scores = np.asarray(cv_results["mean_test_score"], dtype=float)
+    return [_plain(p) for p, s in zip(cv_results["params"], scores) if math.isnan(s)]
 
 
 def run_search(
@@ -328,9 +378,12 @@ def run_search(
         ...     'random_state = 0\\n[param_grid]\\nhidden_layer_sizes = [[4], [16]]\\n')
         >>> result = run_search(folder / "s.toml", out_dir=folder / "out")
         >>> result.n_candidates, sorted(p.name for p in result.files.values())
-        (2, ['best_model.safetensors', 'cv_results.csv', 'preprocessing.json', 'search.json'])
+        ... # doctest: +NORMALIZE_WHITESPACE
+        (2, ['best_model.safetensors', 'cv_results.csv', 'preprocessing.json',
+             'scores.jsonl', 'search.json'])
     """
     import joblib
+    from sklearn.exceptions import FitFailedWarning
     from sklearn.model_selection import (
         GridSearchCV,
         KFold,
@@ -339,6 +392,8 @@ def run_search(
     )
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
+
+    from .train.checkpoint import atomic_write_json
 
     say = progress or (lambda message: None)
     cfg = load_search_config(config_path)
@@ -357,51 +412,70 @@ def run_search(
         shuffle=cfg["cv_shuffle"],
         random_state=cfg["random_state"] if cfg["cv_shuffle"] else None,
     )
+    from sklearn.metrics import check_scoring
+
+    out = Path(out_dir) if out_dir is not None else Path("runs") / f"search-{cfg['_name']}"
+    out.mkdir(parents=True, exist_ok=True)
+    scores_file = out / "scores.jsonl"
+    with contextlib.suppress(FileNotFoundError):
+        scores_file.unlink()  # this search's scores only
+    scorer = _RecordingScorer(check_scoring(pipeline, scoring=cfg["scoring"]),
+                              os.fspath(scores_file.resolve()),
+                              [k.removeprefix(_PREFIX) for k in space])
     jobs = cfg["n_jobs"] if n_jobs is None else n_jobs
-    common = {"scoring": cfg["scoring"], "cv": cv, "n_jobs": jobs, "refit": True,
-              "error_score": "raise"}
+    common = {"scoring": scorer, "cv": cv, "n_jobs": jobs, "refit": True,
+              "error_score": cfg["error_score"]}
     if cfg["search"] == "grid":
         search = GridSearchCV(pipeline, space, **common)
     else:
         search = RandomizedSearchCV(
             pipeline, space, n_iter=cfg["n_iter"], random_state=cfg["random_state"], **common
         )
-    out = Path(out_dir) if out_dir is not None else Path("runs") / f"search-{cfg['_name']}"
-    out.mkdir(parents=True, exist_ok=True)
 
     say(f"{type(search).__name__} of {type(estimator).__name__} on {ds.name} "
         f"({ds.n_samples} samples), {cfg['cv']}-fold CV")
     start = time.perf_counter()
-    if scheduler:
-        from dask.distributed import Client
+    with warnings.catch_warnings():
+        # sklearn's own warnings about failed fits are replaced by one naming the settings
+        warnings.filterwarnings("ignore", category=FitFailedWarning)
+        warnings.filterwarnings("ignore", message=".*test scores are non-finite")
+        if scheduler:
+            from dask.distributed import Client
 
-        backend = f"dask ({scheduler})"
-        say(f"connecting to the Dask scheduler at {scheduler}")
-        with Client(scheduler, timeout="30s", set_as_default=False) as client:
-            with joblib.parallel_backend("dask", client=client):
-                search.fit(X, y)
-    else:
-        backend = f"joblib (n_jobs={jobs})"
-        search.fit(X, y)
+            backend = f"dask ({scheduler})"
+            say(f"connecting to the Dask scheduler at {scheduler}")
+            with Client(scheduler, timeout="30s", set_as_default=False) as client:
+                with joblib.parallel_backend("dask", client=client):
+                    search.fit(X, y)
+        else:
+            backend = f"joblib (n_jobs={jobs})"
+            search.fit(X, y)
     seconds = time.perf_counter() - start
+    failed = _failed_settings(search.cv_results_)
+    if failed:
+        message = (f"{len(failed)} of {len(search.cv_results_['params'])} settings failed to "
+                   f"fit in at least one fold and score {cfg['error_score']}: "
+                   f"{json.dumps(failed)}")
+        warnings.warn(message, FitFailedWarning, stacklevel=2)
+        say(message)
 
     files = {"results": out / "cv_results.csv", "model": out / "best_model.safetensors",
-             "summary": out / "search.json"}
+             "summary": out / "search.json", "scores": scores_file}
     write_cv_results(search.cv_results_, files["results"])
     best = search.best_estimator_
     best.named_steps["mlp"].save(files["model"])
     if cfg["standardize"]:
         scaler = best.named_steps["scale"]
         files["preprocessing"] = out / "preprocessing.json"
-        files["preprocessing"].write_text(json.dumps({
+        atomic_write_json(files["preprocessing"], {
             "standardize": True,
             "mean": scaler.mean_.tolist(),
             "scale": scaler.scale_.tolist(),
             "feature_names": list(ds.feature_names),
-        }, indent=2) + "\n", encoding="utf-8")
+        })
     scoring = cfg["scoring"] or "score"
     best_params = _plain(search.best_params_)
-    files["summary"].write_text(json.dumps({
+    atomic_write_json(files["summary"], {
         "estimator": type(estimator).__name__,
         "dataset": ds.name,
         "search": cfg["search"],
@@ -410,9 +484,10 @@ def run_search(
         "best_score": float(search.best_score_),
         "best_params": best_params,
         "n_candidates": len(search.cv_results_["params"]),
+        "failed_settings": failed,
         "backend": backend,
         "seconds": round(seconds, 3),
-    }, indent=2) + "\n", encoding="utf-8")
+    })
     return SearchResult(
         best_params=best_params,
         best_score=float(search.best_score_),

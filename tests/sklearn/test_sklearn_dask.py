@@ -7,6 +7,7 @@ at the end of the module.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import time
 import warnings
@@ -132,3 +133,40 @@ def test_search_command_through_the_scheduler(cluster, tmp_path):
     np.testing.assert_array_equal(remote_scores, local.mean_test_scores)
     assert len(remote_scores) == 4
     assert (tmp_path / "dask" / "best_model.safetensors").is_file()
+
+
+def test_a_worker_killed_in_the_middle_of_a_search_does_not_change_the_result(cluster,
+                                                                             tmp_path):
+    import os
+    import signal
+    import threading
+
+    config = tmp_path / "search.toml"
+    config.write_text(CONFIG)
+    local = run_search(config, out_dir=tmp_path / "local", n_jobs=1)
+    with distributed.Client(cluster) as client:
+        victim = next(iter(client.run(os.getpid).values()))  # one worker process
+    scores = tmp_path / "dask" / "scores.jsonl"
+    killed: list[float] = []
+
+    def kill_after_the_first_score() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if scores.exists() and scores.read_text().count("\n") >= 1:
+                os.kill(victim, signal.SIGKILL)
+                killed.append(time.monotonic())
+                return
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_after_the_first_score)
+    killer.start()
+    remote = run_search(config, scheduler=cluster.scheduler_address, out_dir=tmp_path / "dask")
+    finished = time.monotonic()
+    killer.join()
+    assert killed and killed[0] < finished  # the worker died while the search ran
+    np.testing.assert_array_equal(remote.mean_test_scores, local.mean_test_scores)
+    assert remote.best_params == local.best_params
+    # the rescheduled folds were recorded too: every setting has its lines
+    settings = {json.dumps(r["params"], sort_keys=True)
+                for r in map(json.loads, scores.read_text().splitlines())}
+    assert len(settings) == 4

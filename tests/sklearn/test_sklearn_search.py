@@ -161,3 +161,38 @@ def test_search_command_locally_and_its_errors(tmp_path):
     assert "error: param_grid: 'x' is not a parameter" in bad.output
     missing = runner.invoke(cli_app(), ["search", str(tmp_path / "missing.toml")])
     assert missing.exit_code == 2 and "no such configuration file" in missing.output
+
+
+def test_a_failing_setting_scores_nan_with_one_warning_and_the_rest_is_kept(tmp_path):
+    import warnings
+
+    from sklearn.exceptions import FitFailedWarning
+
+    config = write(tmp_path, BASE + "[param_grid]\nlearning_rate_init = [0.02, 1e30]\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_search(config, out_dir=tmp_path / "out")
+    failures = [w for w in caught if issubclass(w.category, FitFailedWarning)]
+    assert len(failures) == 1
+    assert '[{"learning_rate_init": 1e+30}]' in str(failures[0].message)
+    assert "1 of 2 settings failed" in str(failures[0].message)
+    assert result.best_params == {"learning_rate_init": 0.02}
+    assert np.isnan(result.mean_test_scores[1]) and result.mean_test_scores[0] > 0.8
+    summary = json.loads(result.files["summary"].read_text())
+    assert summary["failed_settings"] == [{"learning_rate_init": 1e30}]
+    # each fitted fold was appended as it finished: the 3 folds of the setting that fitted
+    lines = [json.loads(line) for line in result.files["scores"].read_text().splitlines()]
+    assert [line["params"] for line in lines] == [{"learning_rate_init": 0.02}] * 3
+    assert sum(line["n_test"] for line in lines) == 150
+    assert np.mean([line["score"] for line in lines]) == pytest.approx(result.best_score)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_error_score_raise_stops_at_the_first_failure(tmp_path):
+    config = write(tmp_path, 'error_score = "raise"\n' + BASE
+                   + "[param_grid]\nlearning_rate_init = [1e30]\n")
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        run_search(config, out_dir=tmp_path / "out")
+    bad = write(tmp_path, 'error_score = "zero"\n' + BASE + "[param_grid]\nalpha = [0.1]\n")
+    with pytest.raises(ValueError, match=r"error_score must be \"nan\", \"raise\" or a number"):
+        load_search_config(bad)

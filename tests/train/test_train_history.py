@@ -112,7 +112,7 @@ def test_load_checkpoint_errors_name_the_file(tmp_path):
         load_checkpoint(tmp_path / "missing.safetensors")
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a safetensors file")
-    with pytest.raises(ValueError, match=r"bad\.safetensors.*not a readable safetensors"):
+    with pytest.raises(ValueError, match=r"bad\.safetensors.*not a safetensors file"):
         load_checkpoint(bad)
     from safetensors.numpy import save_file
 

@@ -143,6 +143,26 @@ def check_finite(
     raise ValueError(f"{name} contains {what} at row {where[0]}, {column}{rest}")
 
 
+def check_cast_finite(
+    X: np.ndarray, name: str = "X", feature_names: Sequence[str] | None = None
+) -> np.ndarray:
+    """Check an array *after* its cast to a model's float dtype: a finite value that became
+    ±inf overflowed the dtype (``1e39`` in float32); the error names its row and column.
+
+    >>> X = np.array([[1.0, np.inf]], dtype=np.float32)  # 1e39 after a cast to float32
+    >>> check_cast_finite(X, feature_names=["a", "b"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: X contains inf at row 0, column 1 ('b'): a finite value overflowed float32 ...
+    """
+    try:
+        return check_finite(X, name, feature_names)
+    except ValueError as e:
+        big = np.finfo(X.dtype).max if X.dtype.kind == "f" else None
+        raise ValueError(f"{e}: a finite value overflowed {X.dtype} (largest {big:.4g}); "
+                         "rescale the column or use a float64 model") from None
+
+
 def check_labels(y: Any, classes: Any, name: str = "y") -> np.ndarray:
     """Check that every label in ``y`` is one of ``classes``; return ``y`` as an ndarray.
 

@@ -16,6 +16,7 @@ Loading runs no code from the file: the class is chosen among the two estimators
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -135,6 +136,25 @@ def _classes(spec: dict[str, Any]) -> np.ndarray:
     return np.asarray(spec["values"], dtype=dtype)
 
 
+def _check_declared_sizes(path: Any, params: dict[str, Any], fitted: dict[str, Any],
+                          arrays: dict[str, np.ndarray]) -> None:
+    """Refuse, before building the network, sizes that the tensors present cannot hold:
+    the weight matrices of ``[n_features_in_, *hidden_layer_sizes, n_outputs_]`` must be
+    among the file's ``model.*`` tensors."""
+    hidden = params.get("hidden_layer_sizes", ())
+    hidden = [hidden] if isinstance(hidden, int) else hidden
+    sizes = [fitted.get("n_features_in_"), *(hidden or ()), fitted.get("n_outputs_")]
+    if not all(type(n) is int and n >= 1 for n in sizes):
+        raise ValueError(f"{path}: corrupted estimator file (layer sizes {sizes!r:.200} are not "
+                         "positive ints)")
+    declared = sum(a * b for a, b in itertools.pairwise(sizes))
+    present = sum(int(v.size) for k, v in arrays.items() if k.startswith("model."))
+    if declared > present:
+        raise ValueError(
+            f"{path}: corrupted estimator file: its layer sizes {sizes} need {declared:,} "
+            f"weights but the file holds only {present:,} network values; refusing to build it")
+
+
 def load_estimator(path: Any, expected: type | None = None) -> Any:
     """Read an estimator written by :func:`save_estimator`; check its class if ``expected``."""
     from ._mlp import MLPClassifier, MLPRegressor
@@ -157,11 +177,17 @@ def load_estimator(path: Any, expected: type | None = None) -> Any:
     cls = classes[name]
     if expected is not None and cls is not expected:
         raise ValueError(f"{path} holds a {name}, not a {expected.__name__}")
+    if not isinstance(meta.get("params"), dict) or not isinstance(meta.get("fitted"), dict):
+        raise ValueError(f"{path}: corrupted estimator file (no 'params' or 'fitted' table)")
     params = _decode(meta["params"])
     if isinstance(params.get("hidden_layer_sizes"), list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    est = cls(**params)
     fitted = _decode(meta["fitted"])
+    _check_declared_sizes(path, params, fitted, arrays)
+    try:
+        est = cls(**params)
+    except TypeError as err:
+        raise ValueError(f"{path}: corrupted estimator parameters ({err})") from None
     est.n_features_in_ = int(fitted["n_features_in_"])
     if "feature_names_in_" in fitted:
         names = np.empty(len(fitted["feature_names_in_"]), dtype=object)

@@ -22,8 +22,6 @@ where the interrupted one stopped.
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import math
 import numbers
 import os
@@ -32,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checkpoint import save_checkpoint
+from .checkpoint import lock_folder, remove_stale_temporaries, save_checkpoint
 from .metrics import _check_mode
 from .step import _is_plateau, step_schedule
 
@@ -211,12 +209,24 @@ class EarlyStopping(Callback):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
-        self.best_score = state["best_score"]
+        """Restore :meth:`state_dict` (checked first: nothing changes on a bad state)."""
+        best_score, best_state = state["best_score"], state["best_state"]
+        if best_score is not None and (
+                isinstance(best_score, bool) or not isinstance(best_score, numbers.Real)):
+            raise ValueError(f"best_score must be a number or None, got {best_score!r:.80}")
+        for key in ("best_epoch", "stopped_epoch", "wait"):
+            v = state[key]
+            if (v is not None or key == "wait") and (
+                    isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0):
+                raise ValueError(f"{key} must be an int >= 0, got {v!r:.80}")
+        if best_state is not None and not (isinstance(best_state, dict) and all(
+                isinstance(v, np.ndarray) for v in best_state.values())):
+            raise ValueError("best_state must be None or a dict of arrays")
+        self.best_score = best_score
         self.best_epoch = state["best_epoch"]
         self.wait = int(state["wait"])
         self.stopped_epoch = state["stopped_epoch"]
-        self.best_state = state["best_state"]
+        self.best_state = best_state
 
     def __repr__(self) -> str:
         return (
@@ -403,6 +413,13 @@ class ModelCheckpoint(Callback):
     ``fit(checkpoint_dir=d)`` adds ``ModelCheckpoint(d)`` when no ModelCheckpoint is given;
     ``fit(..., resume=True)`` restarts from ``last.safetensors``.
 
+    Only finite states are saved: when the weights, the optimiser's state or the epoch's
+    losses hold NaN or inf, nothing is written and training stops with a
+    :class:`~chainrule.train.NonFiniteLossError` naming the epoch of the last checkpoint
+    (read back and checked). While training, the directory is locked
+    (:func:`~chainrule.train.checkpoint.lock_folder`): a second process training into it is
+    refused with an error naming the first one's pid.
+
     Args:
         dirpath: directory (created if missing).
         every: save every ``every`` epochs (int ≥ 1, default 1).
@@ -437,6 +454,7 @@ class ModelCheckpoint(Callback):
         self.mode = _check_mode(mode, monitor) if monitor is not None else None
         self.best_score: float | None = None
         self.last_saved_epoch: int | None = None
+        self._lock: Any = None
 
     @property
     def last_path(self) -> str:
@@ -449,17 +467,54 @@ class ModelCheckpoint(Callback):
         return os.path.join(self.dirpath, self.BEST)
 
     def on_train_begin(self, trainer: Trainer) -> None:
-        """Create the directory; remove temporary files left by an interrupted write."""
+        """Lock the directory (created if missing); remove the temporary files that
+        interrupted writes of this process or of dead ones left."""
         if self.monitor is not None:
             _check_monitor(trainer, self.monitor, "ModelCheckpoint")
-        os.makedirs(self.dirpath, exist_ok=True)
-        for name in (self.LAST, self.BEST):
-            for tmp in glob.glob(os.path.join(glob.escape(self.dirpath), f".{name}.*.tmp")):
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        if self._lock is None:
+            self._lock = lock_folder(self.dirpath)
+        remove_stale_temporaries(self.dirpath, [self.LAST, self.BEST])
+
+    def _nonfinite(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> str | None:
+        """What is not finite at the end of ``epoch`` (None when everything is)."""
+        for key in ("train_loss", "dev_loss"):
+            value = logs.get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"the {key.replace('_', ' ')} is {value}"
+        for name, p in trainer.model.state_dict().items():
+            if p.dtype.kind in "fc" and not np.isfinite(p).all():
+                return f"the weights {name!r} hold NaN or inf"
+        opt_state = getattr(trainer.optimizer, "state", {})
+        for buffers in opt_state.values():
+            for name, value in buffers.items():
+                arr = np.asarray(value)
+                if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+                    return f"the optimizer's {name!r} holds NaN or inf"
+        return None
+
+    def _refuse_nonfinite(self, epoch: int, what: str) -> None:
+        from .checkpoint import load_checkpoint
+        from .loop import NonFiniteLossError
+
+        where = (f"after epoch {epoch} {what}; try a smaller learning rate, gradient clipping "
+                 "or standardised inputs. Nothing was saved for this epoch")
+        if os.path.exists(self.last_path):
+            try:
+                saved = load_checkpoint(self.last_path)
+                good = all(np.isfinite(a).all() for a in saved["model"].values()
+                           if a.dtype.kind in "fc")
+                saved_epoch = saved["epoch"]
+            except (ValueError, KeyError, TypeError):
+                good, saved_epoch = False, None
+            if good:
+                raise NonFiniteLossError(
+                    f"{where}; the last checkpoint ({self.last_path!r}, epoch {saved_epoch}) "
+                    "holds finite weights (checked)")
+        raise NonFiniteLossError(f"{where}; no finite checkpoint has been written yet")
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
-        """Save ``last`` every ``every`` epochs and at the end; ``best`` on improvement."""
+        """Save ``last`` every ``every`` epochs and at the end; ``best`` on improvement;
+        refuse a state that is not finite."""
         improved = False
         if self.monitor is not None:
             value = _monitored(logs, self.monitor, "ModelCheckpoint")
@@ -467,16 +522,32 @@ class ModelCheckpoint(Callback):
                 self.best_score is None
                 or (value < self.best_score if self.mode == "min" else value > self.best_score)
             ):
-                self.best_score = value
                 improved = True
         final = trainer.stop_training or epoch >= trainer.epochs
         if epoch % self.every == 0 or final or improved:
-            self.last_saved_epoch = epoch
+            what = self._nonfinite(trainer, epoch, logs)
+            if what is not None:
+                self._refuse_nonfinite(epoch, what)
+            if improved:
+                self.best_score = value
+            write_last = epoch % self.every == 0 or final
+            if write_last:
+                self.last_saved_epoch = epoch
             state = trainer.state_dict()
-            if epoch % self.every == 0 or final:
+            if write_last:
                 save_checkpoint(self.last_path, state)
             if improved:
                 save_checkpoint(self.best_path, state)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """Release the directory's lock."""
+        self.release()
+
+    def release(self) -> None:
+        """Release the directory's lock (also done at the end of training)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def state_dict(self) -> dict[str, Any]:
         """The best monitored value and the last saved epoch."""
@@ -484,8 +555,13 @@ class ModelCheckpoint(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
-        self.best_score = state.get("best_score")
-        self.last_saved_epoch = state.get("last_saved_epoch")
+        best, last = state.get("best_score"), state.get("last_saved_epoch")
+        if best is not None and (isinstance(best, bool) or not isinstance(best, numbers.Real)):
+            raise ValueError(f"best_score must be a number or None, got {best!r:.80}")
+        if last is not None and (isinstance(last, bool) or not isinstance(last, numbers.Integral)):
+            raise ValueError(f"last_saved_epoch must be an int or None, got {last!r:.80}")
+        self.best_score = best
+        self.last_saved_epoch = last
 
     def __repr__(self) -> str:
         return f"ModelCheckpoint({self.dirpath!r}, every={self.every}, monitor={self.monitor!r})"

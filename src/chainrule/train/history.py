@@ -15,6 +15,7 @@ CSV, and :meth:`History.best_epoch` finds the best epoch by any column.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .checkpoint import atomic_write_text
 from .metrics import _check_mode
 
 __all__ = ["History"]
@@ -170,13 +172,14 @@ class History:
             for k in g:
                 layers.setdefault(k, None)
         header = columns + [_GRAD_PREFIX + k for k in layers]
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            for i, r in enumerate(self.records):
-                g = self.grad_norms[i] if i < len(self.grad_norms) else {}
-                row = [_cell(r.get(k)) for k in columns] + [_cell(g.get(k)) for k in layers]
-                w.writerow(row)
+        f = io.StringIO(newline="")
+        w = csv.writer(f)
+        w.writerow(header)
+        for i, r in enumerate(self.records):
+            g = self.grad_norms[i] if i < len(self.grad_norms) else {}
+            row = [_cell(r.get(k)) for k in columns] + [_cell(g.get(k)) for k in layers]
+            w.writerow(row)
+        atomic_write_text(path, f.getvalue())  # a kill leaves the old table or the new one
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike) -> History:

@@ -34,7 +34,7 @@ from .._checks import check_int, check_nonneg
 from ..autodiff import no_grad
 from ..tensor import Tensor
 from .callbacks import Callback, LRSchedulerCallback, ModelCheckpoint
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, validate_training_state
 from .history import History
 from .metrics import Metric, get_metric
 from .progress import ProgressBar as _ProgressBar
@@ -151,6 +151,7 @@ def _prepare(
     to the model's dtype, integer class indices to int64, other targets to the model's
     dtype."""
     from ..data import check_finite, check_lengths
+    from ..data.preprocessing import check_cast_finite
 
     if isinstance(X, Tensor):
         X = X.data
@@ -163,13 +164,21 @@ def _prepare(
     check_lengths(X, y, (f"{name} X", f"{name} y"))
     if X.shape[0] == 0:
         raise ValueError(f"{name} has no samples")
+    for arr, part in ((X, "X"), (y, "y")):
+        if arr.dtype.kind == "c":
+            raise TypeError(f"{name} {part} is complex ({arr.dtype}); the model takes real "
+                            "numbers (pass the real and imaginary parts as separate columns)")
     check_finite(X, f"{name} X", feature_names)
-    X = X.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):
+        X = X.astype(dtype, copy=False)
+    check_cast_finite(X, f"{name} X", feature_names)  # after the cast: 1e39 is inf in float32
     if y.dtype.kind in "iub" and _target_kind(loss_name) in ("index", None):
         y = y.astype(np.int64, copy=False)  # class indices (checked against the outputs later)
     else:
         check_finite(y, f"{name} y")
-        y = y.astype(dtype, copy=False)
+        with np.errstate(over="ignore"):
+            y = y.astype(dtype, copy=False)
+        check_cast_finite(y, f"{name} y")
     return X, y
 
 
@@ -612,8 +621,10 @@ class Trainer:
         """Restore :meth:`state_dict` (the model, optimiser, callbacks, generators, …).
 
         Raises:
-            TrainingError: the checkpoint does not fit this run (naming what differs).
+            TrainingError: the checkpoint does not fit this run (naming what differs);
+                nothing is changed (the whole state is validated before any of it is applied).
         """
+        validate_training_state(self, state, source)
         data = state.get("data", {})
         n_dev = None if self.dev is None else int(self.dev[0].shape[0])
         if data.get("n_train") != self.n_train or data.get("n_dev") != n_dev:
@@ -670,6 +681,13 @@ class Trainer:
 
     def run(self) -> History:
         """Train for the remaining epochs and return the history."""
+        try:
+            return self._run()
+        finally:  # however training ends, the checkpoint directory's lock is released
+            if self.checkpoint is not None:
+                self.checkpoint.release()
+
+    def _run(self) -> History:
         for cb in self.callbacks:
             cb.on_train_begin(self)
         path = self._resume_path()
