@@ -312,6 +312,8 @@ GRADCHECK_CASES = {
                     [rng.standard_normal((3, 4)), rng.standard_normal((3, 2))]),
     "cast": (lambda a: a.astype(np.float32).astype(np.float64) * 1.0,
              [rng.standard_normal(3)]),
+    "squarederror": (lambda x, y: ops.SquaredError.apply(x, y, scale=0.25),
+                     [rng.standard_normal((3, 4)), rng.standard_normal((3, 4))]),
     "linear": (lambda x, w, b: ops.Linear.apply(x, w, b),
                [rng.standard_normal((5, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)]),
     "softmaxcrossentropy": (lambda x: ops.SoftmaxCrossEntropy.apply(x, np.array([0, 2, 1, 2])),

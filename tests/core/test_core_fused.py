@@ -9,6 +9,7 @@ from tests.oracle import check_against_torch
 
 import chainrule as cr
 from chainrule import ops
+from chainrule.nn import functional as F
 
 rng = np.random.default_rng(7)
 
@@ -111,6 +112,7 @@ FLOAT32_CASES = {
     "broadcast": lambda a, b: a[:1].broadcast_to((3, 4)),
     "linear": lambda a, b: ops.Linear.apply(a, b, b[:, 0]),
     "xent": lambda a, b: ops.SoftmaxCrossEntropy.apply(a, np.array([0, 3, 1])),
+    "squared_error": lambda a, b: ops.SquaredError.apply(a, b, scale=0.5),
 }
 
 
@@ -123,3 +125,27 @@ def test_float32_stays_float32_forward_and_backward(name):
     (out * 0.5).sum().backward()
     for t in (a, b):
         assert t.grad is None or t.grad.dtype == np.float32, name
+
+
+@pytest.mark.parametrize("half", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fused_squared_error_matches_torch_to_second_order(reduction, half):
+    torch = pytest.importorskip("torch")
+    gen = np.random.default_rng(11)
+    x0, y0 = gen.standard_normal((5, 3)), gen.standard_normal((5, 3))
+    x = cr.tensor(x0, requires_grad=True)
+    y = cr.tensor(y0, requires_grad=True)
+    loss = F.mse_loss(x, y, reduction=reduction, half=half)
+    assert type(loss._ctx) is ops.SquaredError  # one node
+    (gx, gy) = cr.autograd_grad(loss, [x, y], create_graph=True)
+    (hxx,) = cr.autograd_grad(gx.sum(), [x])
+    xt = torch.tensor(x0, requires_grad=True)
+    yt = torch.tensor(y0, requires_grad=True)
+    lt = torch.nn.functional.mse_loss(xt, yt, reduction=reduction) * (0.5 if half else 1.0)
+    gxt, gyt = torch.autograd.grad(lt, [xt, yt], create_graph=True)
+    (hxxt,) = torch.autograd.grad(gxt.sum(), [xt])
+    np.testing.assert_allclose(loss.item(), lt.item(), rtol=1e-13)
+    np.testing.assert_allclose(gx.numpy(), gxt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gy.numpy(), gyt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    # the Hessian row sums: 2c for every entry (c = ½·(1/n if mean))
+    np.testing.assert_allclose(hxx.numpy(), hxxt.numpy(), rtol=1e-12)

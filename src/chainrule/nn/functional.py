@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import rng as _rng
-from ..ops import Erf, Function, Linear, SoftmaxCrossEntropy, Uniform
+from ..ops import Erf, Function, Linear, SoftmaxCrossEntropy, SquaredError, Uniform
 from ..tensor import Tensor, where
 
 __all__ = [
@@ -687,6 +687,10 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean", half: bool = Fals
     x = _t(input)
     y = _t_like(target, x)
     _same_shape(x, y, "mse_loss")
+    if reduction != "none" and x.size:
+        # fused: c·Σ(x − y)² with c = ½ (half) and 1/n (mean)
+        scale = (0.5 if half else 1.0) / (x.size if reduction == "mean" else 1)
+        return SquaredError.apply(x, y, scale=scale)
     d = x - y
     loss = d * d
     if half:
