@@ -145,10 +145,8 @@ def _run_backward(
             if ctx is None:
                 continue
             ctx.out = t.data if raw else t
-            try:
-                gs = ctx.backward(ctx, g)
-            finally:
-                ctx.out = None
+            gs = ctx.backward(ctx, g)
+            ctx.out = None
             if type(gs) is not tuple:
                 gs = (gs,)
             for p, gp in zip(ctx.parents, gs):

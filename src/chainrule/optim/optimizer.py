@@ -258,11 +258,18 @@ class Optimizer:
     def _step_group(self, group: dict[str, Any]) -> None:
         """One update of the parameters of ``group`` that have a gradient (the protocol)."""
         hp = self.hyperparameters(group)
-        for p, theta, g in self._with_grads(group):
-            state = self.state.setdefault(p, {})
+        states, update = self.state, self.update
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = _grad_array(p)
+            theta = p.data
+            state = states.get(p)
+            if state is None:
+                state = states[p] = {}
             if not state:
                 state.update(self.init_state(theta, hp))
-            self.update(theta, g, state, hp, Scratch(theta))
+            update(theta, g, state, hp, Scratch(theta))
 
     # ---------------------------------------------------------------- update protocol
     def hyperparameters(self, group: dict[str, Any]) -> Any:
