@@ -1201,26 +1201,39 @@ def error_curves(
 ) -> FigurePaths:
     """Train and dev error against a capacity knob (width, L2 strength, …).
 
+    With errors of several runs (shape (S, P): one row per seed) the curves are the means
+    over the runs and a band spans their smallest to largest value.
+
     Args:
         x: the knob's values, shape (P,).
-        train_error, dev_error: the errors, shape (P,).
+        train_error, dev_error: the errors, shape (P,) or (S, P).
         xlabel, ylabel, title: texts.
         logx, logy: logarithmic axes.
-        best: mark the knob value with the smallest dev error.
+        best: mark the knob value with the smallest (mean) dev error.
         hline: ``(y, label)`` of a dotted reference level (e.g. the irreducible error).
         xticklabels: one tick label per ``x`` (default on a log axis with integer ``x``:
             the integers themselves, instead of powers of ten).
         path: output file name.
     """
     xa = _array(x, "x", 1)
-    tr = _array(train_error, "train_error", 1)
-    dv = None if dev_error is None else _array(dev_error, "dev_error", 1)
+    runs_tr = np.atleast_2d(_array(train_error, "train_error"))
+    runs_dv = None if dev_error is None else np.atleast_2d(_array(dev_error, "dev_error"))
+    tr = runs_tr.mean(axis=0)
+    dv = None if runs_dv is None else runs_dv.mean(axis=0)
     _check_same_length(x=xa, train_error=tr, dev_error=dv)
     fig, axes = _figure()
     ax = axes[0, 0]
-    ax.plot(xa, tr, "o-", color="#0072B2", lw=1.8, label="train")
+    several = len(runs_tr) > 1
+    suffix = f" (mean of {len(runs_tr)} seeds; band: min–max)" if several else ""
+    ax.plot(xa, tr, "o-", color="#0072B2", lw=1.8, label="train" + suffix)
+    if several:
+        ax.fill_between(xa, runs_tr.min(axis=0), runs_tr.max(axis=0), color="#0072B2",
+                        alpha=0.15, lw=0)
     if dv is not None:
-        ax.plot(xa, dv, "s-", color="#D55E00", lw=1.8, label="dev")
+        ax.plot(xa, dv, "s-", color="#D55E00", lw=1.8, label="dev" + suffix)
+        if several:
+            ax.fill_between(xa, runs_dv.min(axis=0), runs_dv.max(axis=0), color="#D55E00",
+                            alpha=0.15, lw=0)
         if best:
             i = int(np.nanargmin(dv))
             shown = xticklabels[i] if xticklabels is not None else f"{xa[i]:g}"

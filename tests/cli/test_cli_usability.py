@@ -501,3 +501,23 @@ def test_rosenbrock_panels_ridge_histograms_and_training_points(tmp_path, monkey
                         path=tmp_path / "f")
     labels = [t.get_text() for t in figs[-1].axes[0].get_legend().get_texts()]
     assert "training samples (20)" in labels
+
+
+def test_error_curves_average_seeds_with_a_band(tmp_path, monkeypatch):
+    from chainrule import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_save",
+                        lambda fig, path: figs.append(fig) or plots.FigurePaths(None, None))
+    runs_tr = [[0.3, 0.1, 0.0], [0.1, 0.1, 0.0]]
+    runs_dv = [[0.4, 0.2, 0.3], [0.2, 0.2, 0.1]]
+    plots.error_curves([1, 4, 16], runs_tr, runs_dv, xlabel="h", logx=True, title="t",
+                       path=tmp_path / "w")
+    ax = figs[-1].axes[0]
+    train_line, dev_line = ax.lines[0], ax.lines[1]
+    np.testing.assert_allclose(train_line.get_ydata(), [0.2, 0.1, 0.0])  # (0.3 + 0.1)/2, …
+    np.testing.assert_allclose(dev_line.get_ydata(), [0.3, 0.2, 0.2])
+    assert len(ax.collections) == 2  # one min–max band per curve
+    assert "mean of 2 seeds" in train_line.get_label()
+    # the lowest mean dev error is at h = 4 (0.2 ties 0.2 at h = 16: the first wins)
+    assert "lowest dev error (4)" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -60,15 +60,25 @@ def run(out_dir: Path, *, quick: bool = False, seed: int = 0,
     lams = [0.0, 3e-3, 3e-2, 3e-1] if quick else [0.0, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
     wide = 32
     figures: list[Path] = []
-    progress(f"width sweep: {len(widths)} networks × {steps} full-batch Adam steps")
-    tr_w, dv_w, models = [], [], {}
-    for h in widths:
-        model = _fit(h, train, steps, 0.0, seed)
-        tr_w.append(_error(model, train))
-        dv_w.append(_error(model, dev))
-        models[h] = model
+    seeds = [seed + k for k in range(2 if quick else 3)]
+    progress(f"width sweep: {len(widths)} networks × {len(seeds)} seeds × {steps} "
+             "full-batch Adam steps")
+    runs_tr, runs_dv, models = [], [], {}
+    for s in seeds:  # each seed: its own draw of the data and of the initial weights
+        train_s, dev_s = (train, dev) if s == seed else make_data(s)
+        row_tr, row_dv = [], []
+        for h in widths:
+            model = _fit(h, train_s, steps, 0.0, s)
+            row_tr.append(_error(model, train_s))
+            row_dv.append(_error(model, dev_s))
+            if s == seed:
+                models[h] = model
+        runs_tr.append(row_tr)
+        runs_dv.append(row_dv)
+    tr_w = [float(v) for v in np.mean(runs_tr, axis=0)]
+    dv_w = [float(v) for v in np.mean(runs_dv, axis=0)]
     figures += plots.error_curves(
-        widths, tr_w, dv_w, xlabel="hidden units per layer $h$ (log scale)",
+        widths, runs_tr, runs_dv, xlabel="hidden units per layer $h$ (log scale)",
         ylabel="error rate (1 − accuracy)", logx=True,
         title=f"Error against width ({N_TRAIN} training points, noisy moons)",
         path=out_dir / "width")
@@ -88,11 +98,12 @@ def run(out_dir: Path, *, quick: bool = False, seed: int = 0,
         title=f"Error against L2 strength (width {wide})", path=out_dir / "l2")
 
     best = widths[int(np.argmin(dv_w))]
-    panels = {f"h = {widths[0]}: underfits\n(train {tr_w[0]:.0%}, dev {dv_w[0]:.0%})":
+    tr0, dv0 = runs_tr[0], runs_dv[0]  # the panels show the first seed's networks
+    panels = {f"h = {widths[0]}: underfits\n(train {tr0[0]:.0%}, dev {dv0[0]:.0%})":
               models[widths[0]]}
-    panels[f"h = {best}: lowest dev error\n(train {tr_w[widths.index(best)]:.0%}, dev "
-           f"{dv_w[widths.index(best)]:.0%})"] = models[best]
-    panels[f"h = {widths[-1]}: overfits\n(train {tr_w[-1]:.0%}, dev {dv_w[-1]:.0%})"] = \
+    panels[f"h = {best}: lowest dev error\n(train {tr0[widths.index(best)]:.0%}, dev "
+           f"{dv0[widths.index(best)]:.0%})"] = models[best]
+    panels[f"h = {widths[-1]}: overfits\n(train {tr0[-1]:.0%}, dev {dv0[-1]:.0%})"] = \
         models[widths[-1]]
     figures += plots.decision_regions(
         {k: (lambda P, m=m: predict(m, P)) for k, m in panels.items()}, train.X, train.y,
@@ -101,7 +112,7 @@ def run(out_dir: Path, *, quick: bool = False, seed: int = 0,
 
     lines = [f"Bias and variance on noisy moons (noise {NOISE}), {N_TRAIN} training and "
              f"{len(dev.y)} dev points; two tanh layers of h units, {steps} Adam steps",
-             "width h  train error  dev error"]
+             f"width h  train error  dev error   (means over {len(seeds)} seeds)"]
     lines += [f"{h:7d}  {a:11.3f}  {b:9.3f}" for h, a, b in zip(widths, tr_w, dv_w)]
     lines.append(f"L2 strength (h = {wide})  train error  dev error")
     lines += [f"{lam:20g}  {a:11.3f}  {b:9.3f}" for lam, a, b in zip(lams, tr_l, dv_l)]
