@@ -188,3 +188,26 @@ def test_mlp_rejects_bad_arguments():
         nn.mlp([3, 4, 2], "nope")
     with pytest.raises(TypeError, match="seed"):
         nn.mlp([3, 2], seed="0")
+
+
+# ---------------------------------------------------------------------------- Patience
+def test_patience_keras_rule_and_scikit_learn_rule():
+    from chainrule.train import Patience
+
+    values = [1.0, 0.95, 0.949, 0.9, 0.9, 0.9]
+    # EarlyStopping's rule, min_delta 0.01: improves iff v < v* − 0.01
+    # 1.0 (first) ✓, 0.95 < 0.99 ✓, 0.949 < 0.94 ✗ (v* stays 0.95), 0.9 < 0.94 ✓, 0.9 ✗, 0.9 ✗
+    keras = Patience("min", 0.01, patience=2)
+    stops = [keras.update(v, epoch=e) for e, v in enumerate(values, start=1)]
+    assert stops == [False, False, False, False, False, True]
+    assert (keras.best, keras.best_epoch, keras.wait) == (0.9, 4, 2)
+    # scikit-learn's rule, tol 0.01: improves iff v ≤ v* − 0.01, and v* follows every
+    # strictly smaller value: 0.949 does not improve but becomes v*; then 0.9 ≤ 0.939 ✓;
+    # the repeated 0.9 neither improves nor moves v* (its epoch stays 4)
+    sk = Patience("min", 0.01, patience=3, inclusive=True, track_any=True)
+    stops = [sk.update(v, epoch=e) for e, v in enumerate(values, start=1)]
+    assert stops == [False] * 6 and (sk.best, sk.best_epoch, sk.wait) == (0.9, 4, 2)
+    # inclusive: exactly v* + tol counts (0.75 = 0.5 + 0.25, exact in binary)
+    edge = Patience("max", 0.25, patience=1, inclusive=True, best=0.5)
+    assert edge.improved(0.75) and not Patience("max", 0.25, 1, best=0.5).improved(0.75)
+    assert not edge.improved(float("nan"))

@@ -60,6 +60,7 @@ from ..autodiff import no_grad
 from ..nn import functional as F
 from ..tensor import tensor
 from ..train.step import TrainingStep, step_schedule
+from ..train.stopping import Patience
 
 __all__ = ["MLPClassifier", "MLPRegressor", "load"]
 
@@ -504,7 +505,13 @@ class _BaseMLP(BaseEstimator):
         early = bool(self.early_stopping) and not incremental
         if early:
             X, Y, sw, X_val, Y_val, y_val, sw_val = self._split_validation(X, Y, y_raw, sw)
-            best_state = self.model_.state_dict()
+        # scikit-learn's rule: an epoch improves when it beats the best by tol (inclusive),
+        # the best moves on any better value, and more than n_iter_no_change epochs without
+        # improvement stop
+        rule = Patience("max" if early else "min", self.tol, self.n_iter_no_change + 1,
+                        inclusive=True, track_any=True,
+                        best=self.best_validation_score_ if early else self.best_loss_)
+        rule.wait = self._no_improvement_count
         batch_size = self._batch_size(X.shape[0])
         self.n_iter_ = 0
         stopped = False
@@ -523,21 +530,14 @@ class _BaseMLP(BaseEstimator):
                 self.validation_scores_.append(score)
                 if self.verbose:
                     print(f"Validation score: {score:.6f}, validation loss = {val_loss:.8f}")
-                if score < self.best_validation_score_ + self.tol:
-                    self._no_improvement_count += 1
-                else:
-                    self._no_improvement_count = 0
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    best_state = self.model_.state_dict()
+                exhausted = rule.update(score, self.n_iter_, self.model_)
+                self.best_validation_score_ = rule.best
             else:
-                if loss > self.best_loss_ - self.tol:
-                    self._no_improvement_count += 1
-                else:
-                    self._no_improvement_count = 0
+                exhausted = rule.update(loss, self.n_iter_)
+            self._no_improvement_count = rule.wait
             self.best_loss_ = min(self.best_loss_, loss)
             self._end_of_epoch_schedule(val_loss if early else loss)
-            if self._no_improvement_count > self.n_iter_no_change:
+            if exhausted:
                 what = "Validation score" if early else "Training loss"
                 msg = (
                     f"{what} did not improve more than tol={self.tol} for "
@@ -547,7 +547,7 @@ class _BaseMLP(BaseEstimator):
                 if self.learning_rate == "adaptive" and lr > 1e-6:
                     for group in self.optimizer_.param_groups:
                         group["lr"] = group["lr"] / 5.0
-                    self._no_improvement_count = 0
+                    self._no_improvement_count = rule.wait = 0
                     if self.verbose:
                         print(f"{msg} Setting learning rate to {lr / 5.0:f}")
                 else:
@@ -564,8 +564,8 @@ class _BaseMLP(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,  # _train ← _fit ← fit ← caller
             )
-        if early and self.restore_best_weights:
-            self.model_.load_state_dict(best_state)
+        if early and self.restore_best_weights and rule.best_state is not None:
+            self.model_.load_state_dict(rule.best_state)
         self.model_.eval()
         for p in self.model_.parameters():
             if not np.all(np.isfinite(p.data)):

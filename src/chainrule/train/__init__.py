@@ -47,6 +47,7 @@ from .loop import (
 from .lr_find import lr_find
 from .metrics import METRICS, Metric, get_metric
 from .step import StepResult, TrainingStep, step_schedule
+from .stopping import Patience
 
 __all__ = [
     "HIGH_BIAS_REMEDIES",
@@ -65,6 +66,7 @@ __all__ = [
     "Metric",
     "ModelCheckpoint",
     "NonFiniteLossError",
+    "Patience",
     "StepResult",
     "TensorBoardLogger",
     "Trainer",

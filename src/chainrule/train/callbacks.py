@@ -33,6 +33,7 @@ import numpy as np
 from .checkpoint import lock_folder, remove_stale_temporaries, save_checkpoint
 from .metrics import _check_mode
 from .step import _is_plateau, step_schedule
+from .stopping import Patience
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
@@ -103,7 +104,8 @@ class EarlyStopping(Callback):
 
     After each epoch the value ``v`` of ``monitor`` is compared with the best so far
     ``v*``: it improves when ``v < v* − min_delta`` (mode ``"min"``) or
-    ``v > v* + min_delta`` (mode ``"max"``). After ``patience`` epochs in a row without
+    ``v > v* + min_delta`` (mode ``"max"``; the rule is :class:`~chainrule.train.Patience`,
+    shared with the scikit-learn estimators). After ``patience`` epochs in a row without
     improvement training stops. With ``restore_best`` the model ends with the weights of
     the best epoch (``history.best_epoch(monitor)``), whether training stopped early or ran
     to the last epoch.
@@ -157,20 +159,17 @@ class EarlyStopping(Callback):
         self._reset()
 
     def _reset(self) -> None:
-        self.best_score: float | None = None
-        self.best_epoch: int | None = None
-        self.best_state: dict[str, np.ndarray] | None = None
-        self.wait = 0
+        self._rule = Patience(self.mode, self.min_delta, self.patience)
         self.stopped_epoch: int | None = None
 
-    def _improved(self, value: float) -> bool:
-        if math.isnan(value):
-            return False
-        if self.best_score is None:
-            return True
-        if self.mode == "min":
-            return value < self.best_score - self.min_delta
-        return value > self.best_score + self.min_delta
+    # the rule's state, under the names this callback has always had
+    best_score = property(lambda self: self._rule.best,
+                          lambda self, v: setattr(self._rule, "best", v))
+    best_epoch = property(lambda self: self._rule.best_epoch,
+                          lambda self, v: setattr(self._rule, "best_epoch", v))
+    best_state = property(lambda self: self._rule.best_state,
+                          lambda self, v: setattr(self._rule, "best_state", v))
+    wait = property(lambda self: self._rule.wait, lambda self, v: setattr(self._rule, "wait", v))
 
     def on_train_begin(self, trainer: Trainer) -> None:
         """Check that the monitored quantity will exist; reset the counters."""
@@ -180,18 +179,11 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         """Update the best value, keep the best weights, and stop after ``patience``."""
         value = _monitored(logs, self.monitor, "EarlyStopping")
-        if self._improved(value):
-            self.best_score = value
-            self.best_epoch = epoch
-            self.wait = 0
-            if self.restore_best:
-                self.best_state = trainer.model.state_dict()  # copies
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:
-                self.stopped_epoch = epoch
-                trainer.stop_training = True
-                trainer.history.stopped_epoch = epoch
+        model = trainer.model if self.restore_best else None
+        if self._rule.update(value, epoch, model):
+            self.stopped_epoch = epoch
+            trainer.stop_training = True
+            trainer.history.stopped_epoch = epoch
 
     def on_train_end(self, trainer: Trainer) -> None:
         """Load the best weights into the model (``restore_best``)."""
