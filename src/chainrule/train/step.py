@@ -24,7 +24,6 @@ says why; ``compile=True`` raises ``ValueError`` with that reason instead, and
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -48,17 +47,6 @@ class StepResult(NamedTuple):
     objective: float
     loss: float
     output: np.ndarray | None
-
-
-def _engine_compile(model: Any, fn: Callable, optimizer: Any, compile: Any,
-                    before_update: Callable[[], None] | None) -> Any:
-    """The compiled step of :mod:`chainrule.trace`, or None when the engine in this build
-    cannot run a step with sample weights, a tuple result and a ``before_update`` hook."""
-    from ..trace import compile_step
-
-    if "before_update" not in inspect.signature(compile_step).parameters:
-        return None
-    return compile_step(model, fn, optimizer, compile=compile, before_update=before_update)
 
 
 class TrainingStep:
@@ -145,8 +133,7 @@ class TrainingStep:
         self._params = list(model.parameters())
         self.compiled = False
         self.reason: str | None = None
-        self._engine: Any = None
-        self._engine_ready = False
+        self._compiled: Any = None
 
     # ---------------------------------------------------------------- the mathematics
     def penalty(self) -> Tensor | None:
@@ -194,50 +181,30 @@ class TrainingStep:
             clip_grad_norm_(self._params, self.clip_grad_norm)
 
     # ---------------------------------------------------------------------- running
-    def _hook(self) -> Callable[[], None] | None:
-        return self._before_update if (self.monitor is not None
-                                       or self.clip_grad_norm is not None) else None
+    def _engine(self) -> Any:
+        """The step of :func:`chainrule.trace.compile_step` that runs every call (built on
+        first use): eager, recorded or replayed as it decides."""
+        if self._compiled is None:
+            from ..trace import compile_step
 
-    def _compiled_step(self) -> Any:
-        if not self._engine_ready:
-            self._engine_ready = True
-            if self.compile is not False:
-                self._engine = _engine_compile(self.model, self.objective, self.optimizer,
-                                               self.compile, self._hook())
-        return self._engine
-
-    def _eager(self, x: np.ndarray, y: np.ndarray,
-               sample_weight: np.ndarray | None) -> tuple[Tensor, ...]:
-        wrap = Tensor._wrap
-        self.optimizer.zero_grad()
-        out = self.model(wrap(x))
-        r = self.objective(out, wrap(y), None if sample_weight is None else wrap(sample_weight))
-        r[0].backward()
-        self._before_update()
-        self.optimizer.step()
-        return r
+            hook = self._before_update if (self.monitor is not None
+                                           or self.clip_grad_norm is not None) else None
+            self._compiled = compile_step(self.model, self.objective, self.optimizer,
+                                          compile=self.compile, before_update=hook)
+        return self._compiled
 
     def __call__(self, x: Any, y: Any, sample_weight: Any = None) -> StepResult:
         """One step on the batch ``(x, y)`` (arrays or Tensors) with optional weights ``w``
-        (shape ``(n,)``); returns a :class:`StepResult`."""
-        engine = self._compiled_step()
-        if engine is None:
-            if self.compile is True:
-                raise ValueError("compile=True: this build's chainrule.trace cannot compile "
-                                 "the training step; use compile='auto' or False")
-            r = self._eager(x, y, sample_weight)
-            self.compiled = False
-            self.reason = ("compile=False" if self.compile is False
-                           else "the compiled step is not available in this build")
-        else:
-            r = engine(x, y) if sample_weight is None else engine(x, y, sample_weight)
-            self.compiled = bool(engine.compiled)
-            self.reason = engine.reason
-        output = None
-        if self.keep_output:
-            output = r[2].data
-            if self.compiled:
-                output = output.copy()  # the replay reuses its buffers
+        (shape ``(n,)``); returns a :class:`StepResult`.
+
+        Raises:
+            ValueError: ``compile=True`` and the step cannot be compiled (the reason).
+        """
+        engine = self._engine()
+        r = engine(x, y, sample_weight)
+        self.compiled = bool(engine.compiled)
+        self.reason = engine.reason
+        output = r[2].data if self.keep_output else None
         return StepResult(float(r[0].data), float(r[1].data), output)
 
 
