@@ -211,3 +211,87 @@ def test_patience_keras_rule_and_scikit_learn_rule():
     edge = Patience("max", 0.25, patience=1, inclusive=True, best=0.5)
     assert edge.improved(0.75) and not Patience("max", 0.25, 1, best=0.5).improved(0.75)
     assert not edge.improved(float("nan"))
+
+
+# ------------------------------------------------------------------- compiled by default
+def _fit_digits_like(compile, seed=0):
+    from chainrule.train import GradientMonitor
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(120, 6))
+    y = (X[:, 0] - X[:, 2] > 0).astype(int)
+    model = nn.mlp([6, 16, 16, 2], dropout=0.2, batch_norm=True, residual=True, seed=seed,
+                   dtype=np.float64)
+    h = fit(model, "cross_entropy", optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-4),
+            (X[:90], y[:90]), (X[90:], y[90:]), epochs=4, batch_size=16, seed=seed, l1=1e-4,
+            l2=1e-3, clip_grad_norm=0.5, callbacks=[GradientMonitor(warn=False)],
+            progress=False, compile=compile)
+    return h, model
+
+
+def test_fit_compiles_by_default_and_equals_the_eager_fit():
+    # dropout (masks from the layer's generator), BatchNorm1d running statistics, a residual
+    # block, both penalties, clipping, gradient monitoring and Adam's weight decay
+    h_c, m_c = _fit_digits_like("auto")
+    h_e, m_e = _fit_digits_like(False)
+    assert h_c.compiled is True and h_c.compile_reason is None
+    assert h_e.compiled is False and h_e.compile_reason == "compile=False"
+    for rc, re_ in zip(h_c.records, h_e.records):
+        for k in ("train_loss", "dev_loss", "train_accuracy", "dev_accuracy"):
+            assert rc[k] == pytest.approx(re_[k], rel=1e-12, abs=1e-12), k
+    for gc, ge in zip(h_c.grad_norms, h_e.grad_norms):
+        assert gc == pytest.approx(ge, rel=1e-12)
+    for (k, a), b in zip(m_c.state_dict().items(), m_e.state_dict().values()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=k)
+
+
+class _PlainSGD:
+    """An optimiser outside the update protocol: step() and zero_grad() only."""
+
+    def __init__(self, params, lr):
+        self.params, self.lr = list(params), lr
+        self.param_groups = [{"params": self.params, "lr": lr}]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        for p in self.params:
+            p.data -= self.lr * p.grad.data
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def test_compile_true_raises_with_the_reason_and_auto_says_why():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = X @ np.array([1.0, -1.0, 0.5])
+    model = nn.Linear(3, 1, seed=0, dtype=np.float64)
+    with pytest.raises(ValueError, match=r"compile=True: .*optimizer"):
+        fit(model, "mse", _PlainSGD(model.parameters(), 0.1), (X, y), epochs=1,
+            batch_size=8, seed=0, progress=False, compile=True)
+    h = fit(model, "mse", _PlainSGD(model.parameters(), 0.1), (X, y), epochs=3,
+            batch_size=8, seed=0, progress=False)
+    assert h.compiled is False and "optimizer" in h.compile_reason
+    assert h.last["train_loss"] < h.records[0]["train_loss"]  # and it trained eagerly
+
+
+def test_the_estimators_train_through_the_compiled_step():
+    from chainrule.sklearn import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    w = rng.uniform(0.5, 2.0, size=150)
+    for sw in (None, w):  # weights are an input of the compiled step, not a constant
+        clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, batch_size=32,
+                            random_state=0, dtype="float64")
+        with pytest.warns(Warning):  # ConvergenceWarning after 5 epochs
+            clf.fit(X, y, sample_weight=sw)
+        step = clf._step_cache[1]
+        assert step.compiled is True, step.reason
