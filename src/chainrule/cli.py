@@ -50,6 +50,7 @@ from .cli_tools import lr_find_command
 from .graphexpr import graph_command
 from .nn import ACTIVATIONS, INITIALIZERS, LOSSES
 from .optim import OPTIMIZERS, SCHEDULERS
+from .playground import playground_command
 from .search import search_command
 
 if TYPE_CHECKING:  # pragma: no cover - rich and pydantic are imported where they are used
@@ -1822,6 +1823,7 @@ def _root(
     """chainrule: train, evaluate and inspect neural networks; reproduce classic demos."""
 app.command("export")(_guarded(export_command))
 app.command("graph")(graph_command)
+app.command("playground")(playground_command)
 
 
 def main() -> None:
