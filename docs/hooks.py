@@ -164,6 +164,7 @@ def on_config(config: Any) -> Any:
         {"Guide": "index.md"},
         {"Tour": ["tour/README.md"] + [f"tour/{name}" for name in tour]},
         {"scikit-learn": "sklearn.md"},
+        {"Playground": "playground.md"},
         {"Command line": ["cli/index.md"] + [f"cli/{name}.md" for name in commands]},
         {"API reference": ["api/index.md"] + [f"api/{m}.md" for m in public_modules()]},
         {"Figures": "figures.md"},

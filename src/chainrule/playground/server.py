@@ -285,10 +285,9 @@ class _Handler(BaseHTTPRequestHandler):
             s.rebuild(s.run.cfg)
             return self._json({"ok": True})
         with s.cond:
-            if action == "play":
-                s.playing = True
-            elif action == "pause":
-                s.playing = False
+            if action in ("play", "pause"):
+                s.playing = action == "play"
+                s.dirty = True     # a frame with the new state follows any in flight
             elif action == "step":
                 s.pending += 1
             else:
