@@ -330,14 +330,82 @@ class _RecordingScorer:
     def __call__(self, estimator: Any, X: Any, y: Any) -> float:
         score = self.scorer(estimator, X, y)
         params = estimator.get_params()
+        mlp = estimator[-1] if hasattr(estimator, "steps") else estimator
+        n_iter, max_iter = getattr(mlp, "n_iter_", None), getattr(mlp, "max_iter", None)
         line = json.dumps({"params": _plain({n: params[_PREFIX + n] for n in self.names}),
-                           "score": _cell(float(score)), "n_test": len(y)})
+                           "score": _cell(float(score)), "n_test": len(y),
+                           "n_iter": n_iter,
+                           "reached_max_iter": bool(n_iter is not None and max_iter is not None
+                                                    and n_iter >= max_iter)})
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, (line + "\n").encode("utf-8"))
         finally:
             os.close(fd)
         return score
+
+
+def _n_candidates(search: Any, space: Any) -> int:
+    """Settings a Grid/RandomizedSearchCV will fit (before it runs)."""
+    from sklearn.model_selection import ParameterGrid
+
+    n_iter = getattr(search, "n_iter", None)
+    try:
+        size = len(ParameterGrid(space))
+    except TypeError:  # distributions: n_iter draws
+        return int(n_iter)
+    return size if n_iter is None else min(int(n_iter), size)
+
+
+def _scored_lines(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            out.append(json.loads(line))
+    return out
+
+
+def _fits_at_max_iter(path: Path) -> tuple[int, int]:
+    """``(fits that reached max_iter, fits)`` from a search's ``scores.jsonl``."""
+    lines = _scored_lines(path)
+    return sum(bool(r.get("reached_max_iter")) for r in lines), len(lines)
+
+
+class _FitWatcher:
+    """Polls ``scores.jsonl`` in a thread and reports ``(done, total)`` fits."""
+
+    def __init__(self, path: Path, total: int, report: Callable[[int, int], None],
+                 every: float = 0.5) -> None:
+        import threading
+
+        self.path, self.total, self.report, self.every = path, total, report, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _count(self) -> int:
+        try:
+            with self.path.open("rb") as fh:
+                return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(65536), b""))
+        except FileNotFoundError:
+            return 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.report(min(self._count(), self.total), self.total)
+
+    def __enter__(self) -> _FitWatcher:
+        self.report(0, self.total)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.report(min(self._count(), self.total), self.total)
 
 
 def _failed_settings(cv_results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -351,6 +419,7 @@ def run_search(
     out_dir: str | os.PathLike | None = None,
     n_jobs: int | None = None,
     progress: Callable[[str], None] | None = None,
+    on_fits: Callable[[int, int], None] | None = None,
 ) -> SearchResult:
     """Run the search described by a TOML file and write its results.
 
@@ -361,6 +430,12 @@ def run_search(
         out_dir: output folder (created); default ``runs/search-<config name>``.
         n_jobs: overrides the configuration's ``n_jobs`` (local runs).
         progress: called with one-line progress messages.
+        on_fits: called as ``on_fits(done, total)`` while the search runs (about twice a
+            second, from a thread): the fits scored so far (read from ``scores.jsonl``)
+            and the candidates × folds to fit.
+
+    Scikit-learn's ConvergenceWarning of each fit that reaches ``max_iter`` is not shown;
+    one message through ``progress`` counts those fits instead.
 
     Returns:
         A :class:`SearchResult`.
@@ -383,7 +458,7 @@ def run_search(
              'scores.jsonl', 'search.json'])
     """
     import joblib
-    from sklearn.exceptions import FitFailedWarning
+    from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
     from sklearn.model_selection import (
         GridSearchCV,
         KFold,
@@ -435,10 +510,14 @@ def run_search(
     say(f"{type(search).__name__} of {type(estimator).__name__} on {ds.name} "
         f"({ds.n_samples} samples), {cfg['cv']}-fold CV")
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        # sklearn's own warnings about failed fits are replaced by one naming the settings
+    total = _n_candidates(search, space) * cfg["cv"]
+    watcher = _FitWatcher(scores_file, total, on_fits) if on_fits is not None else None
+    with warnings.catch_warnings(), (watcher or contextlib.nullcontext()):
+        # sklearn's own warnings about failed fits are replaced by one naming the settings,
+        # and the fits' ConvergenceWarnings (the filters reach the workers) by one count
         warnings.filterwarnings("ignore", category=FitFailedWarning)
         warnings.filterwarnings("ignore", message=".*test scores are non-finite")
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
         if scheduler:
             from dask.distributed import Client
 
@@ -451,6 +530,10 @@ def run_search(
             backend = f"joblib (n_jobs={jobs})"
             search.fit(X, y)
     seconds = time.perf_counter() - start
+    capped = _fits_at_max_iter(scores_file)
+    if capped[0]:
+        say(f"warning: {capped[0]} of {capped[1]} fits reached max_iter before converging "
+            "(scikit-learn's ConvergenceWarning, counted once); raise max_iter or loosen tol")
     failed = _failed_settings(search.cv_results_)
     if failed:
         message = (f"{len(failed)} of {len(search.cv_results_['params'])} settings failed to "
@@ -504,6 +587,12 @@ def run_search(
 # ----------------------------------------------------------------------------- command
 
 
+def _stderr_tty() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
 def search_command(
     config: Annotated[Path, typer.Argument(
         metavar="CONFIG",
@@ -524,12 +613,31 @@ def search_command(
     Writes cv_results.csv, best_model.safetensors and search.json (and
     preprocessing.json when standardising) to the output folder.
     """
+    from .train.progress import format_duration
+
+    started = time.perf_counter()
+    last = [-1]
+
     def say(message: str) -> None:
         typer.echo(message, err=True)
 
+    def fits(done: int, total: int) -> None:
+        if done == last[0]:
+            return
+        last[0] = done
+        elapsed = time.perf_counter() - started
+        eta = f", eta {format_duration(elapsed / done * (total - done))}" if done else ""
+        width = 30
+        bar = "#" * (width * done // max(total, 1))
+        end = "\n" if done >= total or not _stderr_tty() else "\r"
+        if done < total and not _stderr_tty() and done % max(1, total // 10):
+            return  # off a terminal: about ten lines
+        typer.echo(f"fits [{bar:<{width}}] {done}/{total}{eta}", err=True, nl=False)
+        typer.echo(end, err=True, nl=False)
+
     try:
         result = run_search(config, scheduler=scheduler, out_dir=out, n_jobs=n_jobs,
-                            progress=say)
+                            progress=say, on_fits=fits)
     except (ValueError, TypeError, KeyError, FileNotFoundError, OSError) as err:
         message = " ".join(str(err).split())
         typer.echo(f"error: {message}", err=True)

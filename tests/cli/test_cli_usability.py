@@ -521,3 +521,17 @@ def test_error_curves_average_seeds_with_a_band(tmp_path, monkeypatch):
     assert "mean of 2 seeds" in train_line.get_label()
     # the lowest mean dev error is at h = 4 (0.2 ties 0.2 at h = 16: the first wins)
     assert "lowest dev error (4)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+# ------------------------------------------------------------------ 9: search
+def test_search_counts_non_converged_fits_once_and_shows_fit_progress(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('dataset = "iris"\ncv = 2\nn_jobs = 2\n[estimator_params]\nmax_iter = 3\n'
+                   "learning_rate_init = 0.01\nrandom_state = 0\n[param_grid]\n"
+                   "hidden_layer_sizes = [[4], [8]]\n")
+    r = _ok("search", str(cfg), "--out", str(tmp_path / "out"))
+    # 2 settings × 2 folds = 4 fits, each stopped by max_iter = 3 in worker processes
+    assert "warning: 4 of 4 fits reached max_iter before converging" in r.stderr
+    assert "ConvergenceWarning:" not in r.stderr and "site-packages" not in r.stderr
+    assert "fits [" in r.stderr and "4/4" in r.stderr
+    assert (tmp_path / "out" / "search.json").read_text().endswith("}\n")
