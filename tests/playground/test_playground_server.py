@@ -76,3 +76,20 @@ def test_a_closed_stream_leaves_the_server_running(server):
     assert status == 200 and "TrainingStep" in json.loads(body)["python"]
     status, body = call(server, f"/api/model?sid={sid}")
     assert status == 200 and len(body) > 100
+
+
+def test_a_diverging_run_pauses_with_a_message(server):
+    # plane regression, linear 8-8 network, batch 1, learning rate 10: the weights overflow
+    h = "dataset=plane&problem=regression&lr=10&activation=identity&hidden=8,8&batch_size=1"
+    sid = json.loads(call(server, "/api/session", {"hash": h})[1])["sid"]
+    call(server, f"/api/control?sid={sid}", {"action": "play"})
+    stream = urllib.request.urlopen(server.url + f"api/stream?sid={sid}", timeout=30)
+    message = None
+    for line in stream:
+        if line.startswith(b"data: ") and b'"message"' in line:
+            message = json.loads(line[6:])["message"]
+            break
+    stream.close()
+    assert "NaN/inf" in message
+    state = json.loads(call(server, f"/api/state?sid={sid}")[1])
+    assert state["playing"] is False and state["train_loss"] is None

@@ -486,6 +486,10 @@ class Run:
         """``n`` mini-batch steps through the one training step (new epochs as needed)."""
         self.model.train()
         X, T = self.data["X_train"], self.data["T_train"]
+        with np.errstate(all="ignore"):  # a diverging run shows NaN in the page, not warnings
+            self._train(X, T, n)
+
+    def _train(self, X: np.ndarray, T: np.ndarray, n: int) -> None:
         for _ in range(n):
             idx = next(self._epoch_iter, None)
             if idx is None:
@@ -541,6 +545,10 @@ class Run:
 
     def frame(self) -> dict[str, Any]:
         """One update for the page: losses, heat maps (base64 bytes) and the weights."""
+        with np.errstate(all="ignore"):
+            return self._frame()
+
+    def _frame(self) -> dict[str, Any]:
         train_loss, test_loss = self.losses()
         if not self.history or self.history[-1][0] != self.steps:
             self.history.append((self.steps, train_loss, test_loss))

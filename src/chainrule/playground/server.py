@@ -23,6 +23,7 @@ Routes: ``GET /`` (the page), ``GET /static/<file>``, ``POST /api/session``,
 from __future__ import annotations
 
 import json
+import math
 import mimetypes
 import secrets
 import sys
@@ -334,9 +335,11 @@ class _Handler(BaseHTTPRequestHandler):
     def get_api_state(self, query: Any) -> None:
         s = self.app.session(query)
         with s.cond:
-            h = s.run.history[-1] if s.run.history else (0, None, None)
-            self._json({"steps": s.run.steps, "playing": s.playing, "train_loss": h[1],
-                        "test_loss": h[2], "hash": s.run.cfg.to_hash()})
+            h = s.run.history[-1] if s.run.history else (0, math.nan, math.nan)
+            self._json({"steps": s.run.steps, "playing": s.playing,
+                        "train_loss": h[1] if math.isfinite(h[1]) else None,
+                        "test_loss": h[2] if math.isfinite(h[2]) else None,
+                        "hash": s.run.cfg.to_hash()})
 
     def get_api_model(self, query: Any) -> None:
         s = self.app.session(query)
