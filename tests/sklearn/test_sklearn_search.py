@@ -196,3 +196,31 @@ def test_error_score_raise_stops_at_the_first_failure(tmp_path):
     bad = write(tmp_path, 'error_score = "zero"\n' + BASE + "[param_grid]\nalpha = [0.1]\n")
     with pytest.raises(ValueError, match=r"error_score must be \"nan\", \"raise\" or a number"):
         load_search_config(bad)
+
+
+def test_a_killed_search_keeps_the_scores_it_had(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = write(tmp_path, BASE + "[param_grid]\nalpha = [0.0001, 0.001, 0.01, 0.1, 1.0, "
+                   "10.0]\nhidden_layer_sizes = [[8], [16], [32]]\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from chainrule.search import run_search; "
+         "run_search(sys.argv[1], out_dir=sys.argv[2])", str(config), str(out)],
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.DEVNULL)
+    scores = out / "scores.jsonl"
+    deadline = time.monotonic() + 300
+    while not (scores.exists() and scores.read_text().count("\n") >= 2):
+        assert proc.poll() is None and time.monotonic() < deadline, "search ended early"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    lines = [json.loads(line) for line in scores.read_text().splitlines()]
+    assert len(lines) >= 2 and not (out / "cv_results.csv").exists()  # killed mid-search
+    assert all(set(line) == {"params", "score", "n_test"} and 0 <= line["score"] <= 1
+               for line in lines)
+    assert lines[0]["params"] == {"alpha": 0.0001, "hidden_layer_sizes": [8]}
