@@ -45,6 +45,7 @@ IDLE_SECONDS = 1800
 MAX_SESSIONS = 64
 JSON_MAX_BYTES = 65_536
 KEEPALIVE_SECONDS = 10
+MAX_FPS = 30
 
 
 class HTTPError(Exception):
@@ -90,6 +91,9 @@ class PlaygroundServer:
 
     Args:
         port: TCP port (0: a free one).
+        max_fps: at most this many frames per second per tab while playing (one epoch per
+            frame, as in TensorFlow Playground; a faster stream only makes the browser fall
+            behind); 0 for no limit.
 
     Example:
         >>> srv = PlaygroundServer(0).start()      # in a background thread
@@ -98,9 +102,12 @@ class PlaygroundServer:
         >>> srv.stop()
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, max_fps: float = MAX_FPS) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int in [0, 65535], got {port!r}")
+        if not isinstance(max_fps, (int, float)) or not max_fps >= 0:
+            raise ValueError(f"max_fps must be a number >= 0, got {max_fps!r}")
+        self.min_interval = 1.0 / max_fps if max_fps else 0.0
         self.sessions: dict[str, Session] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -198,6 +205,14 @@ class _Handler(BaseHTTPRequestHandler):
         if n < 0:
             raise HTTPError(400, f"bad Content-Length {length!r}")
         if n > limit:
+            if n <= 16 * limit:   # read it away so that the client sees the answer
+                left = n
+                while left > 0:
+                    chunk = self.rfile.read(min(65536, left))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+            self.close_connection = True
             raise HTTPError(413, f"request body too large: {n} bytes (at most {limit})")
         return self.rfile.read(n)
 
@@ -362,7 +377,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         sent_version = -1
-        last_write = time.monotonic()
+        last_write = last_frame = time.monotonic()
         while not self.app.stopping.is_set():
             with s.cond:
                 idle = not (s.playing or s.pending or s.dirty or s.version != sent_version)
@@ -406,3 +421,8 @@ class _Handler(BaseHTTPRequestHandler):
                         s.playing = False
                 return
             last_write = now
+            if events and events[-1][0] == "frame" and events[-1][1]["playing"]:
+                wait = last_frame + self.app.min_interval - time.monotonic()
+                if wait > 0:
+                    self.app.stopping.wait(wait)
+                last_frame = time.monotonic()

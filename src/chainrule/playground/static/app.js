@@ -410,16 +410,26 @@ function connect() {
     if (!state.history.length || state.history[state.history.length - 1][0] !== f.steps)
       state.history.push([f.steps, f.train_loss, f.test_loss]);
     if (state.history.length > 2000) state.history = state.history.filter((_, i) => i % 2 === 0);
-    $("epoch").textContent = f.epoch; $("steps").textContent = f.steps;
-    $("train-loss").textContent = fmt(f.train_loss); $("test-loss").textContent = fmt(f.test_loss);
-    $("test-loss").dataset.value = f.test_loss === null ? "NaN" : f.test_loss;
-    $("engine").textContent = f.compiled ? "compiled step" : "eager step";
-    document.body.dataset.steps = f.steps;
-    setPlaying(f.playing);
-    if (f.message) showError(f.message);
-    drawNetwork(); drawOutput(); drawLosses();
+    if (!state.drawPending) {     // draw at most once per animation frame
+      state.drawPending = true;
+      requestAnimationFrame(draw);
+    }
   });
   src.onerror = () => { if (src.readyState === EventSource.CLOSED) showError("connection lost: reload the page"); };
+}
+
+function draw() {
+  state.drawPending = false;
+  const f = state.frame;
+  if (!f) return;
+  $("epoch").textContent = f.epoch; $("steps").textContent = f.steps;
+  $("train-loss").textContent = fmt(f.train_loss); $("test-loss").textContent = fmt(f.test_loss);
+  $("test-loss").dataset.value = f.test_loss === null ? "NaN" : f.test_loss;
+  $("engine").textContent = f.compiled ? "compiled step" : "eager step";
+  document.body.dataset.steps = f.steps;
+  setPlaying(f.playing);
+  if (f.message) showError(f.message);
+  drawNetwork(); drawOutput(); drawLosses();
 }
 
 async function start() {
