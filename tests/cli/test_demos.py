@@ -46,7 +46,6 @@ def test_higham_demo_reproduces_the_paper(tmp_path):
     assert m["steps"] == 1_000_000
     assert m["correct"] == 10 and m["n_points"] == 10
     assert m["final_cost"] <= 1e-3 * m["initial_cost"]
-    assert result.seconds < 60
     text = (tmp_path / "h" / "summary.txt").read_text()
     assert "10/10" in text
     for stem in ("cost", "regions"):

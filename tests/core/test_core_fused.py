@@ -5,20 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tests.oracle import check_against_torch
 
 import chainrule as cr
 from chainrule import ops
 from chainrule.nn import functional as F
-
-rng = np.random.default_rng(7)
+from oracle import check_against_torch
 
 
 @pytest.mark.parametrize(
     "x_shape", [(5, 3), (3,), (2, 4, 3), (1, 3)], ids=str
 )
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear_matches_torch(x_shape, bias):
+def test_linear_matches_torch(x_shape, bias, rng):
     x = rng.standard_normal(x_shape)
     w = rng.standard_normal((2, 3))
     if bias:
@@ -36,7 +34,7 @@ def test_linear_matches_torch(x_shape, bias):
         )
 
 
-def test_linear_gradients_are_fresh_contiguous_arrays():
+def test_linear_gradients_are_fresh_contiguous_arrays(rng):
     x = cr.tensor(rng.standard_normal((4, 3)), requires_grad=True)
     w = cr.tensor(rng.standard_normal((2, 3)), requires_grad=True)
     b = cr.tensor(rng.standard_normal(2), requires_grad=True)
@@ -47,7 +45,7 @@ def test_linear_gradients_are_fresh_contiguous_arrays():
         assert g.shape == t.shape
 
 
-def test_linear_keeps_float32():
+def test_linear_keeps_float32(rng):
     x = cr.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
     w = cr.tensor(rng.standard_normal((2, 3)).astype(np.float32), requires_grad=True)
     b = cr.tensor(np.zeros(2, np.float32), requires_grad=True)
@@ -59,7 +57,7 @@ def test_linear_keeps_float32():
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("n, c", [(1, 2), (5, 3), (8, 10)])
-def test_softmax_cross_entropy_matches_torch(reduction, n, c):
+def test_softmax_cross_entropy_matches_torch(reduction, n, c, rng):
     x = rng.standard_normal((n, c)) * 3
     y = rng.integers(0, c, n)
     check_against_torch(
@@ -80,14 +78,14 @@ def test_softmax_cross_entropy_is_stable_for_large_logits():
     )
 
 
-def test_softmax_cross_entropy_keeps_float32():
+def test_softmax_cross_entropy_keeps_float32(rng):
     x = cr.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
     loss = ops.SoftmaxCrossEntropy.apply(x, np.array([0, 1, 2, 0]))
     loss.backward()
     assert loss.dtype == np.float32 and x.grad.dtype == np.float32
 
 
-def test_sigmoid_numpy_fallback_agrees_with_expit():
+def test_sigmoid_numpy_fallback_agrees_with_expit(rng):
     x = np.concatenate([rng.standard_normal(1000) * 30, [-800.0, 800.0, 0.0]])
     np.testing.assert_allclose(ops._expit_numpy(x), ops._expit(x), rtol=1e-15, atol=0)
     out = np.empty_like(x)
@@ -117,7 +115,7 @@ FLOAT32_CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(FLOAT32_CASES))
-def test_float32_stays_float32_forward_and_backward(name):
+def test_float32_stays_float32_forward_and_backward(name, rng):
     a = cr.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
     b = cr.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
     out = FLOAT32_CASES[name](a, b)

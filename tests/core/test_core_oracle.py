@@ -14,7 +14,14 @@ from hypothesis.extra import numpy as hnp
 import chainrule as cr
 from oracle import check_against_torch
 
-RNG = np.random.default_rng(1234)
+RNG = np.random.default_rng(1234)  # replaced before every test by `_fresh_generator`
+
+
+@pytest.fixture(autouse=True)
+def _fresh_generator(rng):
+    """The helpers below draw from RNG: one generator per test, seeded from its name."""
+    global RNG
+    RNG = rng
 
 
 def randn(*shape):

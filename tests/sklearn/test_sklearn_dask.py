@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import time
 import warnings
 
 import joblib
@@ -66,13 +65,11 @@ def _grid() -> GridSearchCV:
 def test_grid_search_on_dask_equals_joblib(cluster):
     X, y = load_iris(return_X_y=True)
     local = _grid().fit(X, y)
-    start = time.perf_counter()
     with distributed.Client(cluster) as client:
         with distributed.get_task_stream(client) as stream:
             with joblib.parallel_backend("dask", client=client):
                 remote = _grid().fit(X, y)
         workers = set(client.scheduler_info()["workers"])
-    assert time.perf_counter() - start < 60
     # the fits ran as tasks on the cluster's two worker processes
     assert len(stream.data) > 0
     assert {task["worker"] for task in stream.data} <= workers and len(workers) == 2

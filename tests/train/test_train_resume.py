@@ -42,7 +42,7 @@ def _start(ckpt: Path, out: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> str:
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 600.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists() and path.read_text():
