@@ -28,6 +28,29 @@ def run_dir(tmp_path_factory):
     return out / "iris"
 
 
+def _library_probabilities(run_dir, X):
+    """softmax(model(standardise(X))) computed with the library, from the run's own files:
+    the model and the saved standardisation (μ, σ) of ``preprocessing.json``."""
+    import json
+
+    from chainrule.data import Standardizer
+
+    pre = json.loads((run_dir / "preprocessing.json").read_text())
+    scaler = Standardizer().load_state_dict(
+        {k: np.asarray(v) for k, v in pre["standardizer"].items()})
+    model = cr.load(run_dir / "model.safetensors")
+    model.eval()
+    logits = model(cr.tensor(scaler.transform(np.asarray(X, dtype=np.float64)))).numpy()
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _printed(stdout: str, quantity: str) -> float:
+    """The value column of the evaluate table's row ``quantity``."""
+    line = next(ln for ln in stdout.splitlines() if ln.strip("│ ").startswith(quantity))
+    return float([c for c in line.split("│") if c.strip()][1])
+
+
 def _write_csv(path, header, rows) -> None:
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -57,8 +80,13 @@ def test_evaluate_on_the_test_split_and_on_other_data(run_dir, tmp_path):
                                  "--target", "label"])
     assert result.exit_code == 0, result.output
     assert "all 150 rows" in result.stdout
-    acc = float(next(line for line in result.stdout.splitlines() if "accuracy" in line)
-                .split()[-2])
+    # the printed accuracy and loss are the library's on the same rows after the saved
+    # standardisation (CLI and library agree to the 6 digits printed)
+    p = _library_probabilities(run_dir, ds.X)
+    acc = float(np.mean(p.argmax(axis=1) == ds.y))
+    loss = float(-np.mean(np.log(p[np.arange(len(ds.y)), ds.y])))
+    assert _printed(result.stdout, "accuracy") == pytest.approx(acc, rel=1e-5)
+    assert _printed(result.stdout, "loss") == pytest.approx(loss, rel=1e-5)
     assert acc > 0.8
 
 
@@ -74,10 +102,11 @@ def test_predict_writes_classes_and_probabilities(run_dir, tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 12
     assert set(rows[0]) == {"prediction", *(f"p_{c}" for c in ds.target_names)}
-    for r in rows:
+    expected = _library_probabilities(run_dir, ds.X[:12])
+    for r, p in zip(rows, expected):
         probs = [float(r[f"p_{c}"]) for c in ds.target_names]
-        assert sum(probs) == pytest.approx(1.0, abs=1e-5)
-        assert r["prediction"] == ds.target_names[int(np.argmax(probs))]
+        np.testing.assert_allclose(probs, p, rtol=1e-5, atol=1e-9)  # 6 digits printed
+        assert r["prediction"] == ds.target_names[int(np.argmax(p))]
     # most of the first 12 flowers (all setosa) are recognised
     assert sum(r["prediction"] == ds.target_names[0] for r in rows) >= 10
 
@@ -91,7 +120,14 @@ def test_predict_from_the_model_file_alone_and_without_header(run_dir, tmp_path)
     result = runner.invoke(app, ["predict", str(alone), str(tmp_path / "raw.csv")])
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("prediction,p_") and len(lines) == 6
+    assert lines[0] == "prediction," + ",".join(f"p_{c}" for c in ds.target_names)
+    assert len(lines) == 6
+    # the preprocessing embedded in the file alone gives the library's numbers
+    expected = _library_probabilities(run_dir, ds.X[:5])
+    got = np.array([[float(v) for v in line.split(",")[1:]] for line in lines[1:]])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9)
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        ds.target_names[k] for k in expected.argmax(axis=1)]
 
 
 def test_gradcheck_passes_on_the_trained_model(run_dir):
@@ -135,14 +171,51 @@ def test_layer_gradcheck_detects_a_wrong_backward():
     assert rows["2.weight"] < 1e-7                            # above it: still right
 
 
-def test_diagnose_prints_a_verdict_and_remedies(run_dir):
+def _verdict(stdout: str) -> str:
+    return next(ln for ln in stdout.splitlines() if ln.startswith("Diagnosis:"))[11:]
+
+
+def test_diagnose_verdict_of_the_trained_run(run_dir):
+    """The verdict from the run's own errors, by the rule computed here: avoidable bias
+    E_train − 0 and variance E_dev − E_train against 0.02, and the variance only high when
+    above two standard errors √(E_dev(1 − E_dev)/n_dev)."""
+    import json
+
+    m = json.loads((run_dir / "metrics.json").read_text())
+    tr, dv = 1 - m["train"]["accuracy"], 1 - m["dev"]["accuracy"]
+    bias, var = tr > 0.02, dv - tr > max(0.02, 2 * np.sqrt(dv * (1 - dv) / m["n_dev"]))
+    expected = {(True, True): "high bias and high variance", (True, False): "high bias",
+                (False, True): "high variance", (False, False): "fine"}[bias, var]
     result = runner.invoke(app, ["diagnose", str(run_dir)])
     assert result.exit_code == 0, result.output
-    assert "Diagnosis:" in result.stdout
-    assert any(v in result.stdout for v in ("high bias", "high variance", "fine"))
-    result = runner.invoke(app, ["diagnose", str(run_dir), "--target-error", "0.5"])
-    assert result.exit_code == 0
-    assert "target error" in result.stdout
+    assert _verdict(result.stdout) == expected
+    assert "train error rate (1 − accuracy)" in result.stdout or "train error" in result.stdout
+
+
+@pytest.mark.parametrize(("train_acc", "dev_acc", "n_dev", "target", "expected"), [
+    (0.80, 0.79, 1000, None, "high bias"),        # bias 0.20 > 0.02; variance −0.01
+    (0.99, 0.90, 1000, None, "high variance"),    # variance 0.09 > 0.02 and > 2s = 0.019
+    (0.80, 0.60, 1000, None, "high bias and high variance"),  # 0.20 and 0.20
+    (0.99, 0.985, 1000, None, "fine"),            # 0.01 and 0.005
+    (0.80, 0.79, 1000, 0.19, "fine"),             # bias 0.20 − 0.19 = 0.01
+    (0.99, 0.95, 30, None, "fine"),               # 0.04 < 2s = 2·√(.05·.95/30) = 0.08
+    (0.99, 0.95, 1000, None, "high variance"),    # the same gap with 2s = 0.014
+])
+def test_diagnose_verdict_follows_the_errors(tmp_path, train_acc, dev_acc, n_dev, target,
+                                             expected):
+    import json
+
+    (tmp_path / "metrics.json").write_text(json.dumps({
+        "task": "classification", "dataset": "iris", "n_dev": n_dev,
+        "train": {"accuracy": train_acc}, "dev": {"accuracy": dev_acc}}))
+    args = ["diagnose", str(tmp_path)]
+    if target is not None:
+        args += ["--target-error", str(target)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert _verdict(result.stdout) == expected
+    if target is not None:
+        assert f"target error: {target:.4g}" in result.stdout
 
 
 def test_every_command_has_help():
@@ -164,6 +237,17 @@ def test_every_command_has_help():
 
 
 def test_model_saved_by_train_loads_as_a_model(run_dir):
+    import json
+
     model = cr.load(run_dir / "model.safetensors")
     assert isinstance(model, nn.Module)
     assert model(cr.ones(2, 4)).shape == (2, 3)
+    # the loaded model is the trained one: its test accuracy is the run's recorded one
+    from chainrule.cli import load_run, prepare_data
+
+    art = load_run(run_dir)
+    X, y = prepare_data(art.config).test
+    model.eval()
+    acc = float(np.mean(model(cr.tensor(X)).numpy().argmax(axis=1) == y))
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert acc == pytest.approx(m["test"]["accuracy"], abs=1e-12)

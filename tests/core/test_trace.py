@@ -232,9 +232,23 @@ def test_parameters_are_packed_and_stay_packed_across_signatures():
     for x, y in batches(3, (8, 5), n_classes=3, seed=2) + batches(3, (3, 5), n_classes=3):
         step(x, y)
     assert step.stats["compiled"] == 2 and step.stats["replayed"] == 10
-    # state_dict round trips still work on the packed parameters
-    sd = model.state_dict()
+    # state_dict round trips still work on the packed parameters: new values are loaded,
+    # read back, and the next replayed step starts from them (as an eager step would)
+    sd = {k: v + 0.5 for k, v in model.state_dict().items()}
     model.load_state_dict(sd)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, sd[k])
+    eager = relu_mlp()
+    eager.load_state_dict(sd)
+    e_opt = optim.Adam(eager.parameters(), lr=1e-2)
+    e_opt.load_state_dict(opt.state_dict())
+    x, y = batches(1, (8, 5), n_classes=3, seed=3)[0]
+    step(x, y)
+    e_opt.zero_grad()
+    xent(eager(cr.tensor(x)), cr.tensor(y)).backward()
+    e_opt.step()
+    for p_e, p_c in zip(eager.parameters(), model.parameters()):
+        np.testing.assert_allclose(p_c.numpy(), p_e.numpy(), rtol=0, atol=TOL)
 
 
 def test_docstring_examples():

@@ -99,7 +99,10 @@ def test_values_probs_shape_mismatch():
 
 
 def test_probs_tolerance():
-    expectation([0, 1], [0.5, 0.5 + 1e-9])  # within PROB_ATOL: accepted
+    # within PROB_ATOL (1e-6): accepted and used as given, E = 0·0.5 + 1·(0.5 + 1e-9)
+    assert expectation([0, 1], [0.5, 0.5 + 1e-9]) == pytest.approx(0.5 + 1e-9, abs=1e-15)
+    with pytest.raises(ValueError, match="sum to 1"):  # beyond it: rejected
+        expectation([0, 1], [0.5, 0.5 + 1e-5])
 
 
 def test_law_of_large_numbers():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import nn
+from chainrule import nn, optim
 
 
 class Block(nn.Module):
@@ -87,10 +87,15 @@ def test_shared_parameters_are_yielded_once():
 def test_training_step_updates_every_parameter():
     m = Block()
     x = cr.tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    before = {n: p.numpy().copy() for n, p in m.named_parameters()}
     m(x).sum().backward()
-    grads = {n: p.grad for n, p in m.named_parameters()}
-    assert all(g is not None and g.shape == p.shape
-               for (n, p), g in zip(m.named_parameters(), grads.values()))
+    grads = {n: p.grad.numpy().copy() for n, p in m.named_parameters()}
+    assert all(grads[n].shape == p.shape for n, p in m.named_parameters())
+    lr = 0.1
+    optim.SGD(m.parameters(), lr=lr).step()
+    for n, p in m.named_parameters():  # θ ← θ − η·∂L/∂θ, and every θ moved
+        np.testing.assert_allclose(p.numpy(), before[n] - lr * grads[n], rtol=1e-6)
+        assert np.abs(grads[n]).max() > 0 and not np.array_equal(p.numpy(), before[n]), n
     m.zero_grad()
     assert all(p.grad is None for p in m.parameters())
 

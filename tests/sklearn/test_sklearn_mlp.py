@@ -219,8 +219,17 @@ def test_class_weight_is_a_sample_weight(iris):
     by_sample = MLPClassifier(**params).fit(
         X, y, sample_weight=compute_sample_weight("balanced", y))
     assert_same_weights(by_class, by_sample)
-    dict_weights = MLPClassifier(class_weight={0: 1.0, 1: 1.0, 2: 5.0}, **params).fit(X, y)
-    assert not np.array_equal(weights(dict_weights)[0], weights(by_class)[0])
+    # counts 50/50/10: "balanced" is n/(3·n_c) = (0.73, 0.73, 3.67), proportional to (1, 1, 5);
+    # a weighted mean ignores a common factor, so a dict must break the proportion to matter
+    mapping = {0: 1.0, 1: 3.0, 2: 0.5}
+    by_dict = MLPClassifier(class_weight=mapping, **params).fit(X, y)
+    by_dict_sample = MLPClassifier(**params).fit(
+        X, y, sample_weight=np.array([mapping[c] for c in y]))
+    assert_same_weights(by_dict, by_dict_sample)
+    plain = MLPClassifier(**params).fit(X, y)
+    for other in (plain, by_class):  # the weights matter, beyond rounding
+        gap = max(np.abs(a - b).max() for a, b in zip(weights(by_dict), weights(other)))
+        assert gap > 1e-3, gap
     with pytest.raises(ValueError, match=r"balanced.*partial_fit"):
         MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
 
