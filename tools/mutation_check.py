@@ -63,8 +63,9 @@ MUTANTS = [
            "C = _confusion(p, t, k)",
            ("tests/cli/test_plot_data.py",)),
     Mutant("atomic-write-in-place", "atomic_write_bytes writes the file in place (no rename)",
-           "train/checkpoint.py", "os.replace(tmp, path)",
-           "shutil.copyfile(tmp, path); os.unlink(tmp)",
+           "train/checkpoint.py", "        os.replace(tmp, path)\n",
+           "        with open(path, 'wb') as out:\n            out.write(data)\n"
+           "        os.unlink(tmp)\n",
            ("tests/train/test_atomic_write.py",)),
     Mutant("adam-no-bias-correction", "Adam's update without bias correction",
            "optim/adam.py", "bias_correction1 = 1 - beta1**t", "bias_correction1 = 1",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import time
 import warnings
 
 import joblib
