@@ -62,6 +62,13 @@ MUTANTS = [
            "plots.py", "C = _confusion(t, p, k)",
            "C = _confusion(p, t, k)",
            ("tests/cli/test_plot_data.py",)),
+    Mutant("regions-transposed", "decision_regions draws the grid's labels transposed",
+           "plots.py", 'ax.imshow(labels.reshape(xx.shape), origin="lower"',
+           'ax.imshow(labels.reshape(xx.shape).T, origin="lower"',
+           ("tests/cli/test_plot_data.py",)),
+    Mutant("dev-curve-shifted", "training_curves draws the dev losses at the first epochs",
+           "plots.py", "ax.plot(e[ok], dl[ok]", "ax.plot(e[: int(ok.sum())], dl[ok]",
+           ("tests/cli/test_plot_data.py",)),
     Mutant("atomic-write-in-place", "atomic_write_bytes writes the file in place (no rename)",
            "train/checkpoint.py", "        os.replace(tmp, path)\n",
            "        with open(path, 'wb') as out:\n            out.write(data)\n"

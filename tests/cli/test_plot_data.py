@@ -1,0 +1,164 @@
+"""Figure content, read back from the drawn artists and compared with the data behind it.
+
+`test_plots.py` checks that files are written; here every figure function's drawing is
+captured before it is closed (the ``drawn`` fixture wraps ``plots._save``) and its
+images, lines, points and texts are compared with values computed independently:
+scikit-learn's confusion matrix, the classifier's predictions on the grid, the curves
+given, RMSE and R² from ``sklearn.metrics``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+from sklearn.metrics import mean_squared_error, r2_score
+
+from chainrule import plots
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The list of figures saved during the test (each still readable after closing)."""
+    figures = []
+    save = plots._save
+
+    def capture(fig, path):
+        figures.append(fig)
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", capture)
+    with plots.figure_formats("png"):
+        yield figures
+
+
+def _lines(ax):
+    """(label, x, y) of the axes' data lines (axvline/axhline excluded: 2-point transforms)."""
+    return {ln.get_label(): (np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float))
+            for ln in ax.get_lines()}
+
+
+def test_confusion_matrix_is_sklearns(drawn, tmp_path, rng):
+    y_true = rng.integers(0, 4, 60)
+    y_pred = np.where(rng.random(60) < 0.6, y_true, rng.integers(0, 4, 60))
+    y_pred[:3] = 3  # an asymmetric matrix: swapped axes would show
+    plots.confusion_matrix(y_true, y_pred, class_names=list("abcd"), path=tmp_path / "cm")
+    C = sk_confusion_matrix(y_true, y_pred, labels=range(4))  # rows true, columns predicted
+    assert not np.array_equal(C, C.T)
+    (fig,) = drawn
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(ax.images[0].get_array(), C)
+    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
+             for t in ax.texts}  # (row, column) → the count printed there
+    assert texts == {(i, j): str(C[i, j]) for i in range(4) for j in range(4)}
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    assert f"accuracy {np.trace(C) / C.sum():.1%}, n = 60" in ax.get_title()
+
+    plots.confusion_matrix(y_true, y_pred, normalize=True, path=tmp_path / "cmn")
+    shown = drawn[1].axes[0].images[0].get_array()
+    np.testing.assert_allclose(shown, C / C.sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+def test_decision_regions_show_the_predictions_on_the_grid(drawn, tmp_path, rng):
+    X = rng.uniform(-1, 1, size=(40, 2))
+    W = np.array([[2.0, -1.0], [-0.5, 1.5], [0.3, 0.2]])  # not symmetric in x₁, x₂
+
+    def predict(P):
+        return (P @ W.T).argmax(axis=1)
+
+    y = predict(X)
+    y[:4] = (y[:4] + 1) % 3  # four points the classifier gets wrong
+    limits = ((-1.5, 1.0), (-1.0, 2.0))
+    res = 31
+    plots.decision_regions(predict, X, y, resolution=res, limits=limits, path=tmp_path / "dr")
+    (fig,) = drawn
+    ax = fig.axes[0]
+    image = ax.images[0]
+    gx, gy = np.linspace(*limits[0], res), np.linspace(*limits[1], res)
+    expected = np.array([[predict(np.array([[a, b]]))[0] for a in gx] for b in gy])
+    np.testing.assert_array_equal(image.get_array(), expected)  # row = x₂, column = x₁
+    assert image.origin == "lower" and tuple(image.get_extent()) == (-1.5, 1.0, -1.0, 2.0)
+    circled = [c for c in ax.collections if c.get_label().startswith("misclassified")]
+    assert circled[0].get_label() == "misclassified (4 of 40)"
+    np.testing.assert_array_equal(circled[0].get_offsets(), X[:4])
+    points = np.concatenate([c.get_offsets() for c in ax.collections
+                             if c.get_label().startswith("class")])
+    assert sorted(map(tuple, points)) == sorted(map(tuple, X))  # every point, once
+
+
+def test_training_curves_are_the_history(drawn, tmp_path):
+    epochs = np.arange(1, 7)
+    train = [1.2, 0.8, 0.6, 0.5, 0.45, 0.4]
+    dev = [1.3, np.nan, 0.7, 0.65, np.nan, 0.66]
+    acc_tr, acc_dv = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9], [0.4, 0.5, 0.6, 0.7, 0.72, 0.71]
+    plots.training_curves(epochs, train, dev, train_metric=acc_tr, dev_metric=acc_dv,
+                          best_epoch=4, path=tmp_path / "tc")
+    (fig,) = drawn
+    loss, metric = fig.axes[:2]
+    lines = _lines(loss)
+    np.testing.assert_array_equal(lines["train"][0], epochs)
+    np.testing.assert_array_equal(lines["train"][1], train)
+    np.testing.assert_array_equal(lines["dev"][0], [1, 3, 4, 6])  # NaN epochs skipped
+    np.testing.assert_array_equal(lines["dev"][1], [1.3, 0.7, 0.65, 0.66])
+    assert lines["best epoch (4)"][0][0] == 4
+    m = _lines(metric)
+    np.testing.assert_array_equal(m["train"][1], acc_tr)
+    np.testing.assert_array_equal(m["dev"][1], acc_dv)
+
+
+def test_schedule_norms_and_cost_curves(drawn, tmp_path):
+    lrs = [0.1, 0.1, 0.05, 0.025, 0.0125]
+    plots.learning_rate_schedule(lrs, label="step", path=tmp_path / "lr")
+    (x, y), = _lines(drawn[0].axes[0]).values()
+    np.testing.assert_array_equal(x, np.arange(1, 6))
+    np.testing.assert_array_equal(y, lrs)
+
+    norms = {"0.weight": [1.0, 0.5, 0.25], "2.weight": [2.0, 0.0, 1.0]}
+    plots.gradient_norms(norms, path=tmp_path / "gn")
+    lines = _lines(drawn[1].axes[0])
+    np.testing.assert_array_equal(lines["0.weight"][1], norms["0.weight"])
+    np.testing.assert_array_equal(lines["2.weight"][0], [1, 3])  # 0 cannot be drawn on log y
+    np.testing.assert_array_equal(lines["2.weight"][1], [2.0, 1.0])
+
+    plots.cost_curve([4.0, 2.0, 1.0, 0.5], path=tmp_path / "cost")
+    (x, y), = _lines(drawn[2].axes[0]).values()
+    np.testing.assert_array_equal(y, [4.0, 2.0, 1.0, 0.5])
+
+    plots.error_curves([1, 2, 4, 8], [0.4, 0.2, 0.1, 0.05], [0.5, 0.3, 0.35, 0.4],
+                       xlabel="width", title="t", path=tmp_path / "err")
+    lines = _lines(drawn[3].axes[0])
+    np.testing.assert_array_equal(lines["train"][1], [0.4, 0.2, 0.1, 0.05])
+    np.testing.assert_array_equal(lines["dev"][1], [0.5, 0.3, 0.35, 0.4])
+    assert lines["lowest dev error (2)"][0][0] == 2  # argmin of the dev error
+
+    plots.layer_gradient_norms({"deep": [1e-3, 1e-2, 1e-1]}, path=tmp_path / "lgn")
+    x, y = _lines(drawn[4].axes[0])["deep"]
+    np.testing.assert_array_equal(x, [1, 2, 3])
+    np.testing.assert_array_equal(y, [1e-3, 1e-2, 1e-1])
+
+
+def test_lr_finder_marks_the_suggestion(drawn, tmp_path):
+    lrs = np.logspace(-5, 0, 11)
+    raw = np.array([2.3, 2.3, 2.2, 2.0, 1.6, 1.1, 0.8, 0.7, 0.9, 1.8, 4.0])
+    smoothed = raw * 0.9 + 0.1
+    plots.lr_finder(lrs, raw, smoothed, suggestion=1.1e-3, lr_min=lrs[7],
+                    path=tmp_path / "lrf")
+    lines = _lines(drawn[0].axes[0])
+    np.testing.assert_array_equal(lines["loss per step"][1], raw)
+    np.testing.assert_array_equal(lines["smoothed loss"][1], smoothed)
+    assert lines["suggested η = 0.0011"][0][0] == 1.1e-3
+    # the dot sits on the smoothed curve at the grid rate nearest the suggestion (1e-3)
+    dots = [v for k, v in lines.items() if k.startswith("_")]
+    assert any(d[0][0] == lrs[4] and d[1][0] == smoothed[4] for d in dots)
+
+
+def test_predicted_vs_actual_points_and_title(drawn, tmp_path, rng):
+    t = rng.normal(10, 3, 50)
+    p = t + rng.normal(0, 1, 50)
+    plots.predicted_vs_actual(t, p, target_name="price", path=tmp_path / "pva")
+    ax = drawn[0].axes[0]
+    (pts,) = ax.collections
+    np.testing.assert_array_equal(pts.get_offsets(), np.column_stack([t, p]))
+    rmse = np.sqrt(mean_squared_error(t, p))
+    assert f"RMSE {rmse:.4g}, R² {r2_score(t, p):.3f}" in ax.get_title()
+    assert ax.get_xlabel() == "actual price" and ax.get_ylabel() == "predicted price"
