@@ -13,6 +13,8 @@ Usage (from the repository root)::
     python tools/mutation_check.py --module sklearn  # mutants of files matching "sklearn"
     python tools/mutation_check.py --list            # the catalogue, nothing run
     python tools/mutation_check.py mse-not-halved    # mutants by name
+    python tools/mutation_check.py --module plots --tests tests/cli/test_plots.py
+                                                     # would these tests catch them?
 
 The exit status is 1 when a mutant was missed. Add a mutant for every bug you fix (the bug
 itself, planted back) and report the result for the modules an issue touches.
@@ -84,6 +86,12 @@ MUTANTS = [
            "state.update(step=10**9) if 'step' in state else None; "
            "opt.update(self.theta, self.grad, state, hp, self.scratch)",
            ("tests/core/test_trace_torch.py",)),
+    Mutant("packed-params-never-stale", "the compiled step keeps updating its flat array "
+           "after load_state_dict gave the parameters new arrays",
+           "trace.py", "return all(p.data is v for p, v in zip(self.params, self.views))",
+           "return True",
+           ("tests/core/test_trace.py::"
+            "test_parameters_are_packed_and_stay_packed_across_signatures",)),
     Mutant("nesterov-as-momentum", "SGD's Nesterov look-ahead dropped",
            "optim/sgd.py", "if nesterov:", "if False:",
            ("tests/core/test_trace_torch.py",)),
@@ -91,6 +99,9 @@ MUTANTS = [
            "optim/rmsprop.py", "    np.sqrt(v, out=s)\n        s += eps",
            "    np.sqrt(v + eps, out=s)\n        s += 0.0",
            ("tests/core/test_trace_torch.py",)),
+    Mutant("probability-tolerance-loose", "probabilities accepted 100× off summing to 1",
+           "mathkit/probability.py", "PROB_ATOL = 1e-6", "PROB_ATOL = 1e-4",
+           ("tests/mathkit/test_mathkit_probability.py::test_probs_tolerance",)),
     Mutant("predict-unscaled", "chainrule predict skips the saved standardisation",
            "cli.py", "    Xs = scaler.transform(X) if scaler is not None else X\n"
            "    raw = _predict(art.model, Xs)", "    raw = _predict(art.model, X)",
@@ -102,7 +113,7 @@ MUTANTS = [
 ]
 
 
-def _run(m: Mutant, keep_going: bool) -> tuple[str, str]:
+def _run(m: Mutant, keep_going: bool, tests: list[str] | None = None) -> tuple[str, str]:
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         src = Path(tmp) / "src"
         shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
@@ -116,7 +127,7 @@ def _run(m: Mutant, keep_going: bool) -> tuple[str, str]:
         env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1",
                "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "-p", "no:randomly", "-n", "0", *m.tests]
+               "-p", "no:randomly", "-n", "0", *(tests or m.tests)]
         if not keep_going:
             cmd.insert(3, "-x")
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -135,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("names", nargs="*", help="mutants to run (default: all)")
     ap.add_argument("--module", help="only mutants of source files whose path contains this")
     ap.add_argument("--list", action="store_true", help="print the catalogue and stop")
+    ap.add_argument("--tests", nargs="+", metavar="PATH",
+                    help="run these tests instead of each mutant's own (e.g. a whole folder)")
     ap.add_argument("--all-failures", action="store_true",
                     help="run every listed test of a mutant (default: stop at the first)")
     args = ap.parse_args(argv)
@@ -151,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     missed = 0
     for m in chosen:
         start = time.perf_counter()
-        verdict, detail = _run(m, args.all_failures)
+        verdict, detail = _run(m, args.all_failures, args.tests)
         missed += verdict != "caught"
         print(f"{verdict:7} {m.name:30} {m.file:22} {time.perf_counter() - start:5.1f}s  "
               f"{detail}", flush=True)

@@ -162,3 +162,43 @@ def test_predicted_vs_actual_points_and_title(drawn, tmp_path, rng):
     rmse = np.sqrt(mean_squared_error(t, p))
     assert f"RMSE {rmse:.4g}, R² {r2_score(t, p):.3f}" in ax.get_title()
     assert ax.get_xlabel() == "actual price" and ax.get_ylabel() == "predicted price"
+
+
+def test_activation_curves_are_the_functions_and_their_derivatives(drawn, tmp_path):
+    plots.activations(("sigmoid", "tanh", "relu"), points=41, path=tmp_path / "act")
+    axes = drawn[0].axes
+    z = np.linspace(-5, 5, 41)
+    s = 1 / (1 + np.exp(-z))
+    closed = {  # g and g′ by hand: σ′ = σ(1 − σ), tanh′ = 1 − tanh², relu′ = [z > 0]
+        "sigmoid": (s, s * (1 - s)),
+        "tanh": (np.tanh(z), 1 - np.tanh(z) ** 2),
+        "relu": (np.maximum(z, 0), (z > 0).astype(float)),
+    }
+    for ax, (name, (g, dg)) in zip(axes, closed.items()):
+        assert ax.get_title().startswith(name)
+        lines = _lines(ax)
+        np.testing.assert_allclose(lines["$g(z)$"][1], g, rtol=1e-12, atol=1e-15)
+        drawn_dg = lines["$g'(z)$ (autodiff)"][1]
+        ok = np.isfinite(drawn_dg)  # the jump of relu′ at 0 is a gap
+        assert ok.sum() >= 40
+        np.testing.assert_allclose(drawn_dg[ok], dg[ok], rtol=1e-12, atol=1e-15)
+
+
+def test_tangent_line_and_line_plot(drawn, tmp_path):
+    plots.tangent_line(lambda x: x.sin() * x, 1.0, path=tmp_path / "tan")
+    lines = list(drawn[0].axes[0].get_lines())
+    x = np.linspace(-2.0, 4.0, 601)
+    np.testing.assert_allclose(lines[0].get_ydata(), np.sin(x) * x, rtol=1e-12, atol=1e-15)
+    slope = np.sin(1.0) + np.cos(1.0)  # (x sin x)′ = sin x + x cos x at x = 1
+    np.testing.assert_allclose(lines[1].get_ydata(), np.sin(1.0) + slope * (x - 1.0),
+                               rtol=1e-12, atol=1e-12)
+    assert f"{slope:.3g}" in lines[1].get_label()
+
+    curves = {"a": ([1, 2, 3], [3.0, 2.0, 1.5]), "b": ([1, 2], [0.5, 0.25])}
+    plots.line_plot(curves, xlabel="x", ylabel="y", title="t", hlines={"floor": 0.1},
+                    path=tmp_path / "lines")
+    lines = _lines(drawn[1].axes[0])
+    for name, (xs, ys) in curves.items():
+        np.testing.assert_array_equal(lines[name][0], xs)
+        np.testing.assert_array_equal(lines[name][1], ys)
+    assert lines["floor"][1][0] == 0.1

@@ -586,5 +586,7 @@ def test_pca_validates():
 def test_no_warnings_on_normal_use():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        power_iteration(np.diag([3.0, 1.0]))
-        det(np.ones((3, 3)))
+        lam, v = power_iteration(np.diag([3.0, 1.0]))
+        assert lam == pytest.approx(3.0, rel=1e-12)  # the largest eigenvalue, e₁ its vector
+        np.testing.assert_allclose(np.abs(v), [1.0, 0.0], atol=1e-8)
+        assert det(np.ones((3, 3))) == 0.0  # equal rows: singular, without a warning
