@@ -64,8 +64,9 @@ def test_pipeline_grid_search_and_cross_val_score(iris):
 
     grid = GridSearchCV(
         Pipeline([("scale", StandardScaler()),
-                  ("mlp", MLPClassifier(max_iter=60, learning_rate_init=0.01, random_state=0))]),
-        {"mlp__hidden_layer_sizes": [(2,), (16,)], "mlp__alpha": [1e-4, 1e-2]},
+                  ("mlp", MLPClassifier(max_iter=150, learning_rate_init=0.01,
+                                        random_state=0))]),
+        {"mlp__hidden_layer_sizes": [(1,), (16,)], "mlp__alpha": [1e-4, 1e-2]},
         cv=3,
     )
     grid.fit(X, y)
@@ -97,7 +98,7 @@ def test_digits_like_accuracy_and_fitted_attributes(iris):
     assert isinstance(clf.optimizer_, optim.Adam)
     assert [c.shape for c in clf.coefs_] == [(4, 16), (16, 8), (8, 3)]  # scikit-learn's layout
     assert [b.shape for b in clf.intercepts_] == [(16,), (8,), (3,)]
-    assert clf.model_[0].weight.dtype == np.float32
+    assert clf.model_[0].weight.dtype == np.float64  # the data's dtype, as scikit-learn
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
     np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
@@ -181,7 +182,8 @@ def test_warm_start_checks(iris):
         clf.set_params(hidden_layer_sizes=(6,)).fit(X, y)
     clf.set_params(hidden_layer_sizes=(5,), learning_rate_init=0.05).fit(X, y)
     assert clf.optimizer_.param_groups[0]["lr"] == 0.05  # new settings, moments kept
-    with pytest.raises(ValueError, match=r"classes not in classes_.*\[7\]"):
+    with pytest.raises(ValueError, match=r"warm_start can only be used where `y` has the "
+                       r"same classes.*\[0 1 7\]"):
         clf.fit(X, np.where(y == 2, 7, y))
     with pytest.raises(ValueError, match=r"classes must be passed"):
         MLPClassifier().partial_fit(X, y)
@@ -276,11 +278,19 @@ def test_regression_losses(loss, regression):
 
 def test_float64_dtype(iris):
     X, y = iris
-    clf32 = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(X, y)
+    # dtype="auto" follows the data (scikit-learn): float32 X trains float32 parameters
+    clf32 = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20,
+                          random_state=0).fit(X.astype(np.float32), y)
+    # a named dtype overrides the data's
     clf64 = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0,
                           dtype=np.float64).fit(X.astype(np.float32), y)
     assert all(p.dtype == np.float64 for p in clf64.model_.parameters())
     assert clf32.model_[0].weight.dtype == np.float32
+    assert all(c.dtype == np.float32 for c in clf32.coefs_ + clf32.intercepts_)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(X.astype(np.float32), y)
+    assert reg.predict(X).dtype == np.float32
+    assert MLPRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(X, y).predict(X).dtype == \
+        np.float64
     np.testing.assert_allclose(clf64.predict_proba(X), clf32.predict_proba(X), atol=1e-4)
     with pytest.raises(ValueError, match=r"dtype.*float16"):
         MLPClassifier(dtype="float16").fit(X, y)
@@ -403,7 +413,7 @@ def test_verbose_prints_the_loss(iris):
     ("params", "error", "pattern"),
     [
         ({"alpha": -1.0}, ValueError, r"alpha must be a finite number >= 0, got -1.0"),
-        ({"solver": "lbfgs"}, ValueError, r"solver must be one of .*adam.*; got 'lbfgs'"),
+        ({"solver": "lbgfs"}, ValueError, r"solver must be one of .*adam.*; got 'lbgfs'"),
         # softmax is registered as output-only (hidden=False): not a hidden activation
         ({"activation": "softmax"}, ValueError, r"activation must be one of .*; got 'softmax'"),
         ({"dropout": 1.0}, ValueError, r"dropout must be in \[0, 1\), got 1.0"),
@@ -415,7 +425,7 @@ def test_verbose_prints_the_loss(iris):
          "optimizer_params.*bogus"),
         ({"batch_norm": "yes"}, TypeError, r"batch_norm must be a bool, got str 'yes'"),
         ({"learning_rate_init": 0.0}, ValueError, r"learning_rate_init must be in \(0, inf\)"),
-        ({"dtype": "float16"}, ValueError, r"dtype must be 'float32' or 'float64'"),
+        ({"dtype": "float16"}, ValueError, r"dtype must be 'auto', 'float32' or 'float64'"),
         ({"class_weight": "even"}, ValueError, r"class_weight must be a dict.*'even'"),
     ],
 )

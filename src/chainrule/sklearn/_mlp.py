@@ -18,23 +18,29 @@ times ``class_weight``)::
     J = Σ_{i∈B} w_i·ℓ_i / Σ_{i∈B} w_i  +  alpha/(2·Σ_{i∈B} w_i)·‖W‖²  +  l1/Σ_{i∈B} w_i·‖W‖₁
 
 where ``W`` are the weight matrices (not the biases) — scikit-learn's scaling of ``alpha``.
+``solver="lbfgs"`` minimises the same ``J`` with the batch ``B`` being the whole training
+set, by ``scipy.optimize.minimize(method="L-BFGS-B")``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import warnings
 from numbers import Integral
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from scipy.sparse import issparse
 from scipy.special import expit, log_softmax, xlogy
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     check_classification_targets,
     type_of_target,
@@ -66,17 +72,23 @@ __all__ = ["MLPClassifier", "MLPRegressor", "load"]
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 _SCHEDULES = ("constant", "invscaling", "adaptive")
+_LBFGS_SPARSE_CHUNK = 1024  # sparse rows densified at a time in the L-BFGS objective
+_PREDICT_CHUNK = 4096  # rows per forward pass in predict (sparse rows densified per chunk)
 _BLAS_THREADING_FLOPS = 2**25  # multiply-adds per layer and batch above which BLAS may thread
 
 
-def _as_dtype(value: Any) -> np.dtype:
-    """The float dtype named by the ``dtype`` parameter: float32 or float64."""
+def _as_dtype(value: Any, data: Any = None) -> np.dtype:
+    """The float dtype named by the ``dtype`` parameter: float32 or float64; ``"auto"``
+    is the dtype of ``data`` (the training ``X``, as scikit-learn), float64 when unknown."""
+    if isinstance(value, str) and value == "auto":
+        kind = getattr(data, "dtype", None)
+        return np.dtype(np.float32) if kind == np.float32 else np.dtype(np.float64)
     try:
         dt = np.dtype(_DTYPES.get(value, value) if isinstance(value, str) else value)
     except TypeError:
         dt = None
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {value!r}")
+        raise ValueError(f"dtype must be 'auto', 'float32' or 'float64', got {value!r}")
     return dt
 
 
@@ -120,6 +132,35 @@ def _blas_limit(model: Any, batch: int) -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _sklearn_init(
+    sizes: list[int], activation: str, random_state: Any
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """scikit-learn's initialisation (``init="auto"``): for each layer ``fan_in → fan_out``
+    the weights ``(fan_in, fan_out)`` then the biases ``~ U(−a, a)``,
+    ``a = √(f / (fan_in + fan_out))`` with ``f = 2`` for the logistic activation and ``f = 6``
+    otherwise (Glorot & Bengio, 2010), drawn in scikit-learn's order from a
+    ``numpy.random.RandomState`` — so an int ``random_state`` starts from scikit-learn's own
+    initial weights."""
+    rs = (random_state if isinstance(random_state, np.random.RandomState)
+          else np.random.RandomState(random_state))
+    factor = 2.0 if nn.ACTIVATIONS.find(activation) is nn.ACTIVATIONS.find("logistic") else 6.0
+    coefs, intercepts = [], []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        a = np.sqrt(factor / (fan_in + fan_out))
+        coefs.append(rs.uniform(-a, a, (fan_in, fan_out)))
+        intercepts.append(rs.uniform(-a, a, fan_out))
+    return coefs, intercepts
+
+
+def _stochastic_solver(est: Any) -> bool:
+    """``partial_fit`` exists for the stochastic solvers only (not ``"lbfgs"``)."""
+    if est.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for stochastic optimizers. lbfgs is not stochastic."
+        )
+    return True
+
+
 class _BaseMLP(BaseEstimator):
     """The training machinery shared by :class:`MLPClassifier` and :class:`MLPRegressor`."""
 
@@ -148,6 +189,7 @@ class _BaseMLP(BaseEstimator):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         init: Any = "auto",
         dropout: float = 0.0,
         batch_norm: bool = False,
@@ -156,7 +198,7 @@ class _BaseMLP(BaseEstimator):
         schedule: str | None = None,
         schedule_params: dict | None = None,
         restore_best_weights: bool = True,
-        dtype: Any = "float32",
+        dtype: Any = "auto",
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -180,6 +222,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.init = init
         self.dropout = dropout
         self.batch_norm = batch_norm
@@ -197,7 +240,14 @@ class _BaseMLP(BaseEstimator):
         self._hidden_sizes()
         _check_name(self.activation, "activation", nn.ACTIVATIONS,
                     lambda e: e.get("hidden", True))
-        _check_name(self.solver, "solver", optim.OPTIMIZERS)
+        if self.solver != "lbfgs":
+            _check_name(self.solver, "solver", optim.OPTIMIZERS)
+        elif self.dropout:
+            raise ValueError(
+                f"solver='lbfgs' minimises one deterministic objective; dropout={self.dropout} "
+                "makes it random — use a stochastic solver (e.g. 'adam') with dropout"
+            )
+        check_int(self.max_fun, "max_fun", 1)
         check_nonneg(self.alpha, "alpha")
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             check_int(self.batch_size, "batch_size", 1)
@@ -250,7 +300,7 @@ class _BaseMLP(BaseEstimator):
             "activation": self.activation,
             "batch_norm": bool(self.batch_norm),
             "dropout": float(self.dropout),
-            "dtype": str(_as_dtype(self.dtype)),
+            "dtype": self.dtype if self.dtype == "auto" else str(_as_dtype(self.dtype)),
         }
 
     def _optimizer_kwargs(self) -> dict[str, Any]:
@@ -279,14 +329,23 @@ class _BaseMLP(BaseEstimator):
         (``nn.mlp``, its weights and dropout generator drawn from ``gen``)."""
         model = nn.mlp(
             [n_features, *self._hidden_sizes(), n_outputs], self.activation,
-            init=None if self.init == "auto" else self.init, batch_norm=bool(self.batch_norm),
-            dropout=float(self.dropout), seed=gen, dtype=_as_dtype(self.dtype),
+            init="zeros" if self.init == "auto" else self.init, batch_norm=bool(self.batch_norm),
+            dropout=float(self.dropout), seed=gen, dtype=self._param_dtype(),
         )
         drops = [m for m in model if isinstance(m, nn.Dropout)]
         self._dropout_rng = drops[0]._gen if drops else None
         return model
 
+    def _param_dtype(self) -> np.dtype:
+        """The parameters' dtype: ``dtype``, or with ``"auto"`` that of the first fit's X."""
+        if isinstance(self.dtype, str) and self.dtype == "auto":
+            return np.dtype(getattr(self, "_fit_dtype", "float64"))
+        return _as_dtype(self.dtype)
+
     def _make_optimizer(self) -> Any:
+        if self.solver == "lbfgs":  # scipy's L-BFGS-B keeps its own state, per fit
+            self._optimizer_config = ("lbfgs", {})
+            return None
         kwargs = self._optimizer_kwargs()
         try:
             opt = optim.get_optimizer(self.solver, list(self.model_.parameters()), **kwargs)
@@ -300,7 +359,7 @@ class _BaseMLP(BaseEstimator):
 
     def _make_scheduler(self) -> Any:
         self._scheduler_config = self._schedule_config()
-        if self.schedule is None:
+        if self.schedule is None or self.optimizer_ is None:
             return None
         if self.learning_rate != "constant":
             raise ValueError(
@@ -318,18 +377,27 @@ class _BaseMLP(BaseEstimator):
                 f"{self.schedule!r}: {err}"
             ) from None
 
-    def _initialize(self, n_features: int, n_outputs: int) -> None:
+    def _initialize(self, n_features: int, n_outputs: int, X: Any) -> None:
         """Fresh network, optimiser, schedule and training records (first fit)."""
+        sizes = [n_features, *self._hidden_sizes(), n_outputs]
+        if self.init == "auto":
+            start = _sklearn_init(sizes, self.activation, self.random_state)
         self._rng = _seed_generator(self.random_state)
         self.n_outputs_ = int(n_outputs)
+        self.n_layers_ = len(sizes)
+        self._fit_dtype = _as_dtype(self.dtype, X).name
         self.model_ = self._build_model(n_features, n_outputs, self._rng)
+        if self.init == "auto":
+            self._set_layers("weight", start[0])
+            self._set_layers("bias", start[1])
         self._arch = self._architecture()
         self.optimizer_ = self._make_optimizer()
         self._scheduler = self._make_scheduler()
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_: list[float] = []
-        self.best_loss_ = np.inf
+        # scikit-learn's convention: best_loss_ is None while the validation score decides
+        self.best_loss_ = None if self.early_stopping else np.inf
         self._no_improvement_count = 0
         self.validation_loss_curve_: list[float] | None = [] if self.early_stopping else None
         self.validation_scores_: list[float] | None = [] if self.early_stopping else None
@@ -348,7 +416,7 @@ class _BaseMLP(BaseEstimator):
                 f"y gives {n_outputs} outputs but the network was fitted with "
                 f"{self.n_outputs_}"
             )
-        kwargs = self._optimizer_kwargs()
+        kwargs = {} if self.solver == "lbfgs" else self._optimizer_kwargs()
         if self.solver.lower() != self._optimizer_config[0]:
             self.optimizer_ = self._make_optimizer()  # another algorithm: no state to keep
             self._scheduler = self._make_scheduler()
@@ -362,6 +430,8 @@ class _BaseMLP(BaseEstimator):
             self.validation_loss_curve_, self.validation_scores_ = [], []
         if self.early_stopping:
             self.best_validation_score_ = -np.inf
+        elif self.best_loss_ is None:  # early stopping was on in the previous fit
+            self.best_loss_ = np.inf
 
     # -------------------------------------------------------------------------- fitting
     def _fit(
@@ -381,13 +451,22 @@ class _BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, Y, y_raw = self._validate_training_data(X, y, first_pass, incremental, classes)
         sw = self._sample_weights(sample_weight, X, y_raw, incremental)
+        pending = self.__dict__.pop("_pending_layers", None)
         if first_pass:
-            self._initialize(X.shape[1], Y.shape[1])
+            self._initialize(X.shape[1], Y.shape[1], X)
+            if pending is not None and (incremental or self.warm_start):
+                # coefs_ / intercepts_ given before the first partial_fit or warm start
+                for kind, arrays in pending.items():
+                    self._set_layers(kind, arrays)
         else:
             self._continue(Y.shape[1])
-        dt = _as_dtype(self.dtype)
-        X = np.ascontiguousarray(X, dtype=dt)
+        dt = self._param_dtype()
+        X = X.tocsr().astype(dt) if issparse(X) else np.ascontiguousarray(X, dtype=dt)
         Y = np.ascontiguousarray(Y, dtype=dt)
+        if self.solver == "lbfgs":
+            with _blas_limit(self.model_, X.shape[0]):
+                self._train_lbfgs(X, Y, sw)
+            return self
         batch = min(200 if self.batch_size == "auto" else int(self.batch_size), X.shape[0])
         with _blas_limit(self.model_, batch):
             self._train(X, Y, y_raw, sw, incremental)
@@ -429,7 +508,7 @@ class _BaseMLP(BaseEstimator):
                 "early_stopping=True needs a validation set: validation_fraction must be > 0, "
                 f"got {self.validation_fraction}"
             )
-        stratify = y_raw if self._stratify_validation() else None
+        stratify = self._stratify_labels(Y, y_raw)
         idx_train, idx_val = train_test_split(
             np.arange(X.shape[0]),
             test_size=self.validation_fraction,
@@ -438,17 +517,18 @@ class _BaseMLP(BaseEstimator):
         )
         if idx_val.shape[0] < 2:
             raise ValueError(
-                f"the validation set is too small ({idx_val.shape[0]} sample(s) from "
-                f"validation_fraction={self.validation_fraction} of {X.shape[0]}); increase "
-                "validation_fraction or use more data"
+                f"The validation set is too small ({idx_val.shape[0]} sample(s) from "
+                f"validation_fraction={self.validation_fraction} of {X.shape[0]}). Increase "
+                "'validation_fraction' or the size of your dataset."
             )
         return (
             X[idx_train], Y[idx_train], sw[idx_train],
             X[idx_val], Y[idx_val], y_raw[idx_val], sw[idx_val],
         )
 
-    def _stratify_validation(self) -> bool:
-        return False
+    def _stratify_labels(self, Y: np.ndarray, y_raw: np.ndarray) -> np.ndarray | None:
+        """The labels the validation split is stratified on (None: not stratified)."""
+        return None
 
     def _weighted_loss(self, z: Any, Y: Any, w: Any = None) -> Any:
         """The data loss ``Σᵢ wᵢ·ℓᵢ / Σᵢ wᵢ`` of a batch (the mean when ``w`` is None)."""
@@ -481,8 +561,11 @@ class _BaseMLP(BaseEstimator):
         sw_dt = None if unit else sw.astype(dt)
         step = self._training_step()
         accumulated = 0.0
+        sparse = issparse(X)
         for start, stop in self._batches(n, batch_size):
             xb, yb = X[start:stop], Y[start:stop]
+            if sparse:
+                xb = xb.toarray()  # one batch densified at a time
             if unit:
                 value = step(xb, yb).objective + self._loss_offset(yb, None)
             else:
@@ -535,7 +618,8 @@ class _BaseMLP(BaseEstimator):
             else:
                 exhausted = rule.update(loss, self.n_iter_)
             self._no_improvement_count = rule.wait
-            self.best_loss_ = min(self.best_loss_, loss)
+            if not early:
+                self.best_loss_ = min(self.best_loss_, loss)
             self._end_of_epoch_schedule(val_loss if early else loss)
             if exhausted:
                 what = "Validation score" if early else "Training loss"
@@ -566,6 +650,10 @@ class _BaseMLP(BaseEstimator):
             )
         if early and self.restore_best_weights and rule.best_state is not None:
             self.model_.load_state_dict(rule.best_state)
+        self._check_finite()
+
+    def _check_finite(self) -> None:
+        """scikit-learn's error when training ends on non-finite weights."""
         self.model_.eval()
         for p in self.model_.parameters():
             if not np.all(np.isfinite(p.data)):
@@ -574,6 +662,118 @@ class _BaseMLP(BaseEstimator):
                     "contain large values and need to be preprocessed (or lower "
                     f"learning_rate_init={self.learning_rate_init})."
                 )
+
+    # ------------------------------------------------------------------------- L-BFGS
+    def _flat_parameters(self) -> list[tuple[Any, bool]]:
+        """The parameters in the order of θ — scikit-learn's packing: every weight matrix
+        (as ``coefs_``, ``(fan_in, fan_out)``), every bias, then any other parameter
+        (batch norm's) — each with whether it is stored transposed."""
+        linears = self._linears()
+        ordered = [(m.weight, True) for m in linears] + [(m.bias, False) for m in linears]
+        seen = {id(p) for p, _ in ordered}
+        return ordered + [(p, False) for p in self.model_.parameters() if id(p) not in seen]
+
+    def _flat(self) -> np.ndarray:
+        """θ: the parameters as one float64 vector (see :meth:`_flat_parameters`)."""
+        return np.concatenate([(p.data.T if t else p.data).ravel()
+                               for p, t in self._flat_parameters()]).astype(np.float64)
+
+    def _set_flat(self, theta: np.ndarray) -> None:
+        """Write θ into the parameters, in place and in their dtype."""
+        pos = 0
+        for p, t in self._flat_parameters():
+            shape = p.data.shape[::-1] if t else p.data.shape
+            block = theta[pos:pos + p.data.size].reshape(shape)
+            p.data[...] = block.T if t else block
+            pos += p.data.size
+
+    def _loss_grad_lbfgs(
+        self, packed: np.ndarray, X: Any, y: Any, sample_weight: Any = None, *buffers: Any
+    ) -> tuple[float, np.ndarray]:
+        """``J(θ)`` and ``∂J/∂θ`` (float64) over the whole training set, for L-BFGS-B::
+
+            J(θ) = Σᵢ wᵢ·ℓᵢ / Σᵢ wᵢ + alpha/(2·Σᵢ wᵢ)·‖W‖² + l1/Σᵢ wᵢ·‖W‖₁
+
+        the objective of the stochastic solvers with the batch being every sample. θ is
+        packed as scikit-learn packs it (:meth:`_flat_parameters`), and the signature is
+        scikit-learn's: the trailing arguments (its preallocated buffers) are accepted and
+        not used. Sparse ``X`` is densified a chunk of rows at a time; the gradient is
+        chainrule's reverse sweep, accumulated over the chunks.
+        """
+        del buffers
+        dt = self._param_dtype()
+        self._set_flat(np.asarray(packed, dtype=np.float64))
+        n = X.shape[0]
+        Y = np.asarray(y, dtype=dt).reshape(n, -1)
+        if sample_weight is None:
+            wn, total = None, float(n)
+        else:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            total = float(sw.sum())
+            wn = (sw / total).astype(dt)[:, None]
+        model = self.model_
+        model.train()
+        model.zero_grad()
+        chunk = _LBFGS_SPARSE_CHUNK if issparse(X) else max(n, 1)
+        value = self._loss_offset(Y, wn)
+        for start in range(0, n, chunk):
+            xb = X[start:start + chunk]
+            xb = np.asarray(xb.toarray() if issparse(xb) else xb, dtype=dt)
+            w = 1.0 / n if wn is None else tensor(wn[start:start + chunk])
+            data = self._data_loss(model(tensor(xb)), tensor(Y[start:start + chunk]), w)
+            data.backward()
+            value += float(data.item())
+        weights = nn.weight_parameters(model)
+        penalty = None
+        if self.alpha:
+            penalty = nn.l2_penalty(weights, float(self.alpha))
+        if self.l1:
+            l1 = nn.l1_penalty(weights, float(self.l1))
+            penalty = l1 if penalty is None else penalty + l1
+        if penalty is not None:
+            penalty = penalty / total
+            penalty.backward()
+            value += float(penalty.item())
+        grads = []
+        for p, t in self._flat_parameters():
+            g = np.zeros(p.data.shape) if p.grad is None else p.grad.data
+            grads.append((g.T if t else g).ravel())
+        return value, np.concatenate(grads).astype(np.float64)
+
+    def _train_lbfgs(self, X: Any, Y: np.ndarray, sw: np.ndarray) -> None:
+        """Minimise :meth:`_loss_grad_lbfgs` with ``scipy.optimize.minimize(method=
+        "L-BFGS-B")``: at most ``max_iter`` iterations and ``max_fun`` evaluations, stopping
+        when the largest gradient component is at most ``tol`` (scikit-learn's settings)."""
+        from scipy.optimize import minimize
+
+        losses: list[float] = []
+
+        def record(intermediate_result: Any) -> None:
+            losses.append(float(intermediate_result.fun))
+            if self.verbose:
+                print(f"Iteration {len(losses)}, loss = {losses[-1]:.8f}")
+
+        result = minimize(
+            self._loss_grad_lbfgs, self._flat(), method="L-BFGS-B", jac=True,
+            args=(X, Y, None if np.all(sw == 1.0) else sw), callback=record,
+            options={"maxfun": int(self.max_fun), "maxiter": int(self.max_iter),
+                     "gtol": float(self.tol)},
+        )
+        self._set_flat(result.x)
+        self.n_iter_ = min(int(result.nit), int(self.max_iter))
+        self.loss_ = float(result.fun)
+        self.loss_curve_.extend(losses)
+        self.best_loss_ = min(losses or [self.loss_], default=self.loss_)
+        if result.status != 0:
+            warnings.warn(
+                f"lbfgs failed to converge after {result.nit} iteration(s) (status="
+                f"{result.status}): {result.message}. Increase the number of iterations "
+                f"(max_iter={self.max_iter}) or of loss evaluations (max_fun={self.max_fun}), "
+                "or scale the data.",
+                ConvergenceWarning,
+                stacklevel=4,  # _train_lbfgs ← _fit ← fit ← caller
+            )
+        self._check_finite()
 
     def _end_of_epoch_schedule(self, monitored: float) -> None:
         if self.learning_rate == "invscaling":
@@ -586,9 +786,10 @@ class _BaseMLP(BaseEstimator):
     def _evaluate_loss(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray) -> float:
         """The weighted data loss (no penalty) in evaluation mode."""
         self.model_.eval()
-        wn = (sw / sw.sum()).astype(X.dtype)[:, None]
+        wn = (sw / sw.sum()).astype(Y.dtype)[:, None]
+        z = tensor(self._forward(X).astype(Y.dtype))
         with no_grad():
-            value = float(self._data_loss(self.model_(tensor(X)), Y, wn).item())
+            value = float(self._data_loss(z, Y, wn).item())
         return value + self._loss_offset(Y, wn)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -606,25 +807,86 @@ class _BaseMLP(BaseEstimator):
         """
         model = self.model_
         model.eval()
+        outs = []
         with no_grad():
-            out = model(tensor(np.asarray(X, dtype=np.float64)))
-        return np.asarray(out.numpy(), dtype=np.float64)
+            for start in range(0, X.shape[0], _PREDICT_CHUNK):
+                xb = X[start:start + _PREDICT_CHUNK]
+                xb = xb.toarray() if issparse(xb) else xb  # sparse: densified per chunk
+                outs.append(model(tensor(np.asarray(xb, dtype=np.float64))).numpy())
+        if not outs:
+            return np.zeros((0, self.n_outputs_))
+        return np.asarray(np.concatenate(outs), dtype=np.float64)
 
-    def _check_X(self, X: Any) -> np.ndarray:
+    def _check_X(self, X: Any) -> Any:
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
+                             dtype=(np.float64, np.float32))
+
+    def _linears(self) -> list[Any]:
+        return [m for m in self.model_ if isinstance(m, nn.Linear)]
+
+    def _layers(self, kind: str) -> list[np.ndarray]:
+        """Copies of the weights (scikit-learn's ``(fan_in, fan_out)``) or biases; before
+        the first fit, the list that was assigned (see :meth:`_set_layers`)."""
+        if "model_" not in self.__dict__:
+            pending = self.__dict__.get("_pending_layers", {})
+            if kind in pending:
+                return pending[kind]
+            check_is_fitted(self, "model_")
+        if kind == "weight":
+            return [np.array(m.weight.data.T) for m in self._linears()]
+        return [np.array(m.bias.data) for m in self._linears()]
+
+    def _set_layers(self, kind: str, arrays: Any) -> None:
+        """Write weights (``kind="weight"``, each ``(fan_in, fan_out)``) or biases into the
+        network's Linear layers, in place and in the parameters' dtype. Before the first fit
+        the list is kept as it is (scikit-learn's code fills it item by item) and becomes
+        the starting point of the next ``partial_fit`` or warm-started ``fit``."""
+        if "model_" not in self.__dict__:
+            self.__dict__.setdefault("_pending_layers", {})[kind] = arrays
+            return
+        linears = self._linears()
+        arrays = list(arrays)
+        if len(arrays) != len(linears):
+            raise ValueError(f"expected {len(linears)} arrays (one per layer), got "
+                             f"{len(arrays)}")
+        for i, (m, a) in enumerate(zip(linears, arrays, strict=True)):
+            param = m.weight if kind == "weight" else m.bias
+            a = np.asarray(a)
+            want = param.data.shape[::-1] if kind == "weight" else param.data.shape
+            if a.shape != want:
+                name = "coefs_" if kind == "weight" else "intercepts_"
+                raise ValueError(f"{name}[{i}] must have shape {want}, got {a.shape}")
+            param.data[...] = a.T if kind == "weight" else a
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """The weight matrices in scikit-learn's layout ``(fan_in, fan_out)`` (copies)."""
-        check_is_fitted(self)
-        return [np.array(m.weight.data.T) for m in self.model_ if isinstance(m, nn.Linear)]
+        """The weight matrices in scikit-learn's layout ``(fan_in, fan_out)`` (copies, in the
+        parameters' dtype). Assigning a list writes it into the network."""
+        return self._layers("weight")
+
+    @coefs_.setter
+    def coefs_(self, value: Any) -> None:
+        self._set_layers("weight", value)
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """The bias vectors of the Linear layers (copies)."""
-        check_is_fitted(self)
-        return [np.array(m.bias.data) for m in self.model_ if isinstance(m, nn.Linear)]
+        """The bias vectors of the Linear layers (copies). Assigning a list writes it into
+        the network."""
+        return self._layers("bias")
+
+    @intercepts_.setter
+    def intercepts_(self, value: Any) -> None:
+        self._set_layers("bias", value)
+
+    @property
+    def _optimizer(self) -> Any:
+        """What scikit-learn's code reads of its private optimiser: ``learning_rate``, the
+        current learning rate of ``optimizer_`` (a read-only snapshot)."""
+        opt = self.__dict__.get("optimizer_")
+        if opt is None:
+            raise AttributeError("_optimizer: no stochastic optimiser (not fitted, or lbfgs)")
+        return SimpleNamespace(learning_rate=opt.param_groups[0]["lr"])
 
     # ---------------------------------------------------------------------- persistence
     def save(self, path: Any) -> None:
@@ -693,8 +955,10 @@ _SHARED_DOC = """\
         ``"leaky_relu"``, ``"elu"``, ``"selu"``, ``"silu"``).
     solver : str, default="adam"
         The optimiser, a name of ``chainrule.optim.OPTIMIZERS``: ``"adam"``, ``"sgd"``
-        (scikit-learn's) and ``"adamw"``, ``"rmsprop"``, ``"adagrad"``, ``"momentum"``.
-        ``"lbfgs"`` is not available.
+        (scikit-learn's) and ``"adamw"``, ``"rmsprop"``, ``"adagrad"``, ``"momentum"``; or
+        ``"lbfgs"``: ``scipy.optimize.minimize(method="L-BFGS-B")`` on the whole training
+        set's objective, its gradient from chainrule's reverse sweep (no ``partial_fit``,
+        no ``dropout``).
     alpha : float, default=1e-4
         L2 penalty ``alpha/(2·Σw)·‖W‖²`` per batch (scikit-learn's scaling).
     batch_size : int or "auto", default="auto"
@@ -709,7 +973,7 @@ _SHARED_DOC = """\
     power_t : float, default=0.5
         Exponent of ``invscaling``.
     max_iter : int, default=200
-        Epochs per call to ``fit``.
+        Epochs per call to ``fit`` (with ``"lbfgs"``: L-BFGS iterations).
     shuffle : bool, default=True
         Shuffle the samples every epoch.
     random_state : int, RandomState instance or None, default=None
@@ -737,10 +1001,13 @@ _SHARED_DOC = """\
         Adam's (and RMSprop's, Adagrad's) denominator term.
     n_iter_no_change : int, default=10
         Patience: epochs without improvement before stopping.
+    max_fun : int, default=15000
+        ``"lbfgs"`` only: at most this many evaluations of the loss and its gradient.
     init : str or callable, default="auto"
         Weight initialiser, a name of ``chainrule.nn.INITIALIZERS`` (``"he"``,
         ``"xavier"``, ``"lecun"``, …) or a callable ``f(shape, seed=, dtype=)``; ``"auto"``
-        is ``nn.Linear``'s default (PyTorch's).
+        is scikit-learn's: weights and biases ``~ U(±√(6/(fan_in + fan_out)))`` (2 instead
+        of 6 for ``"logistic"``), drawn as scikit-learn draws them.
     dropout : float, default=0.0
         Dropout probability after every hidden activation.
     batch_norm : bool, default=False
@@ -758,8 +1025,10 @@ _SHARED_DOC = """\
         Its settings, e.g. ``{"T_max": 50}`` for ``"cosine"``.
     restore_best_weights : bool, default=True
         With ``early_stopping``, end with the weights of the best validation score.
-    dtype : {"float32", "float64"}, default="float32"
-        Dtype of the parameters and of training; predictions are computed in float64.
+    dtype : {"auto", "float32", "float64"}, default="auto"
+        Dtype of the parameters and of training; ``"auto"`` is that of the first ``X``
+        (float32 stays float32, anything else float64), as in scikit-learn. Predictions
+        are computed in float64 (the regressor returns the parameters' dtype).
 """
 
 _SHARED_ATTRIBUTES = """\
@@ -773,10 +1042,11 @@ _SHARED_ATTRIBUTES = """\
         With ``early_stopping``: the validation score (``score``) every epoch.
     best_validation_score_ : float or None
         The best validation score.
-    best_loss_ : float
-        The lowest training loss.
+    best_loss_ : float or None
+        The lowest training loss (None with ``early_stopping``, where the validation score
+        decides).
     n_iter_ : int
-        Epochs run by the last call to ``fit`` / ``partial_fit``.
+        Epochs run by the last call to ``fit`` / ``partial_fit`` (``"lbfgs"``: iterations).
     t_ : int
         Training samples seen (over all calls).
     n_features_in_ : int
@@ -785,6 +1055,8 @@ _SHARED_ATTRIBUTES = """\
         Column names, when ``X`` had string column names (a DataFrame).
     n_outputs_ : int
         Number of output units.
+    n_layers_ : int
+        Number of layers, input and output included (``len(hidden_layer_sizes) + 2``).
     out_activation_ : str
         ``"softmax"``, ``"logistic"``, ``"identity"`` or ``"exp"``.
     model_ : chainrule.nn.Sequential
@@ -792,7 +1064,9 @@ _SHARED_ATTRIBUTES = """\
     optimizer_ : chainrule.optim.Optimizer
         The optimiser and its state.
     coefs_, intercepts_ : list of ndarray
-        Weights in scikit-learn's ``(fan_in, fan_out)`` layout, and biases (copies).
+        Weights in scikit-learn's ``(fan_in, fan_out)`` layout, and biases (copies);
+        assigning a list writes it into the network (before the first fit: the starting
+        weights of ``partial_fit`` or a warm start).
 """
 
 
@@ -829,6 +1103,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         init: Any = "auto",
         dropout: float = 0.0,
         batch_norm: bool = False,
@@ -838,7 +1113,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         schedule_params: dict | None = None,
         restore_best_weights: bool = True,
         class_weight: Any = None,
-        dtype: Any = "float32",
+        dtype: Any = "auto",
     ) -> None:
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -863,6 +1138,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             beta_2=beta_2,
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
             init=init,
             dropout=dropout,
             batch_norm=batch_norm,
@@ -900,6 +1176,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    @available_if(_stochastic_solver)
     def partial_fit(
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> MLPClassifier:
@@ -925,7 +1202,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self, X: Any, y: Any, first_pass: bool, incremental: bool, classes: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X, y = validate_data(
-            self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=first_pass
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+            dtype=(np.float64, np.float32), reset=first_pass,
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -958,13 +1236,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     f"y is {target_type!r} but the network was fitted on "
                     f"{self._target_type!r} targets"
                 )
-            if not multilabel:
-                unknown = np.setdiff1d(unique_labels(y), self.classes_)
-                if unknown.size:
+            if incremental and classes is not None and not multilabel and not np.array_equal(
+                unique_labels(classes), self.classes_
+            ):
+                raise ValueError(
+                    f"`classes={list(classes)!r}` is not the same as on the last call to "
+                    f"partial_fit, was: {self.classes_!r}"
+                )
+            if not multilabel and not incremental and self.warm_start:
+                got = unique_labels(y)
+                if set(got) != set(self.classes_):
                     raise ValueError(
-                        f"y has classes not in classes_ {self.classes_.tolist()}: "
-                        f"{unknown.tolist()}"
+                        "warm_start can only be used where `y` has the same classes as in "
+                        f"the previous call to fit. Previously got {self.classes_}, `y` has "
+                        f"{got}"
                     )
+        if target_type != "multilabel-indicator":
+            unknown = np.setdiff1d(unique_labels(y), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y has classes not in classes_ {self.classes_.tolist()}: "
+                    f"{unknown.tolist()}"
+                )
         if self._target_type == "multilabel-indicator":
             if y.ndim != 2 or y.shape[1] != len(self.classes_):
                 raise ValueError(
@@ -997,8 +1290,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             sw = sw * compute_sample_weight(self.class_weight, y)
         return sw
 
-    def _stratify_validation(self) -> bool:
-        return self._target_type != "multilabel-indicator"
+    def _stratify_labels(self, Y: np.ndarray, y_raw: np.ndarray) -> np.ndarray | None:
+        if self._target_type == "multilabel-indicator":
+            return None
+        if Y.shape[1] == 1:  # binary: scikit-learn's boolean column (its error names 'True')
+            return Y.astype(bool)
+        return y_raw
 
     def _data_loss(self, z: Any, Y: Any, w: Any) -> Any:
         if self.out_activation_ == "softmax":
@@ -1066,7 +1363,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         z = self._forward(self._check_X(X))
         if self._target_type == "multilabel-indicator":
-            return -np.logaddexp(0.0, -z)
+            # scikit-learn's log(predict_proba): labels whose probability rounds to 1 tie at
+            # 0, as they tie in predict_proba (the stable −log(1 + e⁻ᶻ) where it rounds to 0)
+            p = expit(z)
+            with np.errstate(divide="ignore"):
+                return np.where(p > 0, np.log(p), -np.logaddexp(0.0, -z))
         if z.shape[1] == 1:
             z0 = z[:, 0]
             return np.column_stack([-np.logaddexp(0.0, z0), -np.logaddexp(0.0, -z0)])
@@ -1076,6 +1377,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True  # CSR/CSC, densified a batch at a time
         return tags
 
 
@@ -1112,6 +1414,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         init: Any = "auto",
         dropout: float = 0.0,
         batch_norm: bool = False,
@@ -1120,7 +1423,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         schedule: str | None = None,
         schedule_params: dict | None = None,
         restore_best_weights: bool = True,
-        dtype: Any = "float32",
+        dtype: Any = "auto",
     ) -> None:
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1145,6 +1448,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             beta_2=beta_2,
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
             init=init,
             dropout=dropout,
             batch_norm=batch_norm,
@@ -1173,6 +1477,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch over ``X, y``, continuing the network and optimiser state.
 
@@ -1197,6 +1502,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             self,
             X,
             y,
+            accept_sparse=["csr", "csc"],
             multi_output=True,
             y_numeric=True,
             dtype=(np.float64, np.float32),
@@ -1246,12 +1552,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         z = self._forward(X)
         if self.loss == "poisson":
             z = np.exp(z)
+        z = z.astype(self._param_dtype())  # float32 data, float32 predictions (scikit-learn)
         if z.shape[1] == 1:
             return z.ravel()
         return z
 
     def _validation_score(self, X: np.ndarray, y: np.ndarray, sw: np.ndarray) -> float:
-        return float(r2_score(y, self._predict(X), sample_weight=sw))
+        pred = self._predict(X)
+        if not np.all(np.isfinite(pred)):  # a diverging run: scored NaN, as scikit-learn
+            return float("nan")
+        return float(r2_score(y, pred, sample_weight=sw))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets.
@@ -1269,6 +1579,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True  # CSR/CSC, densified a batch at a time
         return tags
 
 

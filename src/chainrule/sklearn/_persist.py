@@ -84,7 +84,8 @@ def save_estimator(est: Any, path: Any) -> None:
     arrays: dict[str, np.ndarray] = {
         f"model.{name}": value for name, value in est.model_.state_dict().items()
     }
-    opt_state = est.optimizer_.state_dict()
+    opt_state = ({"param_groups": [], "state": {}} if est.optimizer_ is None  # lbfgs
+                 else est.optimizer_.state_dict())
     opt_json: dict[str, Any] = {"param_groups": opt_state["param_groups"], "state": {}}
     for index, buffers in opt_state["state"].items():
         entry = {}
@@ -101,6 +102,7 @@ def save_estimator(est: Any, path: Any) -> None:
         "out_activation_": est.out_activation_,
         "n_iter_": est.n_iter_,
         "t_": est.t_,
+        "dtype": est._param_dtype().name,
         "no_improvement_count": est._no_improvement_count,
         "optimizer": opt_json,
         "scheduler": None if est._scheduler is None else est._scheduler.state_dict(),
@@ -206,6 +208,8 @@ def load_estimator(path: Any, expected: type | None = None) -> Any:
     if est.loss_curve_ is None:
         est.loss_curve_ = []
 
+    est._fit_dtype = fitted.get("dtype", "float32")
+    est.n_layers_ = len(est._hidden_sizes()) + 2
     est._rng = np.random.default_rng()
     est._rng.bit_generator.state = fitted["rng"]
     est.model_ = est._build_model(est.n_features_in_, est.n_outputs_, np.random.default_rng(0))
@@ -227,7 +231,8 @@ def load_estimator(path: Any, expected: type | None = None) -> Any:
             key: arrays[value["array"]] if isinstance(value, dict) and "array" in value else value
             for key, value in entry.items()
         }
-    est.optimizer_.load_state_dict({"state": state, "param_groups": opt["param_groups"]})
+    if est.optimizer_ is not None:
+        est.optimizer_.load_state_dict({"state": state, "param_groups": opt["param_groups"]})
     if est._scheduler is not None and fitted["scheduler"] is not None:
         est._scheduler.load_state_dict(fitted["scheduler"])
     return est
