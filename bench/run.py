@@ -24,12 +24,15 @@ Workloads (the data: ``WORKLOADS``):
 - ``defaults``: ``chainrule.sklearn.MLPClassifier`` against scikit-learn's with
   scikit-learn's defaults (100 units, batch 200, early-stopping rule) on standardised
   digits splits: only the import differs;
+- ``lbfgs``: ``MLPClassifier(solver="lbfgs", hidden_layer_sizes=(100,))`` of
+  ``chainrule.sklearn`` against scikit-learn's on the standardised breast-cancer data (one
+  stratified 75/25 split): one fit each, its time, test accuracy and L-BFGS iterations;
 - ``cli``: the default ``chainrule train`` run (its own training seconds and test accuracy);
 - ``memory``: peak RSS of ``large`` (a fresh process per contender) and the RSS after 10³
   and after 10⁵ ``tiny`` steps;
 - ``overhead``: microseconds per op on 2×2 float64 arrays with gradient tracking.
 
-``defaults`` and ``overhead`` run only when named.
+``defaults``, ``lbfgs`` and ``overhead`` run only when named.
 
 Contenders: ``numpy floor`` (the step written by hand in NumPy), ``chainrule``
 (``chainrule.trace.compile_step``), ``chainrule eager`` (the tutorial loop
@@ -179,6 +182,9 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
              "stopping rule), per fit over standardised splits", "defaults",
              ("sklearn", "chainrule.sklearn"), "s", baseline="sklearn",
              steps=(5, 1), max_rounds=1),
+    Workload("lbfgs", "breast cancer, 1 hidden layer of 100, solver='lbfgs', one fit "
+             "(standardised 75/25 split)", "lbfgs", ("sklearn", "chainrule.sklearn"), "s",
+             baseline="sklearn", warmup=0, max_rounds=1),
     Workload("cli", "`chainrule train`, the default digits run (its own training seconds)",
              "cli", ("chainrule train",), "s", baseline="", steps=(200, 5), warmup=0,
              max_rounds=1),
@@ -704,6 +710,35 @@ def defaults_fit(module: str):
     return build
 
 
+# lbfgs: one L-BFGS fit each, only the import differs
+
+
+def lbfgs_fit(module: str):
+    def build(w: Workload, quick: bool):
+        import importlib
+
+        from sklearn.datasets import load_breast_cancer
+        from sklearn.model_selection import train_test_split
+        from sklearn.preprocessing import StandardScaler
+
+        cls = importlib.import_module(module).MLPClassifier
+        X, y = load_breast_cancer(return_X_y=True)
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, stratify=y,
+                                              random_state=0)
+        scaler = StandardScaler().fit(Xtr)
+        Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
+
+        def run():
+            clf = sklearn_fit(cls, Xtr, ytr, solver="lbfgs", hidden_layer_sizes=(100,),
+                              random_state=0)
+            return {"units": 1, "accuracy": float(clf.score(Xte, yte)),
+                    "epochs": [int(clf.n_iter_)]}
+
+        return run
+
+    return build
+
+
 def build_cli(w: Workload, quick: bool):
     """``chainrule train`` as typed, in a scratch folder (``--quick``: a few epochs only);
     the time is the run's own ``train_seconds`` (no data loading, figures or saving)."""
@@ -773,6 +808,8 @@ BUILDERS: dict[tuple[str, str], Callable[[Workload, bool], Any]] = {
     ("digits", "chainrule.sklearn"): digits_fit(_train_estimator("chainrule.sklearn")),
     ("defaults", "sklearn"): defaults_fit("sklearn.neural_network"),
     ("defaults", "chainrule.sklearn"): defaults_fit("chainrule.sklearn"),
+    ("lbfgs", "sklearn"): lbfgs_fit("sklearn.neural_network"),
+    ("lbfgs", "chainrule.sklearn"): lbfgs_fit("chainrule.sklearn"),
     ("cli", "chainrule train"): build_cli,
     **{("overhead", c): (lambda w, q, c=c: build_overhead(w, q, c))
        for c in WORKLOADS["overhead"].contenders},
@@ -1086,7 +1123,8 @@ TARGETS = (
 
 ORDER = ("numpy floor", "chainrule", "chainrule eager", "numpy floor fit", "chainrule fit",
          "chainrule.sklearn", "chainrule train", "torch", "sklearn")
-PER = {"step": "step", "digits": "fit", "defaults": "fit", "cli": "run", "overhead": "op"}
+PER = {"step": "step", "digits": "fit", "defaults": "fit", "lbfgs": "fit", "cli": "run",
+       "overhead": "op"}
 
 
 def fmt_time(t: float, unit: str) -> str:
