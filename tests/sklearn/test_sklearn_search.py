@@ -168,18 +168,18 @@ def test_a_failing_setting_scores_nan_with_one_warning_and_the_rest_is_kept(tmp_
 
     from sklearn.exceptions import FitFailedWarning
 
-    config = write(tmp_path, BASE + "[param_grid]\nlearning_rate_init = [0.02, 1e30]\n")
+    config = write(tmp_path, BASE + "[param_grid]\nlearning_rate_init = [0.02, 1e300]\n")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = run_search(config, out_dir=tmp_path / "out")
     failures = [w for w in caught if issubclass(w.category, FitFailedWarning)]
     assert len(failures) == 1
-    assert '[{"learning_rate_init": 1e+30}]' in str(failures[0].message)
+    assert '[{"learning_rate_init": 1e+300}]' in str(failures[0].message)
     assert "1 of 2 settings failed" in str(failures[0].message)
     assert result.best_params == {"learning_rate_init": 0.02}
     assert np.isnan(result.mean_test_scores[1]) and result.mean_test_scores[0] > 0.8
     summary = json.loads(result.files["summary"].read_text())
-    assert summary["failed_settings"] == [{"learning_rate_init": 1e30}]
+    assert summary["failed_settings"] == [{"learning_rate_init": 1e300}]
     # each fitted fold was appended as it finished: the 3 folds of the setting that fitted
     lines = [json.loads(line) for line in result.files["scores"].read_text().splitlines()]
     assert [line["params"] for line in lines] == [{"learning_rate_init": 0.02}] * 3
@@ -190,7 +190,7 @@ def test_a_failing_setting_scores_nan_with_one_warning_and_the_rest_is_kept(tmp_
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_error_score_raise_stops_at_the_first_failure(tmp_path):
     config = write(tmp_path, 'error_score = "raise"\n' + BASE
-                   + "[param_grid]\nlearning_rate_init = [1e30]\n")
+                   + "[param_grid]\nlearning_rate_init = [1e300]\n")
     with pytest.raises(ValueError, match="non-finite parameter weights"):
         run_search(config, out_dir=tmp_path / "out")
     bad = write(tmp_path, 'error_score = "zero"\n' + BASE + "[param_grid]\nalpha = [0.1]\n")
