@@ -103,6 +103,10 @@ def test_playground_in_chromium(browser, tmp_path):
     after = _js(driver, HEATMAP_PIXELS)
     changed = sum(a != b for a, b in zip(before, after)) / len(before)
     assert changed > 0.2, f"only {changed:.0%} of the heat map's pixels changed"
+    driver.find_element("id", "show_test").click()     # display only: same run, in the URL
+    wait.until(lambda d: "show_test=1" in d.current_url)
+    assert _get(server, f"/api/state?sid={_js(driver, 'return window.playground.sid')}")[
+        "steps"] == state["steps"]
     driver.save_screenshot(str(shots / "2-trained.png"))
 
     # click a weight: the chain-rule panel's Σ over paths equals the server's gradient

@@ -17,6 +17,10 @@ def test_defaults_are_tensorflow_playgrounds():
             c.regularization, c.features, c.hidden, c.loss) == (
         "circle", 0.0, 50.0, 10, 0.03, "tanh", "none", ["x1", "x2"], [4, 2], "mse")
     assert Config.from_hash(c.to_hash()) == c
+    shown = Config.from_hash("show_test=1&discretize=true&hidden=3")
+    assert shown.show_test and shown.discretize and shown.hidden == [3]
+    assert Config.from_hash(shown.to_hash()) == shown
+    assert shown.same_run(Config(hidden=[3])) and not shown.same_run(c)
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -56,7 +60,7 @@ def test_features_are_the_formulas():
 @pytest.mark.parametrize("bad", [
     {"hidden": [4] * 9}, {"hidden": [33]}, {"lr": 0}, {"noise": 60}, {"features": []},
     {"features": ["x3"]}, {"dataset": "plane"}, {"optimizer": "lbfgs"}, {"batch_size": 1.5},
-    {"nope": 1}, {"dropout": 0.95}])
+    {"nope": 1}, {"dropout": 0.95}, {"show_test": "maybe"}])
 def test_bad_settings_raise_value_error_naming_them(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         Config.from_dict(bad)

@@ -93,3 +93,21 @@ def test_a_diverging_run_pauses_with_a_message(server):
     assert "NaN/inf" in message
     state = json.loads(call(server, f"/api/state?sid={sid}")[1])
     assert state["playing"] is False and state["train_loss"] is None
+
+
+def test_display_settings_go_to_the_url_without_restarting_the_run(server):
+    sid = json.loads(call(server, "/api/session", {})[1])["sid"]
+    call(server, f"/api/control?sid={sid}", {"action": "step"})
+    stream = urllib.request.urlopen(server.url + f"api/stream?sid={sid}", timeout=10)
+    for line in stream:                      # the stream runs the pending step
+        if line.startswith(b"data: ") and b'"steps": 1,' in line:
+            break
+    stream.close()
+    cfg = json.loads(call(server, f"/api/state?sid={sid}")[1])
+    assert cfg["steps"] == 1
+    status, body = call(server, f"/api/config?sid={sid}",
+                        {"show_test": True, "discretize": True})
+    assert status == 200 and "show_test=1&discretize=1" in json.loads(body)["hash"]
+    assert json.loads(call(server, f"/api/state?sid={sid}")[1])["steps"] == 1   # same run
+    call(server, f"/api/config?sid={sid}", {"show_test": True, "lr": 0.1})
+    assert json.loads(call(server, f"/api/state?sid={sid}")[1])["steps"] == 0   # a new run

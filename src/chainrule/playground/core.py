@@ -68,6 +68,7 @@ INITS = ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
          "torch")
 LOSSES = ("mse", "cross_entropy")
 REGULARIZATIONS = ("none", "l1", "l2")
+DISPLAY = ("show_test", "discretize")   # settings that change the drawing, not the run
 MAX_LAYERS, MAX_WIDTH = 8, 32
 DOMAIN = 6.0            # the input plane is [−DOMAIN, DOMAIN]²
 GRID = 100              # output heat map: GRID × GRID
@@ -103,6 +104,8 @@ class Config:
         loss: ``mse`` (Playground's squared error; targets ±1 for two classes) or
             ``cross_entropy`` (softmax; any number of classes).
         seed: network, dropout and batch order; data_seed: the data set (``regenerate``).
+        show_test, discretize: the output map's "show test data" and "discretise output"
+            (display only: changing them does not restart the run).
     """
 
     dataset: str = "circle"
@@ -122,6 +125,8 @@ class Config:
     loss: str = "mse"
     seed: int = 0
     data_seed: int = 0
+    show_test: bool = False
+    discretize: bool = False
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Config:
@@ -147,11 +152,17 @@ class Config:
         """The settings as a JSON-able dict."""
         return asdict(self)
 
+    def same_run(self, other: Config) -> bool:
+        """Whether ``other`` differs from these settings in display fields only."""
+        a, b = self.to_dict(), other.to_dict()
+        return all(a[k] == b[k] for k in a if k not in DISPLAY)
+
     def to_hash(self) -> str:
         """The URL fragment (without ``#``) that reproduces these settings."""
         parts = []
         for k, v in self.to_dict().items():
-            v = ",".join(map(str, v)) if isinstance(v, list) else v
+            v = ",".join(map(str, v)) if isinstance(v, list) else (
+                int(v) if isinstance(v, bool) else v)
             parts.append(f"{k}={v}")
         return "&".join(parts)
 
@@ -217,6 +228,12 @@ def _parse(key: str, v: Any, kind: type) -> Any:
             if not isinstance(v, list):
                 raise TypeError
             return [int(s) for s in v] if key == "hidden" else [str(s) for s in v]
+        if kind is bool:
+            if isinstance(v, str) and v.strip().lower() in ("0", "1", "true", "false"):
+                return v.strip().lower() in ("1", "true")
+            if isinstance(v, (bool, int)) and v in (0, 1):
+                return bool(v)
+            raise TypeError
         if kind is int:
             if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
                 raise TypeError

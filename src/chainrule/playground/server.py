@@ -286,7 +286,12 @@ class _Handler(BaseHTTPRequestHandler):
     def post_api_config(self, query: Any) -> None:
         s = self.app.session(query)
         cfg = Config.from_dict(self._json_body())
-        s.rebuild(cfg)
+        with s.cond:
+            display_only = cfg.same_run(s.run.cfg)
+            if display_only:
+                s.run.cfg = cfg
+        if not display_only:
+            s.rebuild(cfg)
         self._json({"config": cfg.to_dict(), "hash": cfg.to_hash()})
 
     def post_api_control(self, query: Any) -> None:

@@ -119,8 +119,9 @@ function buildControls() {
     const h = state.config.hidden.slice();
     if (h.length) { h.pop(); changeConfig({hidden: h}); }
   };
-  $("show-test").onchange = () => drawOutput();
-  $("discretize").onchange = () => drawOutput();
+  for (const id of ["show_test", "discretize"]) {
+    $(id).onchange = () => { drawOutput(); changeConfig({[id]: $(id).checked}); };
+  }
   $("copy-python").onclick = () => copySnippet("python");
   $("copy-cli").onclick = () => copySnippet("cli");
   $("csv-file").onchange = upload;
@@ -132,6 +133,7 @@ function syncControls() {
   for (const id of ["train_ratio", "noise", "batch_size"]) {
     $(id).value = c[id]; $(id + "-v").textContent = c[id];
   }
+  $("show_test").checked = c.show_test; $("discretize").checked = c.discretize;
   const box = $("datasets");
   box.innerHTML = "";
   for (const name of DATASETS[c.problem].concat(c.dataset === "upload" ? ["upload"] : [])) {
@@ -343,7 +345,7 @@ function drawOutput() {
     ctx.strokeStyle = stroke; ctx.lineWidth = 1; ctx.stroke();
   };
   p.train.forEach((xy, i) => dot(xy, p.train_y[i], "#fff"));
-  if ($("show-test").checked) p.test.forEach((xy, i) => dot(xy, p.test_y[i], "#000"));
+  if ($("show_test").checked) p.test.forEach((xy, i) => dot(xy, p.test_y[i], "#000"));
 }
 
 function drawLosses() {
