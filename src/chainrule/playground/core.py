@@ -684,7 +684,7 @@ class Run:
         g = yhat.grad.numpy()                                    # ∂L/∂ŷ, (N, n_out)
         W = [x.weight.numpy() for x in lin]
         a = a_in[layer][:, col]
-        names = _neuron_names(self.sizes)
+        names = _neuron_names(self.sizes, self.cfg.features)
         w_name = f"w[{names[layer][col]}→{names[layer + 1][row]}]"
         terms: list[tuple[str, float]] = []
         L = len(lin) - 1
@@ -797,9 +797,10 @@ def _num(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
-def _neuron_names(sizes: list[int]) -> list[list[str]]:
-    """Names of the neurons per layer: inputs ``x0…``, hidden ``h1_0…``, outputs ``ŷ0…``."""
-    out = [[f"x{i}" for i in range(sizes[0])]]
+def _neuron_names(sizes: list[int], features: list[str]) -> list[list[str]]:
+    """Names of the neurons per layer: the features (``x1``, ``sinx2``, …), hidden
+    ``h1_0…`` (layer 1, neuron 0), outputs ``ŷ`` or ``ŷ0…``."""
+    out = [list(features)]
     for layer, n in enumerate(sizes[1:-1], 1):
         out.append([f"h{layer}_{i}" for i in range(n)])
     out.append(["ŷ"] if sizes[-1] == 1 else [f"ŷ{i}" for i in range(sizes[-1])])
