@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUNS ?= runs
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint mutants bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,16 @@ demo: $(VENV)/.installed
 
 # two pytest workers on two cores: one BLAS/OpenMP thread each, so they do not oversubscribe
 test: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench tools
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench tools
+
+# planted bugs, one at a time, on a copy of src/: each must make a test fail
+# (one module: make mutants ARGS="--module sklearn")
+mutants: $(VENV)/.installed-test
+	$(PY) tools/mutation_check.py $(ARGS)
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/run.py
