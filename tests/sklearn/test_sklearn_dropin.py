@@ -132,3 +132,19 @@ def test_early_stopping_attributes_have_scikit_learns_meaning(iris):
     with pytest.raises(ValueError, match=r"not the same as on the last call"):
         MLPClassifier(solver="sgd").partial_fit(X, y, classes=[0, 1, 2]).partial_fit(
             X, y, classes=[0, 1, 2, 3])
+
+
+@pytest.mark.parametrize(("solver", "dtype"), [("lbfgs", np.float64), ("adam", np.float32)])
+def test_save_and_load_keep_the_solver_and_the_dtype(iris, tmp_path, solver, dtype):
+    X, y = iris
+    X = X.astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(5,), solver=solver, max_iter=10,
+                            random_state=0).fit(X, y)
+        clf.save(tmp_path / "m.safetensors")
+        back = MLPClassifier.load(tmp_path / "m.safetensors")
+        assert back.coefs_[0].dtype == dtype and back.n_layers_ == 3
+        np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+        back.set_params(warm_start=True).fit(X, y)  # training goes on from the file
+    assert back.n_iter_ >= 1
