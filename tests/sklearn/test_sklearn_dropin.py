@@ -148,3 +148,18 @@ def test_save_and_load_keep_the_solver_and_the_dtype(iris, tmp_path, solver, dty
         np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
         back.set_params(warm_start=True).fit(X, y)  # training goes on from the file
     assert back.n_iter_ >= 1
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverging_run_with_early_stopping_warns_and_keeps_the_best_weights(iris):
+    # learning rate 1 on unscaled iris with a linear network overflows within a few epochs:
+    # the validation score turns NaN, training stops by the patience rule, and the weights
+    # of the best epoch come back (finite) with a warning instead of an error
+    X, y = load_iris(return_X_y=True)
+    reg = MLPRegressor(hidden_layer_sizes=100, activation="identity", solver="sgd",
+                       learning_rate_init=1, max_iter=20, early_stopping=True, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        reg.fit(X, y)
+    assert np.isnan(reg.validation_scores_[-1])
+    assert reg.best_validation_score_ == max(s for s in reg.validation_scores_ if s == s)
+    assert np.all(np.isfinite(reg.predict(X)))

@@ -648,6 +648,17 @@ class _BaseMLP(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,  # _train ← _fit ← fit ← caller
             )
+        if early and not np.all(np.isfinite(self.validation_scores_[-self.n_iter_:])):
+            # scikit-learn issue 29504: a diverging run ends with a warning, not an error
+            warnings.warn(
+                f"the training diverged (validation score NaN) with learning_rate_init="
+                f"{self.learning_rate_init}; "
+                + ("the best epoch's weights were restored" if self.restore_best_weights
+                   else "the weights are not finite")
+                + " — lower learning_rate_init or scale the data",
+                ConvergenceWarning,
+                stacklevel=4,  # _train ← _fit ← fit ← caller
+            )
         if early and self.restore_best_weights and rule.best_state is not None:
             self.model_.load_state_dict(rule.best_state)
         self._check_finite()
