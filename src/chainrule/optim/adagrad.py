@@ -7,7 +7,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, Scratch, check_non_negative, check_positive
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    Scratch,
+    check_non_negative,
+    check_positive,
+    coupled_weight_decay,
+)
 
 __all__ = ["Adagrad"]
 
@@ -104,9 +111,7 @@ class Adagrad(Optimizer):
         state["step"] += 1
         t = state["step"]
         if weight_decay != 0:
-            d = np.multiply(theta, weight_decay, out=scratch.b)
-            d += g
-            g = d
+            g = coupled_weight_decay(theta, g, weight_decay, scratch)
         lr_t = lr / (1 + (t - 1) * lr_decay)
         G = state["sum"]
         s = np.multiply(g, g, out=scratch.a)

@@ -16,6 +16,7 @@ from .optimizer import (
     check_non_negative,
     check_positive,
     check_unit_interval,
+    coupled_weight_decay,
 )
 
 __all__ = ["Adam", "AdamHyperparameters", "AdamW"]
@@ -164,9 +165,7 @@ class Adam(Optimizer):
             if decoupled:
                 theta *= 1 - lr * weight_decay
             else:
-                d = np.multiply(theta, weight_decay, out=scratch.b)
-                d += g
-                g = d
+                g = coupled_weight_decay(theta, g, weight_decay, scratch)
         _lerp_(m, g, 1 - beta1, tmp)
         np.multiply(g, 1 - beta2, out=tmp)
         tmp *= g

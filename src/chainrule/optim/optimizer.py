@@ -133,6 +133,16 @@ class Scratch:
         return self._c
 
 
+def coupled_weight_decay(
+    theta: np.ndarray, g: np.ndarray, weight_decay: float, scratch: Scratch
+) -> np.ndarray:
+    """``g + weight_decay·θ``, the gradient of the L2 penalty ``(λ/2)‖θ‖²`` added to ``g``
+    (PyTorch's coupled weight decay), computed into ``scratch.b``."""
+    d = np.multiply(theta, weight_decay, out=scratch.b)
+    d += g
+    return d
+
+
 # ---------------------------------------------------------------------------- the base class
 class Optimizer:
     """Base class of the optimisers: parameter groups, ``step``, ``zero_grad``, state dict.

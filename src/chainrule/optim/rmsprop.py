@@ -15,6 +15,7 @@ from .optimizer import (
     check_bool,
     check_non_negative,
     check_positive,
+    coupled_weight_decay,
 )
 
 __all__ = ["RMSprop"]
@@ -119,9 +120,7 @@ class RMSprop(Optimizer):
         lr, alpha, eps, weight_decay, momentum, centered = hp
         state["step"] += 1
         if weight_decay != 0:
-            d = np.multiply(theta, weight_decay, out=scratch.b)
-            d += g
-            g = d
+            g = coupled_weight_decay(theta, g, weight_decay, scratch)
         v = state["square_avg"]
         s = np.multiply(g, 1 - alpha, out=scratch.a)
         s *= g

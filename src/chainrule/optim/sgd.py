@@ -14,6 +14,7 @@ from .optimizer import (
     check_bool,
     check_non_negative,
     check_positive,
+    coupled_weight_decay,
 )
 
 __all__ = ["SGD", "Momentum", "SGDHyperparameters"]
@@ -140,9 +141,7 @@ class SGD(Optimizer):
             return
         owned = False  # whether g is a temporary of ours (free to overwrite)
         if weight_decay != 0:
-            d = np.multiply(theta, weight_decay, out=scratch.b)
-            d += g
-            g, owned = d, True
+            g, owned = coupled_weight_decay(theta, g, weight_decay, scratch), True
         if momentum != 0:
             b = state.get("momentum_buffer")
             if b is None:  # the first step: b = g
