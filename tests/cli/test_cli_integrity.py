@@ -79,9 +79,12 @@ def _chain(out: Path, name: str, steps: list[tuple[list[str], str | None]]) -> l
         proc = _cli(out, *args, fault=None if timer else fault)
         if timer:
             time.sleep(float(fault.split("=")[1]))
-            proc.send_signal(signal.SIGKILL)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
         _, err = proc.communicate(timeout=600)
         log.append(f"{' '.join(args[:2])} [{fault}] -> {proc.returncode}")
+        if timer and proc.returncode == 0:
+            break  # the run finished before that moment: a whole run, nothing to resume
         if fault is None:
             assert proc.returncode == 0, "\n".join([*log, err])
         elif not timer:
