@@ -83,8 +83,10 @@ def _chain(out: Path, name: str, steps: list[tuple[list[str], str | None]]) -> l
                 proc.send_signal(signal.SIGKILL)
         _, err = proc.communicate(timeout=600)
         log.append(f"{' '.join(args[:2])} [{fault}] -> {proc.returncode}")
-        if timer and proc.returncode == 0:
-            break  # the run finished before that moment: a whole run, nothing to resume
+        if timer and (proc.returncode == 0 or (folder / "metrics.json").is_file()):
+            # the run had written its results before that moment (a fast machine): a whole
+            # run, which --resume rightly calls finished; nothing is left to interrupt
+            break
         if fault is None:
             assert proc.returncode == 0, "\n".join([*log, err])
         elif not timer:
