@@ -1,23 +1,37 @@
 """Plant known bugs one at a time and check that the test suite catches each of them.
 
-Every mutant below is a realistic mistake in one source file (a textual replacement that
-must match exactly once) and the tests that should catch it. For each mutant the script
-copies ``src/`` to a temporary folder, plants the bug there (the working tree is never
-touched), runs the named tests against the copy and reports ``caught`` (a test failed),
-``MISSED`` (all passed) or ``error`` (the bug could not be planted, or pytest itself
-failed to run).
+Every mutant below is a realistic mistake in one source file and the tests that should
+catch it. A mutant is planted in one of two ways:
+
+* ``replace``: a textual replacement of ``old`` by ``new``; ``old`` must occur exactly
+  once in the file;
+* ``append``: ``new`` (code that wraps a function of the module) is appended to the file;
+  ``old`` is the anchor that must occur exactly once (e.g. the class being wrapped). The
+  appended code calls ``_mutant_fired()`` when the bug takes effect, so a bug that never
+  ran (the code it wraps is no longer reached) is reported instead of passing as missed.
+
+For each mutant the script copies ``src/`` to a temporary folder, plants the bug there
+(the working tree is never touched), runs the named tests against the copy and reports
+``caught`` (a test failed), ``MISSED`` (all passed) or ``error`` (pytest itself failed to
+run, or an appended bug never ran).
+
+Before running anything, every chosen mutant's anchor is checked against the current
+source: when one is stale (the code was rewritten), the script names it and stops with
+exit status 2 — re-plant the bug in the new code rather than dropping it.
 
 Usage (from the repository root)::
 
     python tools/mutation_check.py                   # every mutant
     python tools/mutation_check.py --module sklearn  # mutants of files matching "sklearn"
     python tools/mutation_check.py --list            # the catalogue, nothing run
+    python tools/mutation_check.py --check           # only check the anchors (fast)
     python tools/mutation_check.py mse-not-halved    # mutants by name
     python tools/mutation_check.py --module plots --tests tests/cli/test_plots.py
                                                      # would these tests catch them?
 
-The exit status is 1 when a mutant was missed. Add a mutant for every bug you fix (the bug
-itself, planted back) and report the result for the modules an issue touches.
+The exit status is 1 when a mutant was missed (or errored), 2 when an anchor is stale. Add
+a mutant for every bug you fix (the bug itself, planted back) and report the result for
+the modules an issue touches.
 """
 
 from __future__ import annotations
@@ -40,9 +54,43 @@ class Mutant:
     name: str
     what: str
     file: str  # relative to src/chainrule
-    old: str
+    old: str  # replace: the text replaced; append: the anchor (kept); once in the file
     new: str
     tests: tuple[str, ...]
+    mode: str = "replace"  # or "append"
+
+
+# Appended before an ``append`` mutant's code: marks, for the script, that the bug ran.
+FIRED_PROBE = """
+
+def _mutant_fired():  # planted by tools/mutation_check.py
+    import os
+    marker = os.environ.get("CHAINRULE_MUTANT_FIRED")
+    if marker:
+        open(marker, "a").close()
+"""
+
+# The compiled step's flat update loses Adam's step count. Planted in the shared update
+# (Adam.update, the optimiser protocol) so it survives rewrites of the compiled step: the
+# bug acts only when update is called from outside chainrule.optim, i.e. by the compiled
+# step's packed update, never by Optimizer.step. t = 10⁹ makes 1 − βᵗ = 1.
+FLAT_ADAM_NO_BIAS_CORRECTION = """
+
+def _planted_flat_update(update):
+    import sys
+
+    def planted(theta, g, state, hp, scratch):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if not caller.startswith("chainrule.optim"):
+            state["step"] = 10**9
+            _mutant_fired()
+        return update(theta, g, state, hp, scratch)
+
+    return staticmethod(planted)
+
+
+Adam.update = _planted_flat_update(Adam.update)
+"""
 
 
 MUTANTS = [
@@ -71,6 +119,25 @@ MUTANTS = [
     Mutant("dev-curve-shifted", "training_curves draws the dev losses at the first epochs",
            "plots.py", "ax.plot(e[ok], dl[ok]", "ax.plot(e[: int(ok.sum())], dl[ok]",
            ("tests/cli/test_plot_data.py",)),
+    Mutant("sigmoid-shift-sign", "sigmoid_family draws σ(x − b) under the label σ(x + b)",
+           "plots.py", "_sigma(x + b)", "_sigma(x - b)",
+           ("tests/cli/test_plot_data.py",)),
+    Mutant("fd-central-as-forward", "finite_difference_error draws the forward difference "
+           "twice (the scheme not passed on)",
+           "plots.py", "finite_difference_errors(f, df, x, steps, scheme=scheme)",
+           "finite_difference_errors(f, df, x, steps)",
+           ("tests/cli/test_plot_data.py",)),
+    Mutant("trajectory-axes-swapped", "optimizer_trajectories draws (θ₂, θ₁) over f(θ₁, θ₂)",
+           "plots.py", "ax.plot(p[:, 0], p[:, 1], styles", "ax.plot(p[:, 1], p[:, 0], styles",
+           ("tests/cli/test_plot_data.py",)),
+    Mutant("contours-transposed", "optimizer_trajectories draws the contours of f(θ₂, θ₁)",
+           "plots.py", "zz = np.asarray(f(xx, yy), dtype=np.float64)",
+           "zz = np.asarray(f(yy, xx), dtype=np.float64)",
+           ("tests/cli/test_plot_data.py",)),
+    Mutant("ridges-unscaled", "histograms draws each layer's density, not scaled to its peak",
+           "plots.py", "h = np.repeat(d / d.max() if d.max() > 0 else d, 2) * 0.92",
+           "h = np.repeat(d, 2) * 0.92",
+           ("tests/cli/test_plot_data.py",)),
     Mutant("atomic-write-in-place", "atomic_write_bytes writes the file in place (no rename)",
            "train/checkpoint.py", "        os.replace(tmp, path)\n",
            "        with open(path, 'wb') as out:\n            out.write(data)\n"
@@ -82,10 +149,8 @@ MUTANTS = [
     Mutant("flat-adam-no-bias-correction",
            "the compiled step's packed (flat) update loses Adam's step count: no bias "
            "correction in replays only",
-           "trace.py", "opt.update(self.theta, self.grad, state, hp, self.scratch)",
-           "state.update(step=10**9) if 'step' in state else None; "
-           "opt.update(self.theta, self.grad, state, hp, self.scratch)",
-           ("tests/core/test_trace_torch.py",)),
+           "optim/adam.py", "class Adam(Optimizer):", FLAT_ADAM_NO_BIAS_CORRECTION,
+           ("tests/core/test_trace_torch.py",), mode="append"),
     Mutant("packed-params-never-stale", "the compiled step keeps updating its flat array "
            "after load_state_dict gave the parameters new arrays",
            "trace.py", "if t.data is not arr or t.requires_grad is not rg:",
@@ -113,25 +178,57 @@ MUTANTS = [
 ]
 
 
+def planted(m: Mutant, text: str) -> str:
+    """The source ``text`` of ``m.file`` with the bug planted; ValueError if the anchor
+    (``m.old``) does not occur exactly once — the catalogue is stale."""
+    if m.mode not in ("replace", "append"):
+        raise ValueError(f"mutant {m.name}: mode must be 'replace' or 'append', got {m.mode!r}")
+    count = text.count(m.old)
+    if count != 1:
+        raise ValueError(f"mutant {m.name}: its anchor occurs {count} times in {m.file} "
+                         f"(expected once): {m.old.strip()[:70]!r}")
+    if m.mode == "append":
+        return text.rstrip("\n") + "\n" + FIRED_PROBE + m.new
+    return text.replace(m.old, m.new)
+
+
+def stale(mutants: list[Mutant], src: Path = ROOT / "src") -> list[str]:
+    """Why each mutant whose bug cannot be planted in ``src`` (missing file, anchor text
+    not found once) cannot; empty when all can."""
+    problems = []
+    for m in mutants:
+        target = src / "chainrule" / m.file
+        if not target.is_file():
+            problems.append(f"mutant {m.name}: no file {m.file}")
+            continue
+        try:
+            planted(m, target.read_text(encoding="utf-8"))
+        except ValueError as e:
+            problems.append(str(e))
+    return problems
+
+
 def _run(m: Mutant, keep_going: bool, tests: list[str] | None = None) -> tuple[str, str]:
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         src = Path(tmp) / "src"
         shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
         target = src / "chainrule" / m.file
-        if not target.is_file():
-            return "error", f"no file {m.file}"
-        text = target.read_text(encoding="utf-8")
-        if text.count(m.old) != 1:
-            return "error", f"the text to replace occurs {text.count(m.old)} times in {m.file}"
-        target.write_text(text.replace(m.old, m.new), encoding="utf-8")
+        target.write_text(planted(m, target.read_text(encoding="utf-8")), encoding="utf-8")
+        fired = Path(tmp) / "fired"
         env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1",
-               "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+               "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+               "CHAINRULE_MUTANT_FIRED": str(fired)}
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                "-p", "no:randomly", "-n", "0", *(tests or m.tests)]
         if not keep_going:
             cmd.insert(3, "-x")
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         last = (proc.stdout.strip().splitlines() or [""])[-1]
+        if m.mode == "append" and not fired.exists():
+            if tests:  # other tests than the mutant's own: they just do not reach it
+                return "MISSED", f"the planted bug never ran in these tests: {last}"
+            return "error", (f"the planted bug never ran (the code it wraps is no longer "
+                             f"reached; re-plant it): pytest exit {proc.returncode}: {last}")
         if proc.returncode == 0:
             return "MISSED", last
         if proc.returncode == 1:
@@ -146,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("names", nargs="*", help="mutants to run (default: all)")
     ap.add_argument("--module", help="only mutants of source files whose path contains this")
     ap.add_argument("--list", action="store_true", help="print the catalogue and stop")
+    ap.add_argument("--check", action="store_true",
+                    help="only check that every chosen mutant can still be planted")
     ap.add_argument("--tests", nargs="+", metavar="PATH",
                     help="run these tests instead of each mutant's own (e.g. a whole folder)")
     ap.add_argument("--all-failures", action="store_true",
@@ -160,6 +259,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for m in chosen:
             print(f"{m.name:30} {m.file:22} {m.what}")
+        return 0
+    if not chosen:
+        print("no mutant matches", file=sys.stderr)
+        return 2
+    problems = stale(chosen)
+    if problems:
+        print("STALE MUTANTS: the code they plant a bug in was rewritten; re-plant each bug "
+              "in the new code (tools/mutation_check.py), do not drop it:", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{len(chosen)} mutants can be planted")
         return 0
     missed = 0
     for m in chosen:

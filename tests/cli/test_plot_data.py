@@ -202,3 +202,140 @@ def test_tangent_line_and_line_plot(drawn, tmp_path):
         np.testing.assert_array_equal(lines[name][0], xs)
         np.testing.assert_array_equal(lines[name][1], ys)
     assert lines["floor"][1][0] == 0.1
+
+
+def test_sigmoid_family_is_the_closed_form(drawn, tmp_path):
+    plots.sigmoid_family((0.5, 2.0, 20.0), (-3.0, 0.0, 1.5), x_range=(-4.0, 4.0),
+                         path=tmp_path / "sig")
+    slopes, shifts = drawn[0].axes[:2]
+    x = np.linspace(-4.0, 4.0, 601)
+
+    def sigma(z):  # atol below: the figure's ½(1 + tanh(z/2)) rounds tails < 1e-16 to 0
+        return 1.0 / (1.0 + np.exp(-z))  # exp(80) at most here: no overflow
+
+    for a in (0.5, 2.0, 20.0):
+        xs, ys = _lines(slopes)[f"$a = {a:g}$"]
+        np.testing.assert_array_equal(xs, x)
+        np.testing.assert_allclose(ys, sigma(a * x), rtol=1e-12, atol=1e-15)
+    for b, step in ((-3.0, 3), (0.0, 0), (1.5, -1.5)):
+        xs, ys = _lines(shifts)[f"$b = {b:g}$ (step at $x = {step:g}$)"]
+        np.testing.assert_allclose(ys, sigma(x + b), rtol=1e-12, atol=1e-15)
+        # σ crosses ½ at x = −b: the step sits where its label says
+        crossing = np.interp(0.5, ys, xs)
+        assert abs(crossing - step) < 1e-3
+
+
+def test_finite_difference_error_is_the_v_in_closed_form(drawn, tmp_path):
+    # f(x) = x³ at x = 1 with h = 2⁻ᵏ, k ≤ 17: every difference is exact in float64 —
+    # forward ((1 + h)³ − 1)/h = 3 + 3h + h², error 3h + h²;
+    # central ((1 + h)³ − (1 − h)³)/(2h) = 3 + h², error h²
+    hs = 2.0 ** -np.arange(1, 18)
+    plots.finite_difference_error(lambda x: x**3, lambda x: 3 * x**2, 1.0, hs=hs,
+                                  label="$x^3$", path=tmp_path / "fd")
+    ax = drawn[0].axes[0]
+    lines = _lines(ax)
+    forward = lines[f"forward difference (best h ≈ {hs[-1]:.0e})"]
+    central = lines[f"central difference (best h ≈ {hs[-1]:.0e})"]
+    for xs, _ in (forward, central):
+        np.testing.assert_array_equal(xs, hs)
+    np.testing.assert_array_equal(forward[1], 3 * hs + hs**2)
+    np.testing.assert_array_equal(central[1], hs**2)
+    # references: truncation |f′(x)|·hᵖ (p = 1, 2) and round-off ε|f(x)|/h
+    np.testing.assert_allclose(lines["truncation ∝ $h^1$"][1], 3 * hs, rtol=1e-15)
+    np.testing.assert_allclose(lines["truncation ∝ $h^2$"][1], 3 * hs**2, rtol=1e-15)
+    eps = np.finfo(np.float64).eps
+    np.testing.assert_allclose(lines[r"round-off ≈ $\varepsilon\,|f(x)|/h$"][1], eps / hs,
+                               rtol=1e-15)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "$x^3$ at $x = 1$" in ax.get_title()
+
+    # f(x) = x² at 3: the central difference is exact (error 0), drawn at ε·10⁻³, the
+    # forward one errs by h ((3 + h)² − 9)/h = 6 + h, smallest at the smallest step
+    plots.finite_difference_error(lambda x: x * x, lambda x: 2 * x, 3.0, hs=hs[:12],
+                                  path=tmp_path / "fd2")
+    lines = _lines(drawn[1].axes[0])
+    np.testing.assert_array_equal(lines[f"forward difference (best h ≈ {hs[11]:.0e})"][1],
+                                  hs[:12])
+    central = [v for k, v in lines.items() if k.startswith("central")]
+    np.testing.assert_array_equal(central[0][1], np.full(12, eps * 1e-3))
+
+
+def test_optimizer_trajectories_are_the_iterates_over_f(drawn, tmp_path):
+    def f(x, y):
+        return (x - 0.5) ** 2 + 4.0 * (y + 0.25) ** 2  # not symmetric in x and y
+
+    gd = np.array([[-1.5, 1.5], [-1.0, 0.9], [-0.4, 0.3], [0.1, -0.1], [0.4, -0.2]])
+    adam = np.array([[-1.5, 1.5], [-0.5, 0.5], [0.5, -0.25]])  # two steps: stopped early
+    plots.optimizer_trajectories(f, {"GD": gd, "Adam": adam}, limits=((-2, 2), (-1, 2)),
+                                 minimum=(0.5, -0.25), log_levels=False, mark_every=2,
+                                 path=tmp_path / "traj")
+    ax = drawn[0].axes[0]
+    lines = _lines(ax)
+    for label, p in (("GD", gd), ("Adam (stopped after 2 steps)", adam)):
+        np.testing.assert_array_equal(lines[label][0], p[:, 0])  # x = θ₁, y = θ₂
+        np.testing.assert_array_equal(lines[label][1], p[:, 1])
+    last = {(x[0], y[0]) for k, (x, y) in lines.items() if k.startswith("_") and len(x) == 1}
+    assert {tuple(gd[-1]), tuple(adam[-1])} <= last  # the large dots: last iterates
+    np.testing.assert_array_equal(np.ravel(lines["start"]), [-1.5, 1.5])
+    np.testing.assert_array_equal(np.ravel(lines["minimum"]), [0.5, -0.25])
+    assert ax.get_xlim() == (-2, 2) and ax.get_ylim() == (-1, 2)
+    assert ax.get_legend().get_title().get_text().startswith("paths (small dots every 2 ")
+    # the contour lines are level sets of f: each vertex v of the level-c line has
+    # f(v) ≈ c (linear interpolation on a 400 × 400 grid: error ≲ (4/400)²·8/8 ≈ 1e-4)
+    (lines_cs,) = [c for c in ax.collections if hasattr(c, "levels") and not c.filled]
+    checked = 0
+    for level, path in zip(lines_cs.levels, lines_cs.get_paths()):
+        v = path.vertices
+        if len(v):
+            np.testing.assert_allclose(f(v[:, 0], v[:, 1]), level, atol=5e-4)
+            checked += 1
+    assert checked >= 10
+
+    # panels: one per optimiser, its own path in colour, the others in grey
+    plots.optimizer_trajectories(f, {"GD": gd, "Adam": adam}, limits=((-2, 2), (-1, 2)),
+                                 panels=True, path=tmp_path / "panels")
+    shown = [ax for ax in drawn[1].axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in shown] == ["GD", "Adam"]
+    for ax, mine, other in zip(shown, (gd, adam), (adam, gd)):
+        by_data = {ln.get_label(): np.column_stack([ln.get_xdata(), ln.get_ydata()])
+                   for ln in ax.get_lines()}
+        own = [k for k in by_data if k.startswith(ax.get_title())]
+        np.testing.assert_array_equal(by_data[own[0]], mine)
+        greys = [np.column_stack([ln.get_xdata(), ln.get_ydata()]) for ln in ax.get_lines()
+                 if ln.get_color() == "0.6"]
+        assert len(greys) == 1 and np.array_equal(greys[0], other)
+
+
+def test_function_fits_histograms_and_matrices_show_their_data(drawn, tmp_path, rng):
+    x = np.linspace(0, 1, 30)
+    fits = {"w=2": 0.5 * x, "w=8": np.sin(6 * x) + 0.1}
+    xt = rng.random(12)
+    plots.function_fits(x, np.sin(6 * x), fits, x_train=xt, y_train=np.sin(6 * xt),
+                        path=tmp_path / "fits")
+    ax = drawn[0].axes[0]
+    lines = _lines(ax)
+    np.testing.assert_array_equal(lines["target $f(x)$"][1], np.sin(6 * x))
+    for name, values in fits.items():
+        np.testing.assert_array_equal(lines[name][0], x)
+        np.testing.assert_array_equal(lines[name][1], values)
+    (pts,) = ax.collections
+    np.testing.assert_array_equal(pts.get_offsets(), np.column_stack([xt, np.sin(6 * xt)]))
+
+    layers = [rng.normal(size=400), rng.uniform(-1, 1, 400)]
+    plots.histograms({"He": layers}, xlabel="a", title="t", bins=10, range_=(-3, 3),
+                     path=tmp_path / "hist")
+    ax = drawn[1].axes[0]
+    edges = np.linspace(-3, 3, 11)
+    ridges = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
+    for j, (values, line) in enumerate(zip(layers, ridges)):
+        counts, _ = np.histogram(values, bins=edges)  # each bar scaled to the peak, × 0.92
+        np.testing.assert_allclose(line.get_ydata(), j + 0.92 * np.repeat(counts, 2)
+                                   / counts.max(), rtol=1e-12)
+        np.testing.assert_array_equal(line.get_xdata(), np.repeat(edges, 2)[1:-1])
+
+    W = rng.normal(size=(5, 3))
+    plots.matrices({"W": W, "zero": np.zeros((2, 2))}, title="m", path=tmp_path / "mat")
+    shown = [ax for ax in drawn[2].axes if ax.images]
+    np.testing.assert_array_equal(shown[0].images[0].get_array(), W)  # row i = unit i
+    assert shown[0].images[0].get_clim() == (-np.abs(W).max(), np.abs(W).max())
+    assert shown[1].images[0].get_clim() == (-1.0, 1.0)  # all zero: a readable bar
