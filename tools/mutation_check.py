@@ -94,6 +94,43 @@ Adam.update = _planted_flat_update(Adam.update)
 
 
 MUTANTS = [
+    # the core: ten bugs a reviewer planted once, kept so a rewrite cannot lose the tests
+    Mutant("sub-backward-sign", "a flipped sign in a backward: ∂(x − y)/∂y = +1",
+           "ops.py", "unbroadcast(-g, _shape(y))", "unbroadcast(g, _shape(y))",
+           ("tests/core/test_core_oracle.py",)),
+    Mutant("kfold-extra-in-last-folds", "KFold gives the n mod k extra samples to the last "
+           "folds (scikit-learn: the first)",
+           "data/splits.py", "sizes[: n % self.n_splits] += 1",
+           "sizes[self.n_splits - n % self.n_splits:] += 1",
+           ("tests/data/test_data_splits.py",)),
+    Mutant("split-size-law-linear", "the train/dev/test fractions between 10⁴ and 10⁶ samples "
+           "interpolated linearly (not the power law)",
+           "data/splits.py", "f_dev = _SMALL[1] * (_LARGE[1] / _SMALL[1]) ** t",
+           "f_dev = _SMALL[1] + (_LARGE[1] - _SMALL[1]) * t",
+           ("tests/data/test_data_splits.py",)),
+    Mutant("l2-denominator-m", "the L2 penalty λ/m·‖θ‖² (the ½ lost)",
+           "nn/regularization.py", "(lam / (2.0 * (1 if m is None else int(m))))",
+           "(lam / (1 if m is None else int(m)))",
+           ("tests/nn/test_nn_regularization.py",)),
+    Mutant("dropout-scaled-by-p", "inverted dropout divides by p instead of 1 − p",
+           "nn/functional.py", "np.asarray(1.0 / (1.0 - p), dtype=x.dtype)",
+           "np.asarray(1.0 / p, dtype=x.dtype)",
+           ("tests/nn/test_nn_layers.py",)),
+    Mutant("xavier-variance-1-over-n", "xavier_normal with the course notes' variance 1/fan_in",
+           "nn/init.py", "std = gain * math.sqrt(2.0 / (fan_in + fan_out))",
+           "std = gain * math.sqrt(1.0 / fan_in)",
+           ("tests/nn/test_nn_init.py",)),
+    Mutant("early-stopping-keeps-last", "early stopping ends with the last weights, not the "
+           "best",
+           "train/callbacks.py", "if self.restore_best and self.best_state is not None:",
+           "if False:",
+           ("tests/train/test_train_callbacks.py",)),
+    Mutant("clip-by-value", "clip_grad_norm_ clamps each entry to ±max_norm (clipping by "
+           "value)",
+           "optim/clip.py", 'np.multiply(g.data, clip_coef, out=g.data, casting="same_kind")',
+           "np.clip(g.data, -max_norm, max_norm, out=g.data)",
+           ("tests/optim/test_optim_clip.py",)),
+    # the edges (issue: a green suite that proves what it claims)
     Mutant("mse-not-halved", "MLPRegressor's squared error not halved (twice sklearn's loss_)",
            "nn/losses.py", 'sklearn_kwargs={"half": True})', 'sklearn_kwargs={"half": False})',
            ("tests/sklearn/test_sklearn_objective.py",)),
@@ -171,6 +208,16 @@ MUTANTS = [
            "cli.py", "    Xs = scaler.transform(X) if scaler is not None else X\n"
            "    raw = _predict(art.model, Xs)", "    raw = _predict(art.model, X)",
            ("tests/cli/test_cli_commands.py",)),
+    Mutant("predict-target-mean-dropped", "chainrule predict unscales a regression target "
+           "by σ only (y'·σ, the mean μ forgotten)",
+           "cli.py", "raw2 = raw2 * std + mean", "raw2 = raw2 * std",
+           ("tests/cli/test_cli_commands.py::"
+            "test_regression_predict_and_evaluate_are_the_librarys_numbers",)),
+    Mutant("rmse-in-standardised-units", "evaluate reports a regression RMSE in the "
+           "standardised target's units",
+           "cli.py", "out[k] = out[k] * float(y_scale[1])", "out[k] = out[k]",
+           ("tests/cli/test_cli_commands.py::"
+            "test_regression_predict_and_evaluate_are_the_librarys_numbers",)),
     Mutant("diagnose-swapped-errors", "diagnose compares dev with target (train ignored)",
            "train/diagnosis.py", "avoidable_bias = train_error - target",
            "avoidable_bias = dev_error - target",

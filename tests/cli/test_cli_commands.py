@@ -28,9 +28,20 @@ def run_dir(tmp_path_factory):
     return out / "iris"
 
 
-def _library_probabilities(run_dir, X):
-    """softmax(model(standardise(X))) computed with the library, from the run's own files:
-    the model and the saved standardisation (μ, σ) of ``preprocessing.json``."""
+@pytest.fixture(scope="module")
+def regression_run_dir(tmp_path_factory):
+    """A small trained house-prices run (standardised target) shared by the tests."""
+    out = tmp_path_factory.mktemp("runs")
+    result = runner.invoke(app, ["train", "--no-progress", "--formats", "png", "--data",
+                                 "house_prices", "--hidden", "8", "--epochs", "10", "--lr",
+                                 "0.01", "--name", "prices", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out / "prices"
+
+
+def _library_outputs(run_dir, X):
+    """model(standardise(X)) computed with the library, from the run's own files: the
+    model and the saved standardisation (μ, σ) of ``preprocessing.json``; and that file."""
     import json
 
     from chainrule.data import Standardizer
@@ -40,7 +51,12 @@ def _library_probabilities(run_dir, X):
         {k: np.asarray(v) for k, v in pre["standardizer"].items()})
     model = cr.load(run_dir / "model.safetensors")
     model.eval()
-    logits = model(cr.tensor(scaler.transform(np.asarray(X, dtype=np.float64)))).numpy()
+    return model(cr.tensor(scaler.transform(np.asarray(X, dtype=np.float64)))).numpy(), pre
+
+
+def _library_probabilities(run_dir, X):
+    """softmax of :func:`_library_outputs`."""
+    logits, _ = _library_outputs(run_dir, X)
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
 
@@ -128,6 +144,39 @@ def test_predict_from_the_model_file_alone_and_without_header(run_dir, tmp_path)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9)
     assert [line.split(",")[0] for line in lines[1:]] == [
         ds.target_names[k] for k in expected.argmax(axis=1)]
+
+
+def test_regression_predict_and_evaluate_are_the_librarys_numbers(regression_run_dir,
+                                                                   tmp_path):
+    """A standardised target: predictions y = y'·σ_y + μ_y in the target's units, and the
+    printed RMSE, R² and loss are those of these predictions on the same rows."""
+    from sklearn.metrics import r2_score
+
+    run = regression_run_dir
+    ds = load_dataset("house_prices")
+    raw, pre = _library_outputs(run, ds.X)
+    mean, std = pre["target_scale"]
+    assert std > 10  # a scale far from 1: forgetting it (or the mean) shows
+    expected = raw[:, 0] * std + mean
+    _write_csv(tmp_path / "in.csv", ds.feature_names, ds.X[:20].tolist())
+    result = runner.invoke(app, ["predict", str(run), str(tmp_path / "in.csv")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.split()
+    assert lines[0] == "prediction" and len(lines) == 21
+    # 8 digits printed; the CLI feeds the float32 model float32 rows (here float64): ~3e-7
+    np.testing.assert_allclose([float(v) for v in lines[1:]], expected[:20], rtol=2e-6)
+
+    _write_csv(tmp_path / "all.csv", ["price", *ds.feature_names],
+               [[y, *x] for x, y in zip(ds.X, ds.y)])
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(tmp_path / "all.csv"),
+                                 "--target", "price"])
+    assert result.exit_code == 0, result.output
+    assert "all 200 rows" in result.stdout
+    rmse = np.sqrt(np.mean((expected - ds.y) ** 2))
+    assert _printed(result.stdout, "rmse") == pytest.approx(rmse, rel=1e-5)
+    assert _printed(result.stdout, "r2") == pytest.approx(r2_score(ds.y, expected), rel=1e-5)
+    # the loss is the MSE on the standardised target: mean(((ŷ − y)/σ_y)²) = RMSE²/σ_y²
+    assert _printed(result.stdout, "loss") == pytest.approx(rmse**2 / std**2, rel=1e-5)
 
 
 def test_gradcheck_passes_on_the_trained_model(run_dir):
