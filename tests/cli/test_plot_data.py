@@ -339,3 +339,49 @@ def test_function_fits_histograms_and_matrices_show_their_data(drawn, tmp_path, 
     np.testing.assert_array_equal(shown[0].images[0].get_array(), W)  # row i = unit i
     assert shown[0].images[0].get_clim() == (-np.abs(W).max(), np.abs(W).max())
     assert shown[1].images[0].get_clim() == (-1.0, 1.0)  # all zero: a readable bar
+
+
+def test_demo_figures_of_their_own_show_their_results(drawn, tmp_path, rng):
+    """The two demo figures drawn outside plots' functions: the decomposition's fits and
+    the spatial prior's bars."""
+    from types import SimpleNamespace
+
+    from chainrule.demos import decomposition, spatial_prior
+
+    grid = np.linspace(-1, 1, 9)
+    results = {}
+    for degree in (1, 3):
+        predictions = rng.normal(size=(5, 9))
+        results[degree] = SimpleNamespace(
+            predictions=predictions, target=np.sin(np.pi * grid),
+            mean_prediction=predictions.mean(axis=0), bias2=0.1 * degree, variance=0.02)
+    decomposition._fits_figure(results, grid, 3, tmp_path / "fits")
+    for ax, (degree, r) in zip(drawn[0].axes, results.items()):
+        assert ax.get_title() == f"degree {degree}: bias² {r.bias2:.3f}, variance 0.020"
+        lines = [ln for ln in ax.get_lines() if len(ln.get_xdata())]
+        curves = [ln.get_ydata() for ln in lines if ln.get_color() == "#56B4E9"]
+        np.testing.assert_array_equal(curves, r.predictions[:3])  # the first `shown` fits
+        by_label = {ln.get_label(): ln for ln in lines}
+        np.testing.assert_array_equal(by_label["mean fit $\\bar h(x)$"].get_ydata(),
+                                      r.mean_prediction)
+        np.testing.assert_array_equal(by_label["$f(x) = \\sin \\pi x$"].get_ydata(), r.target)
+
+    accs = {("mlp", "mnist1d"): [0.60, 0.66, 0.62], ("mlp", "mnist1d_shuffled"): [0.61, 0.64],
+            ("cnn", "mnist1d"): [0.90, 0.94, 0.91], ("cnn", "mnist1d_shuffled"): [0.5, 0.58]}
+    # (means off the middle of [min, max] where there are three runs: bars not symmetric)
+    spatial_prior._figure(accs, tmp_path / "prior")
+    ax = drawn[1].axes[0]
+    bars = {c.get_label(): c for c in ax.containers if hasattr(c, "patches")}
+    assert set(bars) == {"MLP", "CNN"}
+    for kind, container in bars.items():
+        values = [np.array(accs[(kind.lower(), ds)]) for ds in ("mnist1d", "mnist1d_shuffled")]
+        heights = [p.get_height() for p in container.patches]
+        np.testing.assert_allclose(heights, [v.mean() for v in values], rtol=1e-12)
+        # the error bar of a bar spans the runs' [min, max]
+        (segments,) = [c.get_segments() for c in container.errorbar.lines[2]]
+        np.testing.assert_allclose([(s[0][1], s[1][1]) for s in segments],
+                                   [(v.min(), v.max()) for v in values], rtol=1e-12)
+        for p, v in zip(container.patches, values):  # the mean printed above the bar
+            x = p.get_x() + p.get_width() / 2
+            assert any(t.get_text() == f"{v.mean():.2f}" and
+                       abs(t.get_position()[0] - x) < 1e-12 for t in ax.texts)
