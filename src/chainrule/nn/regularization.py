@@ -22,7 +22,9 @@ __all__ = ["l1_penalty", "l2_penalty", "weight_parameters"]
 
 def weight_parameters(module: Module) -> list[Tensor]:
     """The parameters of ``module`` that the penalties use by default: those with
-    ``ndim ≥ 2`` (weight matrices), in ``parameters()`` order.
+    ``ndim ≥ 2`` (weight matrices) that are trained (``requires_grad``), in
+    ``parameters()`` order. A frozen weight is a constant: its penalty would only shift
+    ``J`` and its weight decay would change what is meant to stay fixed.
 
     Example:
         >>> from chainrule import nn
@@ -30,7 +32,7 @@ def weight_parameters(module: Module) -> list[Tensor]:
         >>> [p.shape for p in nn.weight_parameters(model)]
         [(4, 3), (1, 4)]
     """
-    return [p for p in module.parameters() if p.ndim >= 2]
+    return [p for p in module.parameters() if p.ndim >= 2 and p.requires_grad]
 
 
 def _params(params: Any, name: str) -> list[Tensor]:

@@ -33,6 +33,7 @@ from .diagnosis import (
     cross_validate,
     diagnose,
 )
+from .finetune import FrozenParameters, freeze, frozen_parameters, layer_names
 from .history import History
 from .loggers import CSVLogger, TensorBoardLogger
 from .loop import (
@@ -60,6 +61,7 @@ __all__ = [
     "Callback",
     "Diagnosis",
     "EarlyStopping",
+    "FrozenParameters",
     "GradientMonitor",
     "History",
     "LRSchedulerCallback",
@@ -78,8 +80,11 @@ __all__ = [
     "diagnose",
     "evaluate",
     "fit",
+    "freeze",
+    "frozen_parameters",
     "get_loss",
     "get_metric",
+    "layer_names",
     "load_checkpoint",
     "lr_find",
     "mlp_fitter",

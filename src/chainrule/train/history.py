@@ -43,6 +43,9 @@ class History:
             ran to the end).
         compiled, compile_reason: whether the last training step of :func:`fit` ran
             compiled, and if not, why (``None`` before training; not saved).
+        frozen, n_frozen: the names of the parameters :func:`fit` left frozen
+            (``requires_grad=False``) and how many numbers they hold (``()`` and 0 when
+            every parameter was trained; not saved).
 
     Example:
         >>> h = History([{"epoch": 1, "dev_loss": 0.9}, {"epoch": 2, "dev_loss": 0.7}])
@@ -60,6 +63,8 @@ class History:
         self.stopped_epoch: int | None = None
         self.compiled: bool | None = None
         self.compile_reason: str | None = None
+        self.frozen: tuple[str, ...] = ()
+        self.n_frozen = 0
 
     # ------------------------------------------------------------------------- access
     def append(self, record: dict[str, Any]) -> None:

@@ -417,6 +417,8 @@ class Trainer:
         callbacks: the callbacks, checkpoints last.
         metrics: the :class:`~chainrule.train.metrics.Metric` objects.
         checkpoint: the :class:`ModelCheckpoint` in use, if any.
+        frozen: the :class:`~chainrule.train.FrozenParameters` of the model (those that
+            training leaves as they are).
 
     The constructor takes the arguments of :func:`fit` (see there).
     """
@@ -451,10 +453,18 @@ class Trainer:
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         dtype = _model_dtype(model)
         self.loss_fn, self.loss_name = get_loss(loss)
+        from .finetune import frozen_parameters
+
+        self.frozen = frozen_parameters(model)
+        if self.frozen.n_trainable == 0:
+            raise ValueError(f"every parameter of the model is frozen (requires_grad=False: "
+                             f"{self.frozen.describe()}); unfreeze the layers to train with "
+                             "requires_grad_(True)")
         if isinstance(optimizer, str):
             from ..optim import get_optimizer
 
-            optimizer = get_optimizer(optimizer, model.parameters())
+            optimizer = get_optimizer(optimizer, [p for p in model.parameters()
+                                                  if p.requires_grad])
         if not (callable(getattr(optimizer, "step", None))
                 and callable(getattr(optimizer, "zero_grad", None))):
             raise TypeError(
@@ -695,6 +705,7 @@ class Trainer:
             self.load_state_dict(load_checkpoint(path), source=repr(path))
         elif isinstance(self.resume, (str, os.PathLike)):
             raise FileNotFoundError(f"resume: no checkpoint file {path!r}")
+        self.history.frozen, self.history.n_frozen = self.frozen.names, self.frozen.n_frozen
         bar = _ProgressBar(self) if self._show_progress() else None
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -824,7 +835,11 @@ def fit(
             ``"binary_cross_entropy_with_logits"``, ``"l1"``, ``"huber"``, ``"nll"``;
             ``nn.LOSSES``), a loss Module, or a function ``loss(output, target) -> scalar Tensor``.
         optimizer: an optimiser over ``model.parameters()``, or a name
-            (``"adam"``, ``"sgd"``, …) for one with default hyperparameters.
+            (``"adam"``, ``"sgd"``, …) for one with default hyperparameters over the
+            parameters that require gradients. Frozen parameters (``requires_grad=False``,
+            see :func:`~chainrule.train.freeze`) are never changed, even when the
+            optimiser holds them: no gradient, no update, no weight decay, no penalty;
+            ``history.n_frozen`` and ``history.frozen`` say how many and which.
         train_data: ``(X, y)`` arrays, a Dataset, or a ``data.DataLoader`` (its batch
             size, shuffling and generator are used).
         dev_data: optional ``(X, y)`` or Dataset for the dev (validation) set.
@@ -862,7 +877,8 @@ def fit(
 
     Raises:
         ValueError / TypeError: bad arguments or data (mismatched lengths, NaN or inf in
-            the inputs naming row and column, labels out of range, bad epochs/batch_size).
+            the inputs naming row and column, labels out of range, bad epochs/batch_size,
+            every parameter frozen).
         NonFiniteLossError: the loss became NaN or inf (naming the epoch and batch); the
             last checkpoint written stays intact.
 
