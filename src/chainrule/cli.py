@@ -286,14 +286,16 @@ def prepare_data(cfg: RunConfig) -> PreparedData:
 # ================================================================================ model
 
 
-def build_model(cfg: RunConfig, n_in: int, n_out: int) -> Any:
+def build_model(cfg: RunConfig, n_in: int, n_out: int, task: str | None = None) -> Any:
     """The MLP described by ``cfg``: for each hidden width ``h``::
 
         Linear(h, init) → [BatchNorm1d] → activation → [Dropout]
 
     (wrapped in ``Residual`` when ``cfg.residual`` and the width is unchanged), then a
     final ``Linear(n_out)``. Seeds derive from ``cfg.seed``, so the same config gives the
-    same initial weights (``nn.mlp`` with ``seed=cfg.seed``).
+    same initial weights (``nn.mlp`` with ``seed=cfg.seed``). With ``cfg.init_from`` the
+    saved model of that run instead (checked against ``n_in``, ``n_out`` and ``task``),
+    with ``cfg.freeze`` some layers frozen (:func:`chainrule.cli_finetune.initial_model`).
 
     Example:
         >>> from chainrule.config import RunConfig
@@ -303,6 +305,10 @@ def build_model(cfg: RunConfig, n_in: int, n_out: int) -> Any:
     """
     from . import nn
 
+    if cfg.init_from is not None or cfg.freeze:
+        from .cli_finetune import initial_model
+
+        return initial_model(cfg, n_in, n_out, task)
     if cfg.model == "cnn":
         return _build_cnn(cfg, n_in, n_out)
     return nn.mlp([n_in, *cfg.hidden, n_out], cfg.activation, init=cfg.init,
@@ -340,7 +346,8 @@ def _make_optimizer(cfg: RunConfig, model: Any) -> Any:
 
     kwargs = cfg.optimizer_kwargs()
     try:
-        return get_optimizer(cfg.optimizer, model.parameters(), **kwargs)
+        return get_optimizer(cfg.optimizer, [p for p in model.parameters() if p.requires_grad],
+                             **kwargs)
     except TypeError as e:
         raise CLIError(f"optimizer: {cfg.optimizer} does not take these settings ({e})") from None
 
@@ -827,6 +834,9 @@ def run_training(
     moment leaves each file whole; ``--resume`` then continues from the last checkpoint, or
     from the beginning with the saved configuration when none was written yet.
     """
+    from .cli_finetune import finetune_config
+
+    cfg = finetune_config(cfg)
     if resume_dir is not None:
         run_dir = Path(resume_dir)
     else:
@@ -884,7 +894,7 @@ def _train_in_folder(cfg: RunConfig, run_dir: Path, resuming: bool,
     data = prepare_data(cfg)
     loss = _loss_name(cfg, data.task)
     _check_model_size(cfg, data.n_features, data.n_outputs)
-    model = build_model(cfg, data.n_features, data.n_outputs)
+    model = build_model(cfg, data.n_features, data.n_outputs, data.task)
     optimizer = _make_optimizer(cfg, model)
     scheduler = _make_scheduler(cfg, optimizer)
     if cfg.schedule is not None:  # record every argument the schedule ran with
@@ -971,6 +981,7 @@ def _train_in_folder(cfg: RunConfig, run_dir: Path, resuming: bool,
         "n_dev": len(data.dev[1]),
         "n_test": len(data.test[1]),
         "n_parameters": int(sum(p.data.size for p in model.parameters())),
+        "n_frozen_parameters": history.n_frozen,
         "target_scale": None if data.y_scale is None else list(data.y_scale),
         "intervals": quality["intervals"],
         "warnings": quality["warnings"],
@@ -1214,6 +1225,15 @@ def train(
         metavar="RUN_DIR",
         help="Continue the interrupted run in this run folder (only --epochs may change).",
         show_default=False)] = None,
+    init_from: Annotated[str | None, typer.Option(
+        "--init-from", metavar="RUN",
+        help="Fine-tune: start from the model of this finished run folder (its architecture; "
+        "the data must have as many features and classes).", show_default=False)] = None,
+    freeze: Annotated[str | None, typer.Option(
+        metavar="LAYERS",
+        help="Keep these layers fixed: 'hidden' (all but the last: train only the head) or "
+        "comma-separated layer names of the model summary, e.g. 0,3.",
+        show_default=False)] = None,
     progress: Annotated[bool | None, typer.Option(
         "--progress/--no-progress",
         help="Show progress: a live bar with ETA on a terminal, one line per epoch "
@@ -1245,6 +1265,7 @@ def train(
         nesterov=nesterov, beta1=beta1, beta2=beta2, schedule=schedule,
         schedule_args=_parse_schedule_args(schedule_arg), epochs=epochs,
         batch_size=batch_size, l1=l1, l2=l2, patience=patience, seed=seed, name=name, out=out,
+        init_from=init_from, freeze=freeze,
     )
     given = {k: v for k, v in overrides.items() if v is not None}
     if hidden == "":
@@ -1287,7 +1308,10 @@ def _report_run(result: TrainResult) -> None:
     out = _out_console()
     m = result.metrics
     best = f", best epoch {m['best_epoch']}" if m.get("best_epoch") else ""
-    out.print(f"trained {m['n_parameters']:,} parameters on {m['dataset']} for "
+    frozen = m.get("n_frozen_parameters")
+    which = (f"{m['n_parameters'] - frozen:,} of {m['n_parameters']:,} parameters "
+             f"({frozen:,} frozen)") if frozen else f"{m['n_parameters']:,} parameters"
+    out.print(f"trained {which} on {m['dataset']} for "
               f"{m['epochs_run']} epochs{best} in {m['train_seconds']:.1f} s")
     out.print(f"test {_test_line(m)}")
     out.print(f"run folder: {result.run_dir}")

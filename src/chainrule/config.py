@@ -107,6 +107,10 @@ class RunConfig(BaseModel):
         seed: seed of the split, the initialisation, dropout and the batch order.
         name: run name (the folder ``out/name``); default ``<data>-<timestamp>``.
         out: parent folder of run folders.
+        init_from: a finished run folder whose model this run starts from (fine-tuning;
+            its architecture settings are used, see :mod:`chainrule.cli_finetune`).
+        freeze: layers to keep fixed: ``["hidden"]`` (all but the last) or layer names of
+            the model summary (``"0,2"`` is accepted); empty = train every layer.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -142,6 +146,8 @@ class RunConfig(BaseModel):
     seed: int = 0
     name: str | None = None
     out: str = "runs"
+    init_from: str | None = None
+    freeze: list[str] = []
 
     # ------------------------------------------------------------------ validators
     @field_validator("data")
@@ -274,6 +280,27 @@ class RunConfig(BaseModel):
     def _non_negative(cls, v: int) -> int:
         if v < 0:
             raise ValueError("must be >= 0")
+        return v
+
+    @field_validator("init_from")
+    @classmethod
+    def _init_from(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        if not v.strip() or not Path(v.strip()).exists():
+            raise ValueError("no run folder there")
+        return v.strip()
+
+    @field_validator("freeze", mode="before")
+    @classmethod
+    def _freeze(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        if isinstance(v, int) and not isinstance(v, bool):
+            return [str(v)]
+        if isinstance(v, (list, tuple)):
+            return [str(p).strip() if isinstance(p, int) and not isinstance(p, bool) else p
+                    for p in v]
         return v
 
     @field_validator("name")
