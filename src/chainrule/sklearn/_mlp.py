@@ -199,6 +199,7 @@ class _BaseMLP(BaseEstimator):
         schedule_params: dict | None = None,
         restore_best_weights: bool = True,
         dtype: Any = "auto",
+        freeze: Any = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -232,6 +233,7 @@ class _BaseMLP(BaseEstimator):
         self.schedule_params = schedule_params
         self.restore_best_weights = restore_best_weights
         self.dtype = dtype
+        self.freeze = freeze
 
     # ------------------------------------------------------------------- checks of params
     def _check_params(self) -> None:
@@ -280,6 +282,7 @@ class _BaseMLP(BaseEstimator):
             _check_name(self.schedule, "schedule", optim.SCHEDULERS)
         _optional_dict(self.schedule_params, "schedule_params")
         _as_dtype(self.dtype)
+        self._frozen_layers()
 
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
@@ -292,6 +295,46 @@ class _BaseMLP(BaseEstimator):
                     f"hidden_layer_sizes must hold positive ints, got {self.hidden_layer_sizes!r}"
                 )
         return [int(s) for s in sizes]
+
+    def _frozen_layers(self) -> set[int]:
+        """The layer indices (of ``coefs_``) that ``freeze`` names, checked."""
+        n = len(self._hidden_sizes()) + 1
+        f = self.freeze
+        if f is None:
+            return set()
+        if isinstance(f, str):
+            if f != "hidden":
+                raise ValueError(f"freeze must be None, 'hidden' or layer indices 0…{n - 1} "
+                                 f"(of coefs_), got {f!r}")
+            if n < 2:
+                raise ValueError("freeze='hidden' needs a hidden layer; hidden_layer_sizes is "
+                                 f"{self.hidden_layer_sizes!r}")
+            return set(range(n - 1))
+        items = [f] if isinstance(f, Integral) else f
+        if not hasattr(items, "__iter__"):
+            raise TypeError(f"freeze must be None, 'hidden' or layer indices, got "
+                            f"{type(f).__name__}")
+        chosen = set()
+        for i in items:
+            if isinstance(i, bool) or not isinstance(i, Integral) or not 0 <= i < n:
+                raise ValueError(f"freeze: layer indices must be ints in 0…{n - 1} (one per "
+                                 f"coefs_ entry), got {i!r}")
+            chosen.add(int(i))
+        if len(chosen) == n:
+            raise ValueError(f"freeze={f!r} freezes every layer; leave at least one to train")
+        return chosen
+
+    def _apply_freeze(self) -> None:
+        """Set ``requires_grad`` of every parameter from ``freeze``: layer ``i`` is the
+        ``i``-th Linear (``coefs_[i]``, ``intercepts_[i]``) and the batch norm after it."""
+        frozen = self._frozen_layers()
+        layer = -1
+        for m in self.model_:
+            if isinstance(m, nn.Linear):
+                layer += 1
+            m.requires_grad_(layer not in frozen)
+        self.n_frozen_parameters_ = int(sum(p.data.size for p in self.model_.parameters()
+                                            if not p.requires_grad))
 
     def _architecture(self) -> dict[str, Any]:
         """What fixes the network's shape: a warm start must keep it."""
@@ -460,6 +503,7 @@ class _BaseMLP(BaseEstimator):
                     self._set_layers(kind, arrays)
         else:
             self._continue(Y.shape[1])
+        self._apply_freeze()
         dt = self._param_dtype()
         X = X.tocsr().astype(dt) if issparse(X) else np.ascontiguousarray(X, dtype=dt)
         Y = np.ascontiguousarray(Y, dtype=dt)
@@ -540,7 +584,8 @@ class _BaseMLP(BaseEstimator):
         """The training step (cached while the network and optimiser stay the same):
         ``J = Σwᵢℓᵢ/Σw + (alpha/(2Σw))·‖W‖² + (l1/Σw)·‖W‖₁`` for each batch."""
         key = (float(self.alpha), float(self.l1), getattr(self, "loss", None),
-               self.out_activation_, id(self.model_), id(self.optimizer_))
+               self.out_activation_, id(self.model_), id(self.optimizer_),
+               tuple(p.requires_grad for p in self.model_.parameters()))
         cached = getattr(self, "_step_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -678,11 +723,13 @@ class _BaseMLP(BaseEstimator):
     def _flat_parameters(self) -> list[tuple[Any, bool]]:
         """The parameters in the order of θ — scikit-learn's packing: every weight matrix
         (as ``coefs_``, ``(fan_in, fan_out)``), every bias, then any other parameter
-        (batch norm's) — each with whether it is stored transposed."""
+        (batch norm's) — each with whether it is stored transposed. Frozen parameters
+        (``freeze``) are left out: L-BFGS does not move them."""
         linears = self._linears()
         ordered = [(m.weight, True) for m in linears] + [(m.bias, False) for m in linears]
         seen = {id(p) for p, _ in ordered}
-        return ordered + [(p, False) for p in self.model_.parameters() if id(p) not in seen]
+        ordered += [(p, False) for p in self.model_.parameters() if id(p) not in seen]
+        return [(p, t) for p, t in ordered if p.requires_grad]
 
     def _flat(self) -> np.ndarray:
         """θ: the parameters as one float64 vector (see :meth:`_flat_parameters`)."""
@@ -1036,6 +1083,17 @@ _SHARED_DOC = """\
         Its settings, e.g. ``{"T_max": 50}`` for ``"cosine"``.
     restore_best_weights : bool, default=True
         With ``early_stopping``, end with the weights of the best validation score.
+    freeze : None, "hidden" or list of int, default=None
+        Layers to keep fixed while fitting (fine-tuning): ``"hidden"`` — every layer but
+        the output layer — or indices of ``coefs_`` (layer ``i``: ``coefs_[i]``,
+        ``intercepts_[i]`` and the batch norm after it). With ``warm_start=True``, a
+        network pre-trained by an earlier ``fit`` is fine-tuned on new data::
+
+            reg = MLPRegressor(hidden_layer_sizes=(64, 16), warm_start=True)
+            reg.fit(X_big, Y_big)                                    # pre-train
+            reg.set_params(freeze="hidden").fit(X_small, Y_small)   # only the head
+
+        Frozen parameters stay bit for bit (no update, no penalty); every solver.
     dtype : {"auto", "float32", "float64"}, default="auto"
         Dtype of the parameters and of training; ``"auto"`` is that of the first ``X``
         (float32 stays float32, anything else float64), as in scikit-learn. Predictions
@@ -1074,6 +1132,8 @@ _SHARED_ATTRIBUTES = """\
         The network (a chainrule Module, in evaluation mode).
     optimizer_ : chainrule.optim.Optimizer
         The optimiser and its state.
+    n_frozen_parameters_ : int
+        How many numbers of the network the last fit kept fixed (``freeze``; 0 without).
     coefs_, intercepts_ : list of ndarray
         Weights in scikit-learn's ``(fan_in, fan_out)`` layout, and biases (copies);
         assigning a list writes it into the network (before the first fit: the starting
@@ -1125,6 +1185,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         restore_best_weights: bool = True,
         class_weight: Any = None,
         dtype: Any = "auto",
+        freeze: Any = None,
     ) -> None:
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1159,6 +1220,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             schedule_params=schedule_params,
             restore_best_weights=restore_best_weights,
             dtype=dtype,
+            freeze=freeze,
         )
         self.class_weight = class_weight
 
@@ -1435,6 +1497,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         schedule_params: dict | None = None,
         restore_best_weights: bool = True,
         dtype: Any = "auto",
+        freeze: Any = None,
     ) -> None:
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1469,6 +1532,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             schedule_params=schedule_params,
             restore_best_weights=restore_best_weights,
             dtype=dtype,
+            freeze=freeze,
         )
         self.loss = loss
 
