@@ -96,6 +96,11 @@ DEMOS: dict[str, DemoSpec] = {
         "The MNIST-1D paper's MLP and CNN on MNIST-1D and on its shuffled-positions version "
         "(3 seeds): the CNN's advantage is its spatial prior.",
     ),
+    "finetune": DemoSpec(
+        "finetune",
+        "Pre-train on a large task, fine-tune only the head on a small related one: test "
+        "error against labelled samples, vs training from scratch (3 seeds).",
+    ),
 }
 
 
