@@ -16,8 +16,10 @@ differentiable tensors, which is how second derivatives (:func:`hessian`) are co
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,10 @@ class _GradState:
 
 
 _state = _GradState()
+
+#: numbers the graph nodes in the order they are recorded (``ctx._seq``): a node's number
+#: is larger than its inputs' nodes', which is the order the backward pass needs
+_node_numbers = itertools.count()
 
 
 @contextlib.contextmanager
@@ -76,33 +82,6 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
-def _toposort(roots: Sequence[Any]) -> list[Any]:
-    """Tensors reachable from ``roots`` that require grad, parents before children.
-
-    Iterative depth-first search with an explicit stack: deterministic (parents are visited
-    in argument order) and free of Python's recursion limit.
-    """
-    order: list[Any] = []
-    visited: set[Any] = set()  # Tensors hash by identity
-    stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(roots)]
-    pop, push, add, emit = stack.pop, stack.append, visited.add, order.append
-    while stack:
-        t, expanded = pop()
-        if expanded:
-            emit(t)
-            continue
-        if t in visited:
-            continue
-        add(t)
-        push((t, True))
-        ctx = t._ctx
-        if ctx is not None:
-            for p in reversed(ctx.parents):
-                if isinstance(p, Tensor) and p.requires_grad and p not in visited:
-                    push((p, False))
-    return order
-
-
 def _run_backward(
     roots: Sequence[Any],
     grad_roots: Sequence[Any],
@@ -114,16 +93,27 @@ def _run_backward(
     With ``inputs=None`` gradients of leaves (and of tensors that called ``retain_grad``)
     are accumulated into their ``.grad``; otherwise the gradients of ``inputs`` are returned
     in a dict keyed by ``id`` and no ``.grad`` is touched.
+
+    The nodes are visited latest first: every node is numbered when the applier records it
+    (``ctx._seq``), after its inputs, so the largest number is always a node whose every
+    user has been visited and whose gradient is complete. A heap of the nodes that have
+    received a gradient gives that order in one pass (no separate topological sort); it is
+    deterministic, and a node is visited once however many paths lead to it.
     """
-    order = _toposort(roots)
     # First order (the common case): gradients flow as plain ndarrays and the backward
     # formulas run on them directly. With create_graph they flow as Tensors, recorded.
     raw = not create_graph
-    grads: dict[Any, Any] = {}  # keyed by Tensor (identity hash)
+    grads: dict[Any, Any] = {}  # keyed by Tensor (identity hash): nodes waiting, and leaves
+    heap: list[tuple[int, Any]] = []
     for r, g in zip(roots, grad_roots):
         g = g.data if raw else g
         prev = grads.get(r)
-        grads[r] = g if prev is None else prev + g
+        if prev is None:
+            grads[r] = g
+            if r._ctx is not None:
+                heappush(heap, (-r._ctx._seq, r))
+        else:
+            grads[r] = prev + g
     wanted = None if inputs is None else {id(t) for t in inputs}
     result: dict[int, Any] = {}
     # ids of arrays handed to more than one place (pass-through gradients such as the two
@@ -132,18 +122,15 @@ def _run_backward(
     previous = _state.enabled
     _state.enabled = create_graph
     try:
-        for t in reversed(order):
-            g = grads.pop(t, None)
-            if g is None:
-                continue
-            ctx = t._ctx
+        while heap:
+            t = heappop(heap)[1]
+            g = grads.pop(t)
             if wanted is None:
-                if ctx is None or t._retain:
-                    _accumulate_grad(t, g, raw, id(g) in shared or t._retain)
+                if t._retain:
+                    _accumulate_grad(t, g, raw, True)
             elif id(t) in wanted:
                 result[id(t)] = Tensor._wrap(g) if raw else g
-            if ctx is None:
-                continue
+            ctx = t._ctx
             ctx.out = t.data if raw else t
             gs = ctx.backward(ctx, g)
             ctx.out = None
@@ -160,7 +147,18 @@ def _run_backward(
                 if gp is g:
                     shared.add(id(g))
                 prev = grads.get(p)
-                grads[p] = gp if prev is None else prev + gp
+                if prev is None:
+                    grads[p] = gp
+                    if p._ctx is not None:
+                        heappush(heap, (-p._ctx._seq, p))
+                else:
+                    grads[p] = prev + gp
+        # what is left are the leaves, their gradients complete
+        for t, g in grads.items():
+            if wanted is None:
+                _accumulate_grad(t, g, raw, id(g) in shared or t._retain)
+            elif id(t) in wanted:
+                result[id(t)] = Tensor._wrap(g) if raw else g
     finally:
         _state.enabled = previous
     return result

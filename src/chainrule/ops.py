@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from . import rng as _rng
-from .autodiff import _state
+from .autodiff import _node_numbers, _state
 from .tensor import Tensor, _make
 
 _new = object.__new__
+_next_number = _node_numbers.__next__
 _NO_PARAMS: dict[str, Any] = {}
 
 
@@ -55,6 +56,12 @@ class Function:
     #: a primitive whose forward draws random numbers (the compiled step replays its
     #: forward, so that every step draws anew from the same generator, as eager does)
     stochastic = False
+
+    #: an elementwise primitive of one input whose ``backward`` reads only ``g`` and
+    #: ``ctx.out`` (σ, tanh, relu), and whose ``forward`` takes ``inplace=True`` to write
+    #: over its input: it can run inside another primitive's node, after that one's
+    #: forward and before its backward (:class:`LinearActivation`)
+    pointwise_of_output = False
 
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
@@ -121,6 +128,7 @@ def _run(cls: Any, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
                 ctx.parents = args
+                ctx._seq = _next_number()
                 return _make(out, True, ctx)
     return _make(out, False, None)
 
@@ -375,6 +383,33 @@ class Linear(Function):
         return gx, gW, gb
 
 
+class LinearActivation(Function):
+    """a = φ(x @ Wᵀ + b)  ;  ∂L/∂z = φ's backward of ∂L/∂a,  then ∂L/∂x, ∂L/∂W, ∂L/∂b as Linear
+
+    The neuron ``a = φ(Wx + b)`` of a layer as one node: :class:`Linear` followed by an
+    elementwise ``activation`` primitive ``φ`` whose backward reads only its output
+    (``pointwise_of_output``: :class:`Sigmoid`, :class:`Tanh`, :class:`Relu`). Both halves
+    are those primitives' own ``forward`` and ``backward``, run in one node: one graph node
+    and one backward call per layer instead of two, and the pre-activation ``z`` is a
+    temporary that ``φ`` may overwrite. Differentiable again (``create_graph``) like its
+    halves. ``nn.Sequential`` uses it for a ``Linear`` followed by such an activation.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, b=None, activation=None):
+        z = Linear.forward(ctx, x, W, b)
+        ctx.act = act = _new(activation)
+        return activation.forward(act, z, inplace=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        act = ctx.act
+        act.out = ctx.out
+        gz = act.backward(act, g)
+        act.out = None
+        return Linear.backward(ctx, gz)
+
+
 # ------------------------------------------------------------------------- elementwise
 
 
@@ -461,9 +496,11 @@ class Cos(Function):
 class Tanh(Function):
     """z = tanh x  ;  ∂L/∂x = ∂L/∂z ⊙ (1 − z²)"""
 
+    pointwise_of_output = True
+
     @staticmethod
-    def forward(ctx, x):
-        return np.tanh(x)
+    def forward(ctx, x, *, inplace=False):
+        return np.tanh(x, out=x if inplace else None)
 
     @staticmethod
     def backward(ctx, g):
@@ -479,9 +516,11 @@ class Sigmoid(Function):
     when SciPy is installed; the same formula in NumPy otherwise).
     """
 
+    pointwise_of_output = True
+
     @staticmethod
-    def forward(ctx, x):
-        return _expit(x)
+    def forward(ctx, x, *, inplace=False):
+        return _expit(x, out=x if inplace else None)
 
     @staticmethod
     def backward(ctx, g):
@@ -545,9 +584,11 @@ def _erf(x: np.ndarray) -> np.ndarray:
 class Relu(Function):
     """z = max(x, 0)  ;  ∂L/∂x = ∂L/∂z ⊙ [x > 0]   (subgradient 0 at x = 0)"""
 
+    pointwise_of_output = True
+
     @staticmethod
-    def forward(ctx, x):
-        return np.maximum(x, 0)
+    def forward(ctx, x, *, inplace=False):
+        return np.maximum(x, 0, out=x if inplace else None)
 
     @staticmethod
     def backward(ctx, g):

@@ -318,6 +318,9 @@ GRADCHECK_CASES = {
                [rng.standard_normal((5, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)]),
     "softmaxcrossentropy": (lambda x: ops.SoftmaxCrossEntropy.apply(x, np.array([0, 2, 1, 2])),
                             [rng.standard_normal((4, 3))]),
+    "linearactivation": (
+        lambda x, w, b: ops.LinearActivation.apply(x, w, b, activation=ops.Tanh),
+        [rng.standard_normal((5, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)]),
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import ops
+from chainrule import nn, ops
 from chainrule.nn import functional as F
 from oracle import check_against_torch
 
@@ -32,6 +32,113 @@ def test_linear_matches_torch(x_shape, bias, rng):
             lambda x, w: torch.nn.functional.linear(x, w),
             x, w, second_order=True,
         )
+
+
+ACTIVATIONS = {"sigmoid": (ops.Sigmoid, torch.sigmoid), "tanh": (ops.Tanh, torch.tanh),
+               "relu": (ops.Relu, torch.relu)}
+
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (3,), (2, 4, 3)], ids=str)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_linear_activation_matches_torch_to_second_order(x_shape, bias, act, rng):
+    phi, torch_phi = ACTIVATIONS[act]
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal((2, 3))
+    if bias:
+        check_against_torch(
+            lambda x, w, b: ops.LinearActivation.apply(x, w, b, activation=phi),
+            lambda x, w, b: torch_phi(torch.nn.functional.linear(x, w, b)),
+            x, w, rng.standard_normal(2), second_order=True,
+        )
+    else:
+        check_against_torch(
+            lambda x, w: ops.LinearActivation.apply(x, w, None, activation=phi),
+            lambda x, w: torch_phi(torch.nn.functional.linear(x, w)),
+            x, w, second_order=True,
+        )
+
+
+def test_linear_activation_does_not_write_into_its_inputs(rng):
+    x0, w0, b0 = rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    x, w, b = (cr.tensor(a.copy(), requires_grad=True) for a in (x0, w0, b0))
+    a = ops.LinearActivation.apply(x, w, b, activation=ops.Relu)
+    a.sum().backward()
+    for t, t0 in ((x, x0), (w, w0), (b, b0)):
+        np.testing.assert_array_equal(t.numpy(), t0)
+    # relu(z) with z = x Wᵀ + b, and ∂Σa/∂b_j = #{rows with z_j > 0}
+    z = x0 @ w0.T + b0
+    np.testing.assert_array_equal(a.numpy(), np.maximum(z, 0))
+    np.testing.assert_array_equal(b.grad.numpy(), (z > 0).sum(axis=0))
+
+
+def mlp(activation: type[nn.Module]) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(3, 5, seed=0, dtype=np.float64), activation(),
+                         nn.Linear(5, 4, seed=1, dtype=np.float64), activation(),
+                         nn.Linear(4, 2, seed=2, dtype=np.float64))
+
+
+def layer_by_layer(model: nn.Sequential, x: cr.Tensor) -> cr.Tensor:
+    for m in model:
+        x = m(x)
+    return x
+
+
+@pytest.mark.parametrize("activation", [nn.Sigmoid, nn.Tanh, nn.ReLU])
+def test_sequential_fuses_linear_and_activation_with_the_same_numbers(activation, rng):
+    model = mlp(activation)
+    x = cr.tensor(rng.standard_normal((6, 3)))
+    y = rng.standard_normal((6, 2))
+    fused = F.mse_loss(model(x), y)
+    # the graph: SquaredError ← Linear ← LinearActivation ← LinearActivation
+    node, nodes = fused._ctx.parents[0]._ctx, []
+    while node is not None:
+        nodes.append(node)
+        node = node.parents[0]._ctx
+    assert [type(n).__name__ for n in nodes] == ["Linear", "LinearActivation",
+                                                 "LinearActivation"]
+    assert type(nodes[1].act) is activation.primitive
+    fused.backward()
+    g_fused = [p.grad.numpy().copy() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    plain = F.mse_loss(layer_by_layer(model, x), y)
+    plain.backward()
+    assert plain.item() == fused.item()
+    for g, p in zip(g_fused, model.parameters()):
+        np.testing.assert_array_equal(g, p.grad.numpy())
+
+
+def test_sequential_hessian_through_fused_layers_matches_torch(rng):
+    model = mlp(nn.Tanh)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 4),
+                                 torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
+    with torch.no_grad():
+        for p, tp in zip(model.parameters(), tmodel.parameters()):
+            tp.copy_(torch.from_numpy(p.numpy()))
+    x0 = rng.standard_normal(3)
+    h = cr.hessian(lambda x: (model(x) ** 2).sum())(x0)
+    h_torch = torch.autograd.functional.hessian(lambda x: (tmodel(x) ** 2).sum(),
+                                                torch.from_numpy(x0))
+    np.testing.assert_allclose(h, h_torch.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_sequential_does_not_fuse_an_overridden_forward_and_replans_after_edits(rng):
+    class Doubled(nn.ReLU):
+        def forward(self, x):
+            return super().forward(x) * 2.0
+
+    model = mlp(nn.ReLU)
+    model[1] = Doubled()
+    x = cr.tensor(rng.standard_normal((2, 3)))
+    out = model(x)
+    np.testing.assert_array_equal(out.numpy(), layer_by_layer(model, x).numpy())
+    assert [activation for _, activation in model._fusion] == [None, None, ops.Relu, None]
+    model.append(nn.Sigmoid())
+    assert [activation for _, activation in model._fusion or []] == []  # forgotten
+    model(x)
+    assert [activation for _, activation in model._fusion] == [None, None, ops.Relu,
+                                                               ops.Sigmoid]
 
 
 def test_linear_gradients_are_fresh_contiguous_arrays(rng):
@@ -109,6 +216,8 @@ FLOAT32_CASES = {
     "getitem": lambda a, b: a[[0, 1], 1:], "cat": lambda a, b: cr.cat([a, b], axis=1),
     "broadcast": lambda a, b: a[:1].broadcast_to((3, 4)),
     "linear": lambda a, b: ops.Linear.apply(a, b, b[:, 0]),
+    "linear_sigmoid": lambda a, b: ops.LinearActivation.apply(a, b, b[:, 0],
+                                                               activation=ops.Sigmoid),
     "xent": lambda a, b: ops.SoftmaxCrossEntropy.apply(a, np.array([0, 3, 1])),
     "squared_error": lambda a, b: ops.SquaredError.apply(a, b, scale=0.5),
 }

@@ -6,8 +6,9 @@ elementwise (Softmax/LogSoftmax along an axis); the equations are repeated here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from .. import ops as _ops
 from ..registry import Registry
 from ..tensor import Tensor
 from . import functional as F
@@ -39,6 +40,17 @@ class _Activation(Module):
         return {}
 
 
+class _Pointwise(_Activation):
+    """An activation that is one primitive, ``primitive`` (``pointwise_of_output``): a
+    ``Linear`` before it in a ``Sequential`` runs with it as one node
+    (:class:`~chainrule.ops.LinearActivation`)."""
+
+    primitive: ClassVar[type[_ops.Function]]
+
+    def forward(self, x: Any) -> Tensor:
+        return self.primitive.apply(F._t(x))
+
+
 @register_module
 class Identity(_Activation):
     """``f(x) = x`` (a placeholder layer; accepts and ignores any constructor arguments).
@@ -58,7 +70,7 @@ class Identity(_Activation):
 
 
 @register_module
-class Sigmoid(_Activation):
+class Sigmoid(_Pointwise):
     """``σ(x) = 1 / (1 + e^(−x))``; ``σ' = σ(1 − σ)``. Input: any shape.
 
     Example:
@@ -68,12 +80,11 @@ class Sigmoid(_Activation):
         array([0.5], dtype=float32)
     """
 
-    def forward(self, x: Any) -> Tensor:
-        return F.sigmoid(x)
+    primitive = _ops.Sigmoid
 
 
 @register_module
-class Tanh(_Activation):
+class Tanh(_Pointwise):
     """``tanh(x) = (eˣ − e^(−x)) / (eˣ + e^(−x))``; ``tanh' = 1 − tanh²``. Input: any shape.
 
     Example:
@@ -83,12 +94,11 @@ class Tanh(_Activation):
         array([0.], dtype=float32)
     """
 
-    def forward(self, x: Any) -> Tensor:
-        return F.tanh(x)
+    primitive = _ops.Tanh
 
 
 @register_module
-class ReLU(_Activation):
+class ReLU(_Pointwise):
     """``relu(x) = max(x, 0)``; derivative ``[x > 0]`` (0 at x = 0). Input: any shape.
 
     Reference: Nair & Hinton, ICML 2010.
@@ -100,8 +110,7 @@ class ReLU(_Activation):
         array([0., 2.], dtype=float32)
     """
 
-    def forward(self, x: Any) -> Tensor:
-        return F.relu(x)
+    primitive = _ops.Relu
 
 
 @register_module

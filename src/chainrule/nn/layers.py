@@ -9,9 +9,11 @@ import numpy as np
 
 from .. import rng as _rng
 from ..ops import Linear as _LinearOp
+from ..ops import LinearActivation as _LinearActivationOp
 from ..tensor import Tensor
 from . import functional as F
 from . import init as _init
+from .activations import _Pointwise
 from .module import Module, Parameter, register_module
 
 __all__ = ["BatchNorm1d", "Dropout", "Flatten", "LayerNorm", "Linear", "Residual"]
@@ -104,6 +106,27 @@ class Linear(Module):
         if isinstance(x, Tensor) and x.data.ndim and x.data.shape[-1] == self.in_features:
             return _LinearOp.apply(x, self.weight, self.bias)  # the checks F.linear makes
         return F.linear(x, self.weight, self.bias)
+
+    def _fused_with(self, nxt: Module) -> Any:
+        """The primitive ``φ`` of ``nxt`` if this layer followed by ``nxt`` computes
+        ``φ(x @ Wᵀ + b)`` with both modules' own forwards (neither overridden), so that
+        ``nn.Sequential`` can run the pair as one :class:`~chainrule.ops.LinearActivation`
+        node; else None."""
+        if not isinstance(nxt, _Pointwise):
+            return None
+        own = type(self).forward is Linear.forward and type(nxt).forward is _Pointwise.forward
+        plain_call = type(self).__call__ is Module.__call__ is type(nxt).__call__
+        patched = "forward" in vars(self) or "forward" in vars(nxt)
+        primitive = nxt.primitive
+        if own and plain_call and not patched and primitive.pointwise_of_output:
+            return primitive
+        return None
+
+    def _forward_activation(self, x: Any, primitive: Any) -> Tensor:
+        """``φ(self(x))`` for the activation primitive ``φ`` of :meth:`_fused_with`."""
+        if isinstance(x, Tensor) and x.data.ndim and x.data.shape[-1] == self.in_features:
+            return _LinearActivationOp.apply(x, self.weight, self.bias, activation=primitive)
+        return primitive.apply(F.linear(x, self.weight, self.bias))
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

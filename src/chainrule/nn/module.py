@@ -543,11 +543,50 @@ class Sequential(ModuleList):
             return type(self)(*self._items[idx])
         return self._items[idx]
 
+    #: the modules paired for fusion, ``[(module, activation primitive or None), …]``
+    #: (built on first use, forgotten when the list changes)
+    _fusion: list[tuple[Module, Any]] | None = None
+
     def forward(self, x: Any) -> Any:
-        for m in self._items:
-            x = m(x)
+        if Module.__call__ is not _MODULE_CALL:  # module calls are observed (record_modules)
+            for m in self._items:
+                x = m(x)
+            return x
+        fusion = self._fusion
+        if fusion is None:
+            fusion = self._fusion = self._fusion_plan()
+        for m, activation in fusion:
+            x = m(x) if activation is None else m._forward_activation(x, activation)
         return x
+
+    def _fusion_plan(self) -> list[tuple[Module, Any]]:
+        """Each module with None, except a layer that fuses with the activation after it
+        (``layer._fused_with(next)``, e.g. Linear + ReLU), which is paired with that
+        activation's primitive and takes the activation's place."""
+        plan: list[tuple[Module, Any]] = []
+        items = self._items
+        i = 0
+        while i < len(items):
+            m = items[i]
+            fuse = getattr(m, "_fused_with", None)
+            activation = fuse(items[i + 1]) if fuse is not None and i + 1 < len(items) else None
+            plan.append((m, activation))
+            i += 1 if activation is None else 2
+        return plan
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        super().__setitem__(idx, module)
+        self._fusion = None
+
+    def append(self, module: Module) -> Sequential:
+        """Add a module at the end; returns self."""
+        super().append(module)
+        self._fusion = None
+        return self
 
     @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Module:
         return cls(*config["modules"])
+
+
+_MODULE_CALL = Module.__call__
