@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from typing import Any
@@ -43,12 +43,29 @@ _state = _GradState()
 _node_numbers = itertools.count()
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+class _GradMode(contextlib.ContextDecorator):
+    """Set whether operations record the graph inside a ``with`` block (or a decorated
+    function), and restore the previous setting after it."""
+
+    __slots__ = ("_enabled", "_previous")
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._previous = True
+
+    def __enter__(self) -> None:
+        self._previous = _state.enabled
+        _state.enabled = self._enabled
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.enabled = self._previous
+
+
+def no_grad() -> contextlib.AbstractContextManager[None]:
     """Context manager in which operations do not record the computational graph.
 
     Use it for evaluation and for parameter updates: results have ``requires_grad=False``
-    and no graph node is built, so it is also faster.
+    and no graph node is built, so it is also faster. It also decorates a function.
 
     Example:
         >>> import chainrule as cr
@@ -58,23 +75,12 @@ def no_grad() -> Iterator[None]:
         >>> y.requires_grad
         False
     """
-    previous = _state.enabled
-    _state.enabled = False
-    try:
-        yield
-    finally:
-        _state.enabled = previous
+    return _GradMode(False)
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> contextlib.AbstractContextManager[None]:
     """Context manager that switches graph recording back on inside :func:`no_grad`."""
-    previous = _state.enabled
-    _state.enabled = True
-    try:
-        yield
-    finally:
-        _state.enabled = previous
+    return _GradMode(True)
 
 
 def is_grad_enabled() -> bool:
@@ -106,7 +112,7 @@ def _run_backward(
     grads: dict[Any, Any] = {}  # keyed by Tensor (identity hash): nodes waiting, and leaves
     heap: list[tuple[int, Any]] = []
     for r, g in zip(roots, grad_roots):
-        g = g.data if raw else g
+        g = g.data if raw and isinstance(g, Tensor) else g
         prev = grads.get(r)
         if prev is None:
             grads[r] = g
@@ -119,6 +125,7 @@ def _run_backward(
     # ids of arrays handed to more than one place (pass-through gradients such as the two
     # inputs of an addition): a leaf must not keep such an array as its own .grad
     shared: set[int] = set()
+    retained: list[tuple[Any, Any]] = []  # non-leaf tensors that keep their .grad
     previous = _state.enabled
     _state.enabled = create_graph
     try:
@@ -127,7 +134,7 @@ def _run_backward(
             g = grads.pop(t)
             if wanted is None:
                 if t._retain:
-                    _accumulate_grad(t, g, raw, True)
+                    retained.append((t, g))
             elif id(t) in wanted:
                 result[id(t)] = Tensor._wrap(g) if raw else g
             ctx = t._ctx
@@ -153,30 +160,30 @@ def _run_backward(
                         heappush(heap, (-p._ctx._seq, p))
                 else:
                     grads[p] = prev + gp
-        # what is left are the leaves, their gradients complete
-        for t, g in grads.items():
-            if wanted is None:
-                _accumulate_grad(t, g, raw, id(g) in shared or t._retain)
-            elif id(t) in wanted:
-                result[id(t)] = Tensor._wrap(g) if raw else g
+        # what is left in grads are the leaves, their gradients complete
+        if wanted is not None:
+            for t, g in grads.items():
+                if id(t) in wanted:
+                    result[id(t)] = Tensor._wrap(g) if raw else g
+            return result
+        retained.extend(grads.items())
+        # .grad ← .grad + g, or g on first use: then a raw .grad owns its array (a copy of
+        # a view, of an array handed to several places or kept elsewhere)
+        for t, g in retained:
+            old = t.grad
+            if not raw:
+                t.grad = g if old is None else old + g
+            elif old is not None:
+                t.grad = _make(old.data + g, False, None)
+            else:
+                if g.base is not None or id(g) in shared or t._retain or (
+                    not g.flags.writeable
+                ):
+                    g = g.copy()
+                t.grad = _make(g, False, None)
     finally:
         _state.enabled = previous
     return result
-
-
-def _accumulate_grad(t: Any, g: Any, raw: bool, maybe_shared: bool) -> None:
-    """``t.grad ← t.grad + g`` (or ``g`` on first use); a fresh ``.grad`` owns its array."""
-    if raw:
-        if t.grad is not None:
-            t.grad = Tensor._wrap(t.grad.data + g)
-            return
-        if maybe_shared or g.base is not None or not g.flags.writeable:
-            g = g.copy()
-        t.grad = Tensor._wrap(g)
-    elif t.grad is None:
-        t.grad = g
-    else:
-        t.grad = t.grad + g
 
 
 def _as_grad_tensor(t: Any, grad: Any) -> Any:
@@ -215,8 +222,11 @@ def backward(tensor: Any, grad: Any = None, create_graph: bool = False) -> None:
             "backward: the tensor does not require grad (no input had requires_grad=True, "
             "or it was computed under no_grad)"
         )
-    g = _as_grad_tensor(tensor, grad)
-    _run_backward([tensor], [g], create_graph, None)
+    if grad is None and not create_graph and tensor.data.ndim == 0:  # a scalar loss
+        g = np.ones_like(tensor.data)
+    else:
+        g = _as_grad_tensor(tensor, grad)
+    _run_backward((tensor,), (g,), create_graph, None)
 
 
 def autograd_grad(
@@ -518,4 +528,4 @@ def gradcheck(
     )
 
 
-from .tensor import Tensor  # noqa: E402  (tensor imports this module first)
+from .tensor import Tensor, _make  # noqa: E402  (tensor imports this module first)

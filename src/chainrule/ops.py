@@ -373,13 +373,14 @@ class Linear(Function):
     def backward(ctx, g):
         x, W = ctx.saved_tensors
         n_out, n_in = W.shape
+        g2 = g if g.ndim == 2 else g.reshape(-1, n_out)  # the rows of g (and of x)
         gx = gW = gb = None
         if ctx.needs_grad(0):
             gx = g @ W
         if ctx.needs_grad(1):
-            gW = g.reshape(-1, n_out).T @ x.reshape(-1, n_in)
+            gW = g2.T @ (x if x.ndim == 2 else x.reshape(-1, n_in))
         if ctx.needs_grad(2):
-            gb = g.reshape(-1, n_out).sum(axis=0)
+            gb = np.add.reduce(g2, axis=0) if isinstance(g2, np.ndarray) else g2.sum(axis=0)
         return gx, gW, gb
 
 

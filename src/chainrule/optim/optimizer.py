@@ -31,6 +31,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from ..autodiff import enable_grad, no_grad
+from ..tensor import Tensor
 
 ParamsT = Iterable[Any] | Iterable[dict[str, Any]]
 
@@ -269,16 +270,21 @@ class Optimizer:
         """One update of the parameters of ``group`` that have a gradient (the protocol)."""
         hp = self.hyperparameters(group)
         states, update = self.state, self.update
+        # the default init_state is empty: no need to ask it at every step
+        init_state = None if type(self).init_state is Optimizer.init_state else self.init_state
         for p in group["params"]:
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            g = _grad_array(p)
             theta = p.data
+            g = grad.data if isinstance(grad, Tensor) else None
+            if g is None or g.dtype != theta.dtype or g.shape != theta.shape:
+                g = _grad_array(p)
             state = states.get(p)
             if state is None:
                 state = states[p] = {}
-            if not state:
-                state.update(self.init_state(theta, hp))
+            if not state and init_state is not None:
+                state.update(init_state(theta, hp))
             update(theta, g, state, hp, Scratch(theta))
 
     # ---------------------------------------------------------------- update protocol
