@@ -184,6 +184,14 @@ def _cos(x: Any) -> Any:
     return Cos.apply(x) if isinstance(x, Tensor) else np.cos(x)
 
 
+def _dot(x: Any, W: Any) -> Any:
+    """``x @ W`` for a 2-D ``W`` (``np.dot``: the same product, less overhead on small
+    arrays)."""
+    if isinstance(x, Tensor) or isinstance(W, Tensor):
+        return MatMul.apply(x, W)
+    return np.dot(x, W)
+
+
 def _where(c: Any, x: Any, y: Any) -> Any:
     if isinstance(x, Tensor) or isinstance(y, Tensor):
         return Where.apply(c, x, y)
@@ -360,8 +368,8 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, W, b=None):
-        ctx.save(x, W)
-        z = x @ W.T
+        ctx.saved = (x, W)
+        z = np.dot(x, W.T)  # as x @ Wᵀ (Wᵀ is 2-D), with less overhead on small arrays
         if b is not None:
             if z.ndim:
                 z += b
@@ -376,9 +384,9 @@ class Linear(Function):
         g2 = g if g.ndim == 2 else g.reshape(-1, n_out)  # the rows of g (and of x)
         gx = gW = gb = None
         if ctx.needs_grad(0):
-            gx = g @ W
+            gx = _dot(g, W)
         if ctx.needs_grad(1):
-            gW = g2.T @ (x if x.ndim == 2 else x.reshape(-1, n_in))
+            gW = _dot(g2.T, x if x.ndim == 2 else x.reshape(-1, n_in))
         if ctx.needs_grad(2):
             gb = np.add.reduce(g2, axis=0) if isinstance(g2, np.ndarray) else g2.sum(axis=0)
         return gx, gW, gb
