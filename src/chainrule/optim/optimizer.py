@@ -100,8 +100,10 @@ class Scratch:
 
     ``a`` and ``b`` are arrays like ``like``; ``chunk`` is a small 1-D array (``CHUNK``
     elements) for updates done in cache-sized pieces. The compiled step keeps one Scratch
-    per packed group, so its updates allocate nothing; :meth:`Optimizer.step` makes a new
-    one per parameter.
+    per packed group, so its updates allocate nothing; :meth:`Optimizer.step` keeps one per
+    parameter of at most ``CHUNK`` elements (where allocating would cost more than the
+    update itself) and makes a new one per step for a larger parameter (so that the
+    temporaries do not double the memory of a large model).
     """
 
     CHUNK = 32768  # elements: 128-256 KiB, a piece of a large update that stays in cache
@@ -188,6 +190,7 @@ class Optimizer:
         self._validate(self.defaults, "")
         self.state: dict[Any, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
+        self._scratches: dict[Any, Scratch] = {}  # per small parameter, kept between steps
         if _is_param(params) or isinstance(params, (np.ndarray, dict)) or not isinstance(
             params, Iterable
         ):
@@ -269,7 +272,7 @@ class Optimizer:
     def _step_group(self, group: dict[str, Any]) -> None:
         """One update of the parameters of ``group`` that have a gradient (the protocol)."""
         hp = self.hyperparameters(group)
-        states, update = self.state, self.update
+        states, update, scratches = self.state, self.update, self._scratches
         # the default init_state is empty: no need to ask it at every step
         init_state = None if type(self).init_state is Optimizer.init_state else self.init_state
         for p in group["params"]:
@@ -285,7 +288,12 @@ class Optimizer:
                 state = states[p] = {}
             if not state and init_state is not None:
                 state.update(init_state(theta, hp))
-            update(theta, g, state, hp, Scratch(theta))
+            scratch = scratches.get(p)
+            if scratch is None or scratch.like is not theta:
+                scratch = Scratch(theta)
+                if theta.size <= Scratch.CHUNK:
+                    scratches[p] = scratch
+            update(theta, g, state, hp, scratch)
 
     # ---------------------------------------------------------------- update protocol
     def hyperparameters(self, group: dict[str, Any]) -> Any:
