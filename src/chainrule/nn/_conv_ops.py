@@ -246,35 +246,41 @@ def _weight_grad_kernel(x: Any, g: Any, geom: Geometry, w_shape: tuple[int, ...]
     return _bmm(gc, cols.transpose(0, 2, 1)).reshape(w_shape)
 
 
-# dispatch: the primitive on Tensors (recorded, differentiable), the kernel on ndarrays
-
-
-def _conv(x: Any, W: Any, geom: Geometry) -> Any:
-    if _any_tensor(x, W):
-        return Conv.apply(x, W, None, geom=geom)
-    return _conv_kernel(x, W, geom)[0]
-
-
-def _conv_input_grad(g: Any, W: Any, geom: Geometry, x_shape: tuple[int, ...]) -> Any:
-    if _any_tensor(g, W):
-        return ConvInputGrad.apply(g, W, geom=geom, x_shape=x_shape)
-    return _input_grad_kernel(g, W, geom, x_shape)
-
-
-def _conv_weight_grad(x: Any, g: Any, geom: Geometry, w_shape: tuple[int, ...]) -> Any:
-    if _any_tensor(x, g):
-        return ConvWeightGrad.apply(x, g, geom=geom, w_shape=w_shape)
-    return _weight_grad_kernel(x, g, geom, w_shape)
-
-
 def _shape(v: Any) -> tuple[int, ...]:
     return tuple(v.shape)
+
+
+# ------------------------------------------------------------------------ the primitives
+
+
+class _Kernel(Function):
+    """A primitive whose forward is its ndarray ``kernel``, with its inputs saved and its
+    keyword parameters kept as ``ctx.params``. A backward formula calls another primitive
+    through :meth:`call`: the primitive on Tensors (recorded, so differentiable again), its
+    kernel alone on ndarrays (a first-order backward pass builds no node)."""
+
+    @staticmethod
+    def kernel(*arrays: Any, **params: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(ctx, *arrays, **params):
+        ctx.params = params
+        ctx.save(*arrays)
+        return type(ctx).kernel(*arrays, **params)
+
+    @classmethod
+    def call(cls, *args: Any, **params: Any) -> Any:
+        """``cls.apply`` if an argument is a Tensor, else ``cls.kernel``."""
+        if _any_tensor(*args):
+            return cls.apply(*args, **params)
+        return cls.kernel(*args, **params)
 
 
 # --------------------------------------------------------------------- the convolutions
 
 
-class Conv(Function):
+class Conv(_Kernel):
     """y = conv(x, W) + b  ;  ∂L/∂x = conv_input_grad(g, W),  ∂L/∂W = conv_weight_grad(x, g),
     ∂L/∂b = Σ_{n, positions} g
 
@@ -282,6 +288,10 @@ class Conv(Function):
     :class:`Geometry`. The shapes are checked by :func:`chainrule.nn.functional.conv1d` /
     ``conv2d`` before this runs.
     """
+
+    @staticmethod
+    def kernel(x, W, b=None, geom=None):
+        return _conv_kernel(x, W, geom, b)[0]
 
     @staticmethod
     def forward(ctx, x, W, b=None, geom=None):
@@ -314,39 +324,35 @@ class Conv(Function):
         return gx, gW, gb
 
 
-class ConvInputGrad(Function):
+class ConvInputGrad(_Kernel):
     """z = conv_input_grad(g, W) (transposed convolution)  ;  ∂L/∂g = conv(∂L/∂z, W),
     ∂L/∂W = conv_weight_grad(∂L/∂z, g)"""
 
-    @staticmethod
-    def forward(ctx, g, W, geom=None, x_shape=None):
-        ctx.geom, ctx.x_shape = geom, x_shape
-        ctx.save(g, W)
-        return _input_grad_kernel(g, W, geom, x_shape)
+    kernel = staticmethod(_input_grad_kernel)  # (g, W, geom, x_shape)
 
     @staticmethod
     def backward(ctx, gz):
         g, W = ctx.saved_tensors
-        d_g = _conv(gz, W, ctx.geom) if ctx.needs_grad(0) else None
-        d_W = _conv_weight_grad(gz, g, ctx.geom, _shape(W)) if ctx.needs_grad(1) else None
+        geom = ctx.params["geom"]
+        d_g = Conv.call(gz, W, geom=geom) if ctx.needs_grad(0) else None
+        d_W = ConvWeightGrad.call(gz, g, geom=geom, w_shape=_shape(W)) \
+            if ctx.needs_grad(1) else None
         return d_g, d_W
 
 
-class ConvWeightGrad(Function):
+class ConvWeightGrad(_Kernel):
     """z = conv_weight_grad(x, g)  ;  ∂L/∂x = conv_input_grad(g, ∂L/∂z),
     ∂L/∂g = conv(x, ∂L/∂z)"""
 
-    @staticmethod
-    def forward(ctx, x, g, geom=None, w_shape=None):
-        ctx.geom, ctx.w_shape = geom, w_shape
-        ctx.save(x, g)
-        return _weight_grad_kernel(x, g, geom, w_shape)
+    kernel = staticmethod(_weight_grad_kernel)  # (x, g, geom, w_shape)
 
     @staticmethod
     def backward(ctx, gz):
         x, g = ctx.saved_tensors
-        d_x = _conv_input_grad(g, gz, ctx.geom, _shape(x)) if ctx.needs_grad(0) else None
-        d_g = _conv(x, gz, ctx.geom) if ctx.needs_grad(1) else None
+        geom = ctx.params["geom"]
+        d_x = ConvInputGrad.call(g, gz, geom=geom, x_shape=_shape(x)) \
+            if ctx.needs_grad(0) else None
+        d_g = Conv.call(x, gz, geom=geom) if ctx.needs_grad(1) else None
         return d_x, d_g
 
 
@@ -409,41 +415,29 @@ class MaxPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _scatter(g, ctx.flat, ctx.x_shape, ctx.pg)
+        return WindowScatter.call(g, flat=ctx.flat, x_shape=ctx.x_shape, pg=ctx.pg)
 
 
-def _scatter(g: Any, flat: Any, x_shape: tuple[int, ...], pg: PoolGeometry) -> Any:
-    if isinstance(g, Tensor):
-        return WindowScatter.apply(g, flat=flat, x_shape=x_shape, pg=pg)
-    return _scatter_kernel(g, flat, x_shape, pg)
-
-
-class WindowScatter(Function):
+class WindowScatter(_Kernel):
     """z = zeros(x_shape) with g added at the positions ``flat``  ;  ∂L/∂g = (∂L/∂z)[flat]"""
 
-    @staticmethod
-    def forward(ctx, g, flat=None, x_shape=None, pg=None):
-        ctx.flat, ctx.pg, ctx.out_shape = flat, pg, g.shape[2:]
-        return _scatter_kernel(g, flat, x_shape, pg)
+    kernel = staticmethod(_scatter_kernel)  # (g, flat, x_shape, pg)
 
     @staticmethod
     def backward(ctx, gz):
-        if isinstance(gz, Tensor):
-            return WindowGather.apply(gz, flat=ctx.flat, out=ctx.out_shape, pg=ctx.pg)
-        return _gather_kernel(gz, ctx.flat, ctx.out_shape, ctx.pg)
+        q = ctx.params
+        return WindowGather.call(gz, flat=q["flat"], out=ctx.saved[0].shape[2:], pg=q["pg"])
 
 
-class WindowGather(Function):
+class WindowGather(_Kernel):
     """z = x[flat] (the positions of the window maxima)  ;  ∂L/∂x = ∂L/∂z scattered back"""
 
-    @staticmethod
-    def forward(ctx, x, flat=None, out=None, pg=None):
-        ctx.flat, ctx.pg, ctx.x_shape = flat, pg, x.shape
-        return _gather_kernel(x, flat, out, pg)
+    kernel = staticmethod(_gather_kernel)  # (x, flat, out, pg)
 
     @staticmethod
     def backward(ctx, g):
-        return _scatter(g, ctx.flat, ctx.x_shape, ctx.pg)
+        q = ctx.params
+        return WindowScatter.call(g, flat=q["flat"], x_shape=ctx.saved[0].shape, pg=q["pg"])
 
 
 # ------------------------------------------------------------------------ average pooling
@@ -491,39 +485,33 @@ def _avg_t_kernel(g: Any, x_shape: tuple[int, ...], pg: PoolGeometry, scale: Any
     return _unpad(z, pg.padding)
 
 
-class AvgPool(Function):
+def _avg_t(g: Any, x_shape: tuple[int, ...], pg: PoolGeometry,
+           count_include_pad: bool) -> Any:
+    return _avg_t_kernel(g, x_shape, pg, _avg_scale(tuple(x_shape[2:]), pg,
+                                                     count_include_pad, g.dtype))
+
+
+class AvgPool(_Kernel):
     """z = (1/m) Σ_window x  ;  ∂L/∂x = avg_pool_transpose(∂L/∂z)
 
     ``m`` is the window size ``∏K``, or with ``count_include_pad=False`` the number of
     non-padding positions in the window.
     """
 
-    @staticmethod
-    def forward(ctx, x, pg=None, count_include_pad=True):
-        ctx.pg, ctx.x_shape, ctx.cip = pg, x.shape, count_include_pad
-        return _avg_kernel(x, pg, count_include_pad)
+    kernel = staticmethod(_avg_kernel)  # (x, pg, count_include_pad)
 
     @staticmethod
     def backward(ctx, g):
-        if isinstance(g, Tensor):
-            return AvgPoolTranspose.apply(g, x_shape=ctx.x_shape, pg=ctx.pg,
-                                          count_include_pad=ctx.cip)
-        scale = _avg_scale(tuple(ctx.x_shape[2:]), ctx.pg, ctx.cip, g.dtype)
-        return _avg_t_kernel(g, ctx.x_shape, ctx.pg, scale)
+        return AvgPoolTranspose.call(g, x_shape=ctx.saved[0].shape, **ctx.params)
 
 
-class AvgPoolTranspose(Function):
+class AvgPoolTranspose(_Kernel):
     """z = avg_pool_transpose(g): each ``g/m`` added to the positions of its window
     ;  ∂L/∂g = avg_pool(∂L/∂z)"""
 
-    @staticmethod
-    def forward(ctx, g, x_shape=None, pg=None, count_include_pad=True):
-        ctx.pg, ctx.cip = pg, count_include_pad
-        scale = _avg_scale(tuple(x_shape[2:]), pg, count_include_pad, g.dtype)
-        return _avg_t_kernel(g, x_shape, pg, scale)
+    kernel = staticmethod(_avg_t)  # (g, x_shape, pg, count_include_pad)
 
     @staticmethod
     def backward(ctx, gz):
-        if isinstance(gz, Tensor):
-            return AvgPool.apply(gz, pg=ctx.pg, count_include_pad=ctx.cip)
-        return _avg_kernel(gz, ctx.pg, ctx.cip)
+        q = ctx.params
+        return AvgPool.call(gz, pg=q["pg"], count_include_pad=q["count_include_pad"])

@@ -69,22 +69,9 @@ class _ConvNd(Module):
             CF._ints(padding, nd, name, "padding", 0)
         self.padding_mode = padding_mode
         dt = _float_dtype(dtype, name)
-        gen = _rng.get_rng(seed)
-        shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
-        fan_in = shape[1] * math.prod(self.kernel_size)
-        if init is None or init == "auto":
-            # PyTorch's reset_parameters: kaiming_uniform(a=√5) = U(±1/√fan_in), same bias
-            w = _init.torch_default_weight(shape, seed=gen, dtype=dt)
-            b = _init.torch_default_bias((self.out_channels,), fan_in, seed=gen, dtype=dt) \
-                if bias else None
-        else:
-            fn = _init.get_initializer(init)
-            w = np.asarray(fn(shape, seed=gen, dtype=dt), dtype=dt)
-            if w.shape != shape:
-                raise ValueError(f"{name}: init returned shape {w.shape}, expected {shape}")
-            b = np.zeros(self.out_channels, dtype=dt) if bias else None
-        self.init = init if isinstance(init, str) or init is None else getattr(
-            init, "__name__", "custom")
+        w, b, self.init = _init.layer_parameters(
+            (self.out_channels, self.in_channels // self.groups) + self.kernel_size, init,
+            bias=bias, seed=seed, dtype=dt, layer=name)
         self.weight = Parameter(w)
         self.bias = Parameter(b) if bias else None
 
@@ -204,8 +191,23 @@ class _PoolNd(Module):
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
 
 
+
+class _MaxPoolNd(_PoolNd):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 dilation: Any = 1) -> None:
+        super().__init__(kernel_size, stride, padding, dilation)
+
+
+class _AvgPoolNd(_PoolNd):
+    _max = False
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 count_include_pad: bool = True) -> None:
+        super().__init__(kernel_size, stride, padding, 1, count_include_pad)
+
+
 @register_module
-class MaxPool1d(_PoolNd):
+class MaxPool1d(_MaxPoolNd):
     """Max pooling over windows of length ``kernel_size``:
     ``z[n, c, l] = max_k x_pad[n, c, s·l + d·k]`` (:func:`~chainrule.nn.functional.max_pool1d`).
 
@@ -226,13 +228,9 @@ class MaxPool1d(_PoolNd):
 
     _nd = 1
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 dilation: Any = 1) -> None:
-        super().__init__(kernel_size, stride, padding, dilation)
-
 
 @register_module
-class MaxPool2d(_PoolNd):
+class MaxPool2d(_MaxPoolNd):
     """2-D max pooling: ``z[n, c, i, j] = max_{u,v} x_pad[n, c, s₀·i + d₀·u, s₁·j + d₁·v]``
     (:func:`~chainrule.nn.functional.max_pool2d`).
 
@@ -250,13 +248,9 @@ class MaxPool2d(_PoolNd):
 
     _nd = 2
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 dilation: Any = 1) -> None:
-        super().__init__(kernel_size, stride, padding, dilation)
-
 
 @register_module
-class AvgPool1d(_PoolNd):
+class AvgPool1d(_AvgPoolNd):
     """Average pooling: ``z[n, c, l] = (1/m) Σ_k x_pad[n, c, s·l + k]``
     (:func:`~chainrule.nn.functional.avg_pool1d`; ``m = K``, or the number of real
     positions with ``count_include_pad=False``).
@@ -277,15 +271,10 @@ class AvgPool1d(_PoolNd):
     """
 
     _nd = 1
-    _max = False
-
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 count_include_pad: bool = True) -> None:
-        super().__init__(kernel_size, stride, padding, 1, count_include_pad)
 
 
 @register_module
-class AvgPool2d(_PoolNd):
+class AvgPool2d(_AvgPoolNd):
     """2-D average pooling: ``z[n, c, i, j] = (1/m) Σ_{u,v} x_pad[n, c, s₀·i + u, s₁·j + v]``
     (:func:`~chainrule.nn.functional.avg_pool2d`).
 
@@ -301,11 +290,6 @@ class AvgPool2d(_PoolNd):
     """
 
     _nd = 2
-    _max = False
-
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 count_include_pad: bool = True) -> None:
-        super().__init__(kernel_size, stride, padding, 1, count_include_pad)
 
 
 class _AdaptiveAvgPoolNd(Module):

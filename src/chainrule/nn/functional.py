@@ -1107,25 +1107,9 @@ def kl_div(
     return _reduce(loss, reduction)
 
 
-# Convolution and pooling (their own module; re-exported here as torch.nn.functional has them)
-from ._conv_functional import (  # noqa: E402
-    adaptive_avg_pool1d,
-    adaptive_avg_pool2d,
-    avg_pool1d,
-    avg_pool2d,
-    conv1d,
-    conv2d,
-    max_pool1d,
-    max_pool2d,
-)
+# Convolution and pooling (their own module; re-exported here as torch.nn.functional has
+# them): its __all__ is the one list of their names, for the import and for ours
+from . import _conv_functional  # noqa: E402
+from ._conv_functional import *  # noqa: E402, F403
 
-__all__ += [
-    "adaptive_avg_pool1d",
-    "adaptive_avg_pool2d",
-    "avg_pool1d",
-    "avg_pool2d",
-    "conv1d",
-    "conv2d",
-    "max_pool1d",
-    "max_pool2d",
-]
+__all__ += _conv_functional.__all__

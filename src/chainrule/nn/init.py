@@ -50,6 +50,7 @@ __all__ = [
     "get_initializer",
     "kaiming_normal",
     "kaiming_uniform",
+    "layer_parameters",
     "lecun_normal",
     "lecun_uniform",
     "normal",
@@ -493,6 +494,54 @@ def torch_default_bias(
     """
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
     return uniform(tensor, -bound, bound, seed=seed, dtype=dtype)
+
+
+def layer_parameters(shape: tuple[int, ...], init: Any = None, *, bias: bool = True,
+                     seed: Any = None, dtype: Any = np.float32, layer: str = "layer"
+                     ) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """A layer's initial weight ``W`` of ``shape`` (``(out, in, *kernel)``) and bias ``b``
+    of shape ``(out,)``, as ``Linear`` and ``Conv1d/2d`` draw them.
+
+    ``init`` None or ``"auto"``: PyTorch's default, ``W, b ~ U(−1/√fan_in, 1/√fan_in)``
+    with ``fan_in = ∏ shape[1:]`` (``W`` first, then ``b``, from the same generator);
+    otherwise ``W`` from :func:`get_initializer` ``(init)`` and ``b = 0``.
+
+    Args:
+        shape: the weight's shape.
+        init: None, ``"auto"``, a name of :func:`get_initializer` or a callable
+            ``f(shape, seed=, dtype=)``.
+        bias: draw ``b`` too (else it is None).
+        seed: int, Generator or None (global generator).
+        dtype: the parameters' dtype (default float32).
+        layer: the layer's name, for the error message.
+
+    Returns:
+        ``(W, b, name)``: ``name`` is ``init`` if a string or None, else the callable's
+        ``__name__`` (``"custom"`` without one).
+
+    Raises:
+        ValueError: the initialiser returned another shape, or ``init`` is an unknown name.
+
+    Example:
+        >>> from chainrule.nn import init
+        >>> W, b, name = init.layer_parameters((25, 1, 5), seed=0)
+        >>> W.shape, b.shape, bool(abs(W).max() <= 1 / 5 ** 0.5), name
+        ((25, 1, 5), (25,), True, None)
+    """
+    gen = _rng.get_rng(seed)
+    fan_in = math.prod(shape[1:])
+    if init is None or init == "auto":
+        # PyTorch's reset_parameters: kaiming_uniform(a=√5) = U(±1/√fan_in), same bias
+        w = torch_default_weight(shape, seed=gen, dtype=dtype)
+        b = torch_default_bias((shape[0],), fan_in, seed=gen, dtype=dtype) if bias else None
+    else:
+        w = np.asarray(get_initializer(init)(shape, seed=gen, dtype=dtype), dtype=dtype)
+        if w.shape != tuple(shape):
+            raise ValueError(f"{layer}: init returned shape {w.shape}, expected {shape}")
+        b = np.zeros(shape[0], dtype=dtype) if bias else None
+    name = init if isinstance(init, str) or init is None else getattr(
+        init, "__name__", "custom")
+    return w, b, name
 
 
 # ------------------------------------------------------------------------------ registry

@@ -85,20 +85,9 @@ class Linear(Module):
         self.in_features = _positive_int(in_features, "Linear", "in_features")
         self.out_features = _positive_int(out_features, "Linear", "out_features")
         dt = _float_dtype(dtype, "Linear")
-        gen = _rng.get_rng(seed)
-        shape = (self.out_features, self.in_features)
-        if init is None or init == "auto":
-            w = _init.torch_default_weight(shape, seed=gen, dtype=dt)
-            b = _init.torch_default_bias((self.out_features,), self.in_features, seed=gen,
-                                         dtype=dt) if bias else None
-        else:
-            fn = _init.get_initializer(init)
-            w = np.asarray(fn(shape, seed=gen, dtype=dt), dtype=dt)
-            if w.shape != shape:
-                raise ValueError(f"Linear: init returned shape {w.shape}, expected {shape}")
-            b = np.zeros(self.out_features, dtype=dt) if bias else None
-        self.init = init if isinstance(init, str) or init is None else getattr(
-            init, "__name__", "custom")
+        w, b, self.init = _init.layer_parameters(
+            (self.out_features, self.in_features), init, bias=bias, seed=seed, dtype=dt,
+            layer="Linear")
         self.weight = Parameter(w)
         self.bias = Parameter(b) if bias else None
 
