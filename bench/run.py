@@ -30,7 +30,13 @@ Workloads (the data: ``WORKLOADS``):
 - ``cli``: the default ``chainrule train`` run (its own training seconds and test accuracy);
 - ``memory``: peak RSS of ``large`` (a fresh process per contender) and the RSS after 10³
   and after 10⁵ ``tiny`` steps;
-- ``overhead``: microseconds per op on 2×2 float64 arrays with gradient tracking.
+- ``overhead``: microseconds per op on 2×2 float64 arrays with gradient tracking;
+- ``cnn``: the MNIST-1D paper's CNN (Conv1d 1→25 k5 s2 p1, Conv1d 25→25 k3 s2 p1 twice,
+  ReLU after each, Linear 125→10), softmax cross-entropy, batch 100, Adam lr 1e-2, float32,
+  on 4,000 noisy length-40 signals; its floor keeps the activations as ``(C, N, L)`` so
+  each convolution is one im2col copy and one GEMM;
+- ``conv2d`` (run with ``cnn``; reported, no target): ``Conv2d`` 32→32 3×3 padding 1,
+  forward and backward on a 16×32×28×28 float32 batch, chainrule against PyTorch.
 
 ``defaults``, ``lbfgs`` and ``overhead`` run only when named.
 
@@ -137,20 +143,46 @@ def blobs(n: int, d: int, classes: int, dtype: Any, seed: int = 2):
 
 
 def init_weights(net: Net, seed: int = 0, scale: float | None = None):
-    """PyTorch's default Linear init, ``U(−1/√in, 1/√in)``, or ``N(0, scale²)`` if given;
-    ``(W, b)`` per layer with ``W`` of shape ``(out, in)``."""
+    """PyTorch's default Linear and Conv init, ``U(−1/√fan_in, 1/√fan_in)``, or
+    ``N(0, scale²)`` if given; ``(W, b)`` per layer with ``W`` of shape ``(out, in)``
+    (``(out, in, kernel)`` for a convolution of a :class:`ConvNet`)."""
     rng = np.random.default_rng(seed)
     out = []
-    for fan_in, fan_out in itertools.pairwise(net.sizes):
+    for shape in weight_shapes(net):
         if scale is None:
-            bound = 1.0 / np.sqrt(fan_in)
-            w = rng.uniform(-bound, bound, (fan_out, fan_in))
-            b = rng.uniform(-bound, bound, fan_out)
+            bound = 1.0 / np.sqrt(np.prod(shape[1:]))
+            w = rng.uniform(-bound, bound, shape)
+            b = rng.uniform(-bound, bound, shape[0])
         else:
-            w = scale * rng.standard_normal((fan_out, fan_in))
-            b = scale * rng.standard_normal(fan_out)
+            w = scale * rng.standard_normal(shape)
+            b = scale * rng.standard_normal(shape[0])
         out.append((w.astype(net.dtype), b.astype(net.dtype)))
     return out
+
+
+@dataclass(frozen=True)
+class ConvNet(Net):
+    """A :class:`Net` after 1-D convolutions: ``convs`` rows ``(in_channels, out_channels,
+    kernel, stride, padding)``, a ReLU after each, then the flattened ``(C, L)`` rows go
+    through the Linear layers of ``sizes``."""
+
+    convs: tuple[tuple[int, int, int, int, int], ...] = ()
+
+
+def weight_shapes(net: Net) -> list[tuple[int, ...]]:
+    """``W``'s shape per layer: ``(out, in, kernel)`` per convolution, ``(out, in)`` per
+    Linear layer."""
+    convs = [(o, i, k) for i, o, k, _, _ in getattr(net, "convs", ())]
+    return convs + [(o, i) for i, o in itertools.pairwise(net.sizes)]
+
+
+def signals(n: int = 4000, length: int = 40, classes: int = 10, noise: float = 3.0):
+    """MNIST-1D's shapes: ``n`` one-channel signals ``(n, 1, length)`` (float32: the points
+    of :func:`blobs` plus Gaussian noise of std ``noise``, so the loss stays well above 0
+    for hundreds of steps) and their labels."""
+    X, y = blobs(n, length, classes, np.float32)
+    X += noise * np.random.default_rng(3).standard_normal(X.shape, dtype=np.float32)
+    return X[:, None, :], y
 
 
 STEP_CONTENDERS = ("numpy floor", "chainrule", "chainrule eager", "torch",
@@ -159,6 +191,10 @@ TINY = Net((2, 2, 3, 2), "sigmoid", "quadratic", np.float64, "sgd", 0.05, 1)
 MID = Net((40, 100, 100, 10), "relu", "cross_entropy", np.float32, "adam", 1e-3, 100)
 LARGE = Net((784, 1024, 1024, 10), "relu", "cross_entropy", np.float32, "sgd", 0.01, 256)
 DIGITS = Net((64, 64, 10), "relu", "cross_entropy", np.float32, "adam", 1e-3, 32)
+# the MNIST-1D paper's CNN: lengths 40 → 19 → 10 → 5, 25 channels, Linear 125 → 10
+CNN = ConvNet((125, 10), "relu", "cross_entropy", np.float32, "adam", 1e-2, 100,
+              convs=((1, 25, 5, 2, 1), (25, 25, 3, 2, 1), (25, 25, 3, 2, 1)))
+CONV2D = (16, 32, 28, 28)  # the batch of the Conv2d report: N, C, H, W (3×3, padding 1)
 OVERHEAD_CASES = ("mul 2×2", "matmul 2×2", "mul+sum+backward 2×2")
 
 WORKLOADS: dict[str, Workload] = {w.name: w for w in (
@@ -190,9 +226,17 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
              max_rounds=1),
     Workload("overhead", "one op on 2×2 float64 arrays with gradient tracking", "overhead",
              ("numpy floor", "chainrule eager", "torch"), "µs", steps=(20000, 2000)),
+    Workload("cnn", "the MNIST-1D paper's CNN (Conv1d 1→25 k5 s2 p1, 25→25 k3 s2 p1 ×2, "
+             "ReLU, Linear 125→10), batch 100, Adam, float32", "step",
+             ("numpy floor", "chainrule", "chainrule eager", "torch"), "ms", net=CNN,
+             data=signals, init=init_weights, steps=(200, 40)),
+    Workload("conv2d", "Conv2d 32→32 3×3 padding 1, forward + backward (∂x, ∂W, ∂b) on "
+             "a 16×32×28×28 float32 batch", "conv2d", ("chainrule", "torch"), "ms",
+             baseline="torch", steps=(5, 2)),
 )}
 ALL = (*WORKLOADS, "memory")
-DEFAULT = ("tiny", "mid", "large", "digits", "cli", "memory")
+DEFAULT = ("tiny", "mid", "large", "digits", "cnn", "cli", "memory")
+WITH = {"cnn": ("conv2d",)}  # naming a workload also runs these
 # the fit contenders are compared per epoch with the floor doing the same epochs; the
 # others per step (or fit, op) with the workload's baseline
 FIT_BASELINE = {"chainrule fit": "numpy floor fit", "numpy floor fit": "numpy floor fit"}
@@ -237,6 +281,21 @@ class HighamFloor:
         return loss
 
 
+def softmax_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """The mean softmax cross-entropy of the logits ``z`` ``(n, classes)`` for the labels
+    ``y``, and its gradient ``δ = (softmax(z) − onehot(y))/n`` at the logits."""
+    n = z.shape[0]
+    m = z.max(axis=1, keepdims=True)
+    d = np.exp(z - m)
+    s = d.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - z[rows, y]))
+    d /= s
+    d[rows, y] -= 1.0
+    d /= n
+    return loss, d
+
+
 class Floor:
     """The training step of a ReLU MLP under the mean softmax cross-entropy, by hand in
     NumPy: forward ``a⁽ˡ⁾ = relu(a⁽ˡ⁻¹⁾ Wᵀ + b)`` in place, ``δ = (softmax(z) − onehot(y))/n``
@@ -261,15 +320,7 @@ class Floor:
             z += ps[2 * i + 1]
             h = np.maximum(z, 0, out=z) if i < L - 1 else z
             acts.append(h)
-        n = h.shape[0]
-        m = h.max(axis=1, keepdims=True)
-        d = np.exp(h - m)
-        s = d.sum(axis=1, keepdims=True)
-        rows = np.arange(n)
-        loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - h[rows, y]))
-        d /= s
-        d[rows, y] -= 1.0
-        d /= n
+        loss, d = softmax_cross_entropy(h, y)
         grads: list[Any] = [None] * len(ps)
         for i in reversed(range(L)):
             grads[2 * i] = d.T @ acts[i]
@@ -308,6 +359,8 @@ class Floor:
 
 def floor_for(net: Net, weights) -> HighamFloor | Floor:
     """The hand-written step for ``net``: Higham's for the quadratic cost."""
+    if isinstance(net, ConvNet):
+        return ConvFloor(net, weights)
     return (HighamFloor if net.loss == "quadratic" else Floor)(net, weights)
 
 
@@ -318,6 +371,8 @@ def cr_model(net: Net, weights):
     """The chainrule Sequential of ``net`` holding ``weights``, and its optimiser."""
     from chainrule import nn, optim
 
+    if isinstance(net, ConvNet):
+        return conv_model(nn, net, weights, optim.Adam)
     layers: list[Any] = []
     for i, (w, b) in enumerate(weights):
         lin = nn.Linear(net.sizes[i], net.sizes[i + 1], dtype=w.dtype)
@@ -348,6 +403,9 @@ def torch_model(net: Net, weights):
     """The PyTorch Sequential of ``net`` holding ``weights``, its optimiser and loss."""
     import torch
 
+    if isinstance(net, ConvNet):
+        model, opt = conv_model(torch.nn, net, weights, torch.optim.Adam)
+        return model, opt, torch.nn.functional.cross_entropy
     dtype = torch.float64 if net.dtype == np.float64 else torch.float32
     layers: list[Any] = []
     for i, (w, b) in enumerate(weights):
@@ -403,6 +461,128 @@ def _scalar(v: Any) -> float:
 def fit_kwargs(fit: Callable) -> dict[str, Any]:
     """``compile="auto"`` where ``fit`` accepts it (chainrule versions differ)."""
     return {"compile": "auto"} if "compile" in inspect.signature(fit).parameters else {}
+
+
+# ------------------------------------------------------- the CNN and Conv2d (issue 16)
+
+
+class ConvFloor(Floor):
+    """The training step of a :class:`ConvNet` by hand in NumPy. The activations are kept
+    as ``(C, N, L)`` (channels first, then the batch), so that each convolution is an
+    im2col copy and one GEMM with no transpose of its output::
+
+        cols[(c, k), (n, l)] = x_pad[c, n, s·l + k]       (C·K, N·L_out)
+        y = W @ cols + b                                  (O, N·L_out) = (O, N, L_out)
+        ∂W = g @ colsᵀ,  ∂b = Σ g,  ∂cols = Wᵀ @ g,  ∂x_pad[c, n, s·l + k] += ∂cols
+
+    (the last line one strided add per kernel offset ``k``); then the Linear head and Adam
+    of :class:`Floor`."""
+
+    def __init__(self, net: ConvNet, weights):
+        super().__init__(net, weights)
+        self.convs = net.convs
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        ps, n = self.params, len(x)
+        h = x.transpose(1, 0, 2)  # (C, N, L)
+        saved = []
+        for i, (_, cout, k, s, p) in enumerate(self.convs):
+            C, _, L = h.shape
+            xp = np.zeros((C, n, L + 2 * p), dtype=x.dtype)
+            xp[:, :, p:p + L] = h
+            Lo = (L + 2 * p - k) // s + 1
+            win = np.lib.stride_tricks.sliding_window_view(xp, k, axis=2)[:, :, ::s][:, :, :Lo]
+            cols = win.transpose(0, 3, 1, 2).reshape(C * k, n * Lo)
+            z = ps[2 * i].reshape(cout, -1) @ cols
+            z += ps[2 * i + 1][:, None]
+            h = np.maximum(z, 0, out=z).reshape(cout, n, Lo)
+            saved.append((cols, h, xp.shape))
+        flat = h.transpose(1, 0, 2).reshape(n, -1)  # PyTorch's flatten: (N, C·L)
+        j = 2 * len(self.convs)
+        logits = flat @ ps[j].T
+        logits += ps[j + 1]
+        loss, d = softmax_cross_entropy(logits, y)
+        grads: list[Any] = [None] * len(ps)
+        grads[j], grads[j + 1] = d.T @ flat, d.sum(axis=0)
+        g = (d @ ps[j]).reshape(n, *h.shape[::2]).transpose(1, 0, 2)
+        for i in reversed(range(len(self.convs))):
+            cols, h, padded = saved[i]
+            _, cout, k, s, p = self.convs[i]
+            g = g * (h > 0)
+            g2 = g.reshape(cout, -1)
+            grads[2 * i] = (g2 @ cols.T).reshape(ps[2 * i].shape)
+            grads[2 * i + 1] = g2.sum(axis=1)
+            if i == 0:
+                break
+            gcols = (ps[2 * i].reshape(cout, -1).T @ g2).reshape(-1, k, n, h.shape[2])
+            gxp = np.zeros(padded, dtype=x.dtype)
+            Lo = h.shape[2]
+            for o in range(k):
+                gxp[:, :, o:o + s * (Lo - 1) + 1:s] += gcols[:, o]
+            g = gxp[:, :, p:padded[2] - p]
+        self._adam(grads)
+        return loss
+
+
+def conv_model(nn: Any, net: ConvNet, weights, adam: Any):
+    """``net`` as a Sequential of ``nn`` (``chainrule.nn`` or ``torch.nn``: the same names)
+    holding ``weights``, and ``adam`` over its parameters."""
+    layers: list[Any] = []
+    for cin, cout, k, s, p in net.convs:
+        layers += [nn.Conv1d(cin, cout, k, stride=s, padding=p), nn.ReLU()]
+    layers.append(nn.Flatten())
+    for i, o in itertools.pairwise(net.sizes):
+        layers += [nn.Linear(i, o), nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    params = list(model.parameters())
+    arrays = [a for wb in weights for a in wb]
+    if nn.__name__.startswith("torch"):
+        import torch
+
+        with torch.no_grad():
+            for p, a in zip(params, arrays):
+                p.copy_(torch.from_numpy(a))
+    else:
+        for p, a in zip(params, arrays):
+            p.data[...] = a
+    return model, adam(params, lr=net.lr)
+
+
+def build_conv2d(lib: str):
+    """Rounds of ``Conv2d`` forward and backward (``∂x``, ``∂W``, ``∂b`` of ``⟨g, y⟩``) on
+    the ``CONV2D`` batch, by ``lib`` (``"chainrule"``: ``F.conv2d`` and ``backward``,
+    ``"torch"``: the same in PyTorch)."""
+
+    def build(w: Workload, quick: bool):
+        rng = np.random.default_rng(0)
+        N, C, H, W = CONV2D
+        x0 = rng.standard_normal(CONV2D, dtype=np.float32)
+        w0 = (rng.standard_normal((C, C, 3, 3), dtype=np.float32) * 0.05)
+        b0 = rng.standard_normal(C, dtype=np.float32)
+        g0 = rng.standard_normal((N, C, H, W), dtype=np.float32)
+        if lib == "torch":
+            import torch as mod
+            from torch.nn import functional as F
+
+            wrap = mod.from_numpy
+        else:
+            import chainrule as mod
+            from chainrule.nn import functional as F
+
+            wrap = mod.tensor
+        x, wt, b = (wrap(a).requires_grad_(True) for a in (x0, w0, b0))
+        g = wrap(g0)
+        n = w.steps[quick]
+
+        def run():
+            for _ in range(n):
+                x.grad = wt.grad = b.grad = None
+                F.conv2d(x, wt, b, padding=1).backward(g)
+            return {"units": n}
+
+        return run
+
+    return build
 
 
 # -------------------------------------------------------------------- the builders
@@ -811,6 +991,7 @@ BUILDERS: dict[tuple[str, str], Callable[[Workload, bool], Any]] = {
     ("lbfgs", "sklearn"): lbfgs_fit("sklearn.neural_network"),
     ("lbfgs", "chainrule.sklearn"): lbfgs_fit("chainrule.sklearn"),
     ("cli", "chainrule train"): build_cli,
+    **{("conv2d", c): build_conv2d(c) for c in WORKLOADS["conv2d"].contenders},
     **{("overhead", c): (lambda w, q, c=c: build_overhead(w, q, c))
        for c in WORKLOADS["overhead"].contenders},
 }
@@ -1119,12 +1300,16 @@ TARGETS = (
       for c in ("chainrule", "chainrule eager")),
     *(Target(7, f"memory: {c} RSS growth, MiB", _growth(c), "≤", 1.0)
       for c in ("chainrule", "chainrule eager")),
+    Target(16, "cnn: compiled step / floor", ratio("cnn", "chainrule", "numpy floor"), "≤", 1.2),
+    Target(16, "cnn: torch alone / compiled step (× faster)", ratio("cnn", "torch", "chainrule"),
+           "≥", 1.0),
+    Target(16, "conv2d: chainrule / torch", ratio("conv2d", "chainrule", "torch"), "≤", None),
 )
 
 ORDER = ("numpy floor", "chainrule", "chainrule eager", "numpy floor fit", "chainrule fit",
          "chainrule.sklearn", "chainrule train", "torch", "sklearn")
 PER = {"step": "step", "digits": "fit", "defaults": "fit", "lbfgs": "fit", "cli": "run",
-       "overhead": "op"}
+       "overhead": "op", "conv2d": "step"}
 
 
 def fmt_time(t: float, unit: str) -> str:
@@ -1246,7 +1431,7 @@ def print_report(data: dict[str, Any]) -> None:
         emit("BLAS and thread pools loaded in each contender's process",
              ["contender", "libraries (threads)"], [[c, s] for c, s in blas.items()])
     checks = [t.check(results) for t in TARGETS]
-    emit("acceptance targets (issue 12; issue 7's still checked)",
+    emit("acceptance targets (issue 12; issues 7 and 16 checked too)",
          ["target", "measured", "result"], checks)
 
 
@@ -1333,7 +1518,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.report) as fh:
             data = json.load(fh)
     else:
-        chosen = args.workloads or list(DEFAULT)
+        chosen = list(dict.fromkeys(x for name in args.workloads or DEFAULT
+                                    for x in (name, *WITH.get(name, ()))))
         unknown = [w for w in chosen if w not in ALL]
         if unknown:
             p.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(ALL)}")
