@@ -7,7 +7,7 @@ still hold, only with less margin.
 
 >>> from chainrule import demos
 >>> sorted(demos.DEMOS)[:3]
-['bias-variance', 'bias-variance-decomposition', 'higham']
+['bias-variance', 'bias-variance-decomposition', 'finetune']
 """
 
 from __future__ import annotations
