@@ -69,6 +69,13 @@ def test_bad_freeze_values(rng, freeze, error, message):
         MLPRegressor(hidden_layer_sizes=(), freeze="hidden").fit(X, y)
 
 
+def test_verbose_fit_says_what_is_frozen(rng, capsys):
+    X, y = _regression(rng, 20)
+    MLPRegressor(hidden_layer_sizes=(4,), max_iter=1, freeze="hidden", verbose=True).fit(X, y)
+    # layer 0: 3·4 + 4 = 16 of 16 + (4·1 + 1) = 21
+    assert "Frozen layers [0]: 16 of 21 parameters kept fixed" in capsys.readouterr().out
+
+
 def test_saved_estimator_keeps_its_frozen_layers(rng, tmp_path):
     X, y = _regression(rng, 40)
     reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0, freeze=[0]).fit(X, y)

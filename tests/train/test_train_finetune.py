@@ -13,6 +13,7 @@ from chainrule.train import (
     layer_names,
 )
 from chainrule.train.summary import format_summary, model_summary
+from doctest_helper import check_doctests
 
 
 def _data(rng, n=48, d=3):
@@ -171,3 +172,8 @@ def test_freeze_bad_types_and_single_layer():
         freeze(_model(), [None])
     with pytest.raises(ValueError, match="'hidden' freezes every layer but the last"):
         freeze(nn.Sequential(nn.Linear(2, 1)), "hidden")
+
+
+@pytest.mark.parametrize("name", ["chainrule.train.finetune", "chainrule.train.summary"])
+def test_docstring_examples(name):
+    check_doctests(name, more_than=2)

@@ -324,9 +324,10 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"freeze={f!r} freezes every layer; leave at least one to train")
         return chosen
 
-    def _apply_freeze(self) -> None:
+    def _apply_freeze(self, announce: bool = True) -> None:
         """Set ``requires_grad`` of every parameter from ``freeze``: layer ``i`` is the
-        ``i``-th Linear (``coefs_[i]``, ``intercepts_[i]``) and the batch norm after it."""
+        ``i``-th Linear (``coefs_[i]``, ``intercepts_[i]``) and the batch norm after it;
+        with ``verbose`` (and ``announce``) print what is frozen."""
         frozen = self._frozen_layers()
         layer = -1
         for m in self.model_:
@@ -335,6 +336,10 @@ class _BaseMLP(BaseEstimator):
             m.requires_grad_(layer not in frozen)
         self.n_frozen_parameters_ = int(sum(p.data.size for p in self.model_.parameters()
                                             if not p.requires_grad))
+        if self.verbose and announce and frozen:
+            total = sum(p.data.size for p in self.model_.parameters())
+            print(f"Frozen layers {sorted(frozen)}: {self.n_frozen_parameters_} of {total} "
+                  "parameters kept fixed")
 
     def _architecture(self) -> dict[str, Any]:
         """What fixes the network's shape: a warm start must keep it."""

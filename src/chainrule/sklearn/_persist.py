@@ -221,7 +221,7 @@ def load_estimator(path: Any, expected: type | None = None) -> Any:
     except ValueError as err:
         raise ValueError(f"{path}: the weights do not fit the saved parameters: {err}") from None
     est.model_.eval()
-    est._apply_freeze()
+    est._apply_freeze(announce=False)
     est._arch = est._architecture()
     est.optimizer_ = est._make_optimizer()
     est._scheduler = est._make_scheduler()

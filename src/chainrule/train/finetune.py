@@ -11,14 +11,27 @@ only the parameters that require gradients. A frozen parameter stays bit for bit
 was, in the eager and in the compiled step, whatever the optimiser: its update, its
 weight decay and its L1/L2 penalty (``nn.weight_parameters`` leaves it out) are skipped.
 
-The workflow::
+The workflow, on two tasks that share the features ``tanh(X A)``:
 
-    pre = nn.mlp([d, 64, 16, k], "tanh", seed=0)
-    fit(pre, "mse", "adam", (X_big, Y_big))                       # 1. pre-train
-    model = copy.deepcopy(pre)                                    # (or cr.load(file))
-    frozen = freeze(model, "hidden")                              # 2. freeze the body
-    history = fit(model, "mse", "adam", (X_small, Y_small))       # 3. train the head
-    history.n_frozen, history.frozen                              # what stayed fixed
+>>> import copy
+>>> import numpy as np
+>>> from chainrule import nn
+>>> from chainrule.train import fit, freeze
+>>> rng = np.random.default_rng(0)
+>>> A = np.array([[1.0, -1.0], [0.5, 2.0], [-1.0, 0.3]])
+>>> X_big, X_small = rng.standard_normal((400, 3)), rng.standard_normal((10, 3))
+>>> pre = nn.mlp([3, 16, 2], "tanh", seed=0)                     # 1. pre-train
+>>> _ = fit(pre, "mse", "adam", (X_big, np.tanh(X_big @ A)), epochs=20, progress=False)
+>>> model = copy.deepcopy(pre)                                    # (or cr.load(file))
+>>> freeze(model, "hidden")                                       # 2. freeze the body
+FrozenParameters(names=('0.weight', '0.bias'), n_frozen=64, n_total=98)
+>>> Y_small = np.tanh(X_small @ A) @ [[2.0, 1.0], [0.0, -1.0]]   # another read-out
+>>> history = fit(model, "mse", "adam", (X_small, Y_small),      # 3. train the head
+...               epochs=50, batch_size=None, progress=False)
+>>> history.n_frozen, history.frozen                              # what stayed fixed
+(64, ('0.weight', '0.bias'))
+>>> np.array_equal(model[0].weight.data, pre[0].weight.data)
+True
 
 Batch-norm layers in frozen layers keep updating their running statistics in training
 mode (they are buffers, not parameters, as in PyTorch); call ``.eval()`` on such a layer
