@@ -24,22 +24,34 @@ def check_int(value: Any, name: str, minimum: int) -> int:
     return int(value)
 
 
-def check_nonneg(value: Any, name: str) -> float:
-    """``value`` as a finite float ``>= 0``; a TypeError or ValueError naming it otherwise."""
+def _number(value: Any, name: str) -> float:
+    """``value`` as a float; a TypeError naming it unless it is a real number (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return float(value)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """``value`` as a finite float ``> 0``; a TypeError or ValueError naming it otherwise."""
+    v = _number(value, name)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return v
+
+
+def check_nonneg(value: Any, name: str) -> float:
+    """``value`` as a finite float ``>= 0``; a TypeError or ValueError naming it otherwise."""
+    v = _number(value, name)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return v
 
 
 def check_real(value: Any, name: str, low: float, high: float = math.inf, *,
                low_open: bool = False, high_open: bool = True) -> float:
     """``value`` as a float in the interval from ``low`` to ``high`` (``[low, high)`` by
     default; ``low_open``/``high_open`` exclude an end)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    v = float(value)
+    v = _number(value, name)
     above = v > low if low_open else v >= low
     below = v < high if high_open else v <= high
     if not (above and below):

@@ -18,11 +18,14 @@ def _w(dtype: Any = np.float64) -> cr.Tensor:
 @pytest.mark.parametrize(
     ("cls", "kwargs", "message"),
     [
-        (optim.SGD, {"lr": -0.1}, r"^lr must be > 0, got -0\.1$"),
-        (optim.SGD, {"lr": 0.0}, r"^lr must be > 0, got 0\.0$"),
-        (optim.SGD, {"lr": float("nan")}, r"lr must be > 0, got nan"),
-        (optim.SGD, {"lr": 0.1, "momentum": -0.5}, r"momentum must be >= 0, got -0\.5"),
-        (optim.SGD, {"lr": 0.1, "weight_decay": -1}, r"weight_decay must be >= 0, got -1"),
+        (optim.SGD, {"lr": -0.1}, r"^lr must be a finite number > 0, got -0\.1$"),
+        (optim.SGD, {"lr": 0.0}, r"^lr must be a finite number > 0, got 0\.0$"),
+        (optim.SGD, {"lr": float("nan")}, r"lr must be a finite number > 0, got nan"),
+        (optim.SGD, {"lr": float("inf")}, r"lr must be a finite number > 0, got inf"),
+        (optim.SGD, {"lr": 0.1, "momentum": -0.5},
+         r"momentum must be a finite number >= 0, got -0\.5"),
+        (optim.SGD, {"lr": 0.1, "weight_decay": -1},
+         r"weight_decay must be a finite number >= 0, got -1"),
         (optim.SGD, {"lr": 0.1, "nesterov": True},
          r"nesterov=True needs momentum > 0 and dampening = 0, got momentum=0.0"),
         (optim.SGD, {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": True},
@@ -30,13 +33,14 @@ def _w(dtype: Any = np.float64) -> cr.Tensor:
         (optim.Adam, {"betas": (1.0, 0.999)}, r"beta1 must be in \[0, 1\), got 1\.0"),
         (optim.Adam, {"betas": (0.9, -0.1)}, r"beta2 must be in \[0, 1\), got -0\.1"),
         (optim.Adam, {"betas": (0.9,)}, r"betas must be a pair"),
-        (optim.Adam, {"eps": -1e-8}, r"eps must be >= 0, got -1e-08"),
-        (optim.AdamW, {"weight_decay": -0.01}, r"weight_decay must be >= 0, got -0\.01"),
-        (optim.RMSprop, {"alpha": -0.9}, r"alpha must be >= 0, got -0\.9"),
-        (optim.RMSprop, {"momentum": -1.0}, r"momentum must be >= 0"),
-        (optim.Adagrad, {"lr_decay": -1.0}, r"lr_decay must be >= 0, got -1\.0"),
+        (optim.Adam, {"eps": -1e-8}, r"eps must be a finite number >= 0, got -1e-08"),
+        (optim.AdamW, {"weight_decay": -0.01},
+         r"weight_decay must be a finite number >= 0, got -0\.01"),
+        (optim.RMSprop, {"alpha": -0.9}, r"alpha must be a finite number >= 0, got -0\.9"),
+        (optim.RMSprop, {"momentum": -1.0}, r"momentum must be a finite number >= 0"),
+        (optim.Adagrad, {"lr_decay": -1.0}, r"lr_decay must be a finite number >= 0, got -1\.0"),
         (optim.Adagrad, {"initial_accumulator_value": -1.0},
-         r"initial_accumulator_value must be >= 0"),
+         r"initial_accumulator_value must be a finite number >= 0"),
     ],
 )
 def test_hyperparameters_validated_up_front(cls: Any, kwargs: dict[str, Any], message: str) -> None:
@@ -46,14 +50,15 @@ def test_hyperparameters_validated_up_front(cls: Any, kwargs: dict[str, Any], me
 
 def test_group_hyperparameters_validated_with_group_index() -> None:
     a, b = _w(), _w()
-    with pytest.raises(ValueError, match=r"^param group 1: lr must be > 0, got -3$"):
+    with pytest.raises(ValueError,
+                       match=r"^param group 1: lr must be a finite number > 0, got -3$"):
         optim.SGD([{"params": [a]}, {"params": [b], "lr": -3}], lr=0.1)
     with pytest.raises(ValueError, match=r"param group 0: beta1 must be in \[0, 1\), got 1.5"):
         optim.Adam([{"params": [a], "betas": (1.5, 0.9)}])
 
 
 def test_type_errors() -> None:
-    with pytest.raises(TypeError, match="lr must be a real number, got str"):
+    with pytest.raises(TypeError, match="lr must be a number, got str"):
         optim.SGD([_w()], lr="0.1")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="amsgrad must be a bool"):
         optim.Adam([_w()], amsgrad=1)  # type: ignore[arg-type]

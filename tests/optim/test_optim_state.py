@@ -138,7 +138,8 @@ def test_load_state_dict_restores_hyperparameters_and_tuples() -> None:
         (lambda sd: sd["param_groups"][0]["params"].append(5), "has 3 parameters"),
         (lambda sd: sd["state"].update({7: {"step": 1}}), "state for parameter 7"),
         (lambda sd: sd["state"][0].update({"exp_avg": np.zeros(5)}), "shape"),
-        (lambda sd: sd["param_groups"][0].update({"lr": -1.0}), "lr must be > 0, got -1.0"),
+        (lambda sd: sd["param_groups"][0].update({"lr": -1.0}),
+         "lr must be a finite number > 0, got -1.0"),
         (lambda sd: sd.pop("state"), "keys 'state' and 'param_groups'"),
     ],
 )

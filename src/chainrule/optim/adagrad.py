@@ -7,14 +7,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import (
-    Optimizer,
-    ParamsT,
-    Scratch,
-    check_non_negative,
-    check_positive,
-    coupled_weight_decay,
-)
+from .._checks import check_nonneg, check_positive
+from .optimizer import Optimizer, ParamsT, Scratch, coupled_weight_decay
 
 __all__ = ["Adagrad"]
 
@@ -87,11 +81,11 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, hp: Mapping[str, Any], where: str) -> None:
-        check_positive(where + "lr", hp["lr"])
-        check_non_negative(where + "lr_decay", hp["lr_decay"])
-        check_non_negative(where + "weight_decay", hp["weight_decay"])
-        check_non_negative(where + "initial_accumulator_value", hp["initial_accumulator_value"])
-        check_non_negative(where + "eps", hp["eps"])
+        check_positive(hp["lr"], where + "lr")
+        check_nonneg(hp["lr_decay"], where + "lr_decay")
+        check_nonneg(hp["weight_decay"], where + "weight_decay")
+        check_nonneg(hp["initial_accumulator_value"], where + "initial_accumulator_value")
+        check_nonneg(hp["eps"], where + "eps")
 
     Hyperparameters = AdagradHyperparameters
     state_names = ("sum",)

@@ -8,16 +8,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import (
-    Optimizer,
-    ParamsT,
-    Scratch,
-    check_bool,
-    check_non_negative,
-    check_positive,
-    check_unit_interval,
-    coupled_weight_decay,
-)
+from .._checks import check_bool, check_nonneg, check_positive, check_real
+from .optimizer import Optimizer, ParamsT, Scratch, coupled_weight_decay
 
 __all__ = ["Adam", "AdamHyperparameters", "AdamW"]
 
@@ -118,16 +110,16 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, hp: Mapping[str, Any], where: str) -> None:
-        check_positive(where + "lr", hp["lr"])
+        check_positive(hp["lr"], where + "lr")
         betas = hp["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{where}betas must be a pair (beta1, beta2), got {betas!r}")
-        check_unit_interval(where + "beta1", betas[0])
-        check_unit_interval(where + "beta2", betas[1])
-        check_non_negative(where + "eps", hp["eps"])
-        check_non_negative(where + "weight_decay", hp["weight_decay"])
-        check_bool(where + "amsgrad", hp["amsgrad"])
-        check_bool(where + "decoupled_weight_decay", hp["decoupled_weight_decay"])
+        check_real(betas[0], where + "beta1", 0, 1)
+        check_real(betas[1], where + "beta2", 0, 1)
+        check_nonneg(hp["eps"], where + "eps")
+        check_nonneg(hp["weight_decay"], where + "weight_decay")
+        check_bool(hp["amsgrad"], where + "amsgrad")
+        check_bool(hp["decoupled_weight_decay"], where + "decoupled_weight_decay")
 
     Hyperparameters = AdamHyperparameters
     state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")

@@ -26,11 +26,11 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterable, Sequence
-from numbers import Integral
 from typing import Any
 
+from .._checks import check_choice, check_int, check_nonneg, check_positive, check_real
 from ..registry import Registry
-from .optimizer import Optimizer, check_non_negative, check_positive
+from .optimizer import Optimizer
 
 __all__ = [
     "SCHEDULERS",
@@ -48,13 +48,6 @@ __all__ = [
     "StepLR",
     "get_scheduler",
 ]
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 def _check_optimizer(optimizer: Any) -> None:
@@ -81,7 +74,7 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
-        _check_int("last_epoch", last_epoch, -1)
+        check_int(last_epoch, "last_epoch", -1)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -173,8 +166,8 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        _check_int("step_size", step_size, 1)
-        check_positive("gamma", gamma)
+        check_int(step_size, "step_size", 1)
+        check_positive(gamma, "gamma")
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -222,8 +215,8 @@ class MultiStepLR(LRScheduler):
     ) -> None:
         milestones = sorted(milestones)
         for m in milestones:
-            _check_int("milestone", m, 0)
-        check_positive("gamma", gamma)
+            check_int(m, "milestone", 0)
+        check_positive(gamma, "gamma")
         self.milestones: list[int] = [int(m) for m in milestones]
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -263,7 +256,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        check_positive("gamma", gamma)
+        check_positive(gamma, "gamma")
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -311,8 +304,8 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
-        _check_int("T_max", T_max, 1)
-        check_non_negative("eta_min", eta_min)
+        check_int(T_max, "T_max", 1)
+        check_nonneg(eta_min, "eta_min")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -384,13 +377,9 @@ class LinearLR(LRScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        check_positive("start_factor", start_factor)
-        if start_factor > 1:
-            raise ValueError(f"start_factor must be in (0, 1], got {start_factor}")
-        check_non_negative("end_factor", end_factor)
-        if end_factor > 1:
-            raise ValueError(f"end_factor must be in [0, 1], got {end_factor}")
-        _check_int("total_iters", total_iters, 1)
+        check_real(start_factor, "start_factor", 0, 1, low_open=True, high_open=False)
+        check_real(end_factor, "end_factor", 0, 1, high_open=False)
+        check_int(total_iters, "total_iters", 1)
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
@@ -505,7 +494,7 @@ class InverseTimeDecay(_ClosedForm):
     """
 
     def __init__(self, optimizer: Optimizer, decay_rate: float = 1.0, last_epoch: int = -1) -> None:
-        check_non_negative("decay_rate", decay_rate)
+        check_nonneg(decay_rate, "decay_rate")
         self.decay_rate = decay_rate
         super().__init__(optimizer, last_epoch)
 
@@ -540,7 +529,7 @@ class ExponentialDecay(_ClosedForm):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float = 0.95, last_epoch: int = -1) -> None:
-        check_positive("gamma", gamma)
+        check_positive(gamma, "gamma")
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -578,7 +567,7 @@ class SqrtDecay(_ClosedForm):
     """
 
     def __init__(self, optimizer: Optimizer, k: float = 1.0, last_epoch: int = -1) -> None:
-        check_positive("k", k)
+        check_positive(k, "k")
         self.k = k
         super().__init__(optimizer, last_epoch)
 
@@ -619,8 +608,8 @@ class StaircaseDecay(_ClosedForm):
     def __init__(
         self, optimizer: Optimizer, step_size: int = 10, factor: float = 0.5, last_epoch: int = -1
     ) -> None:
-        _check_int("step_size", step_size, 1)
-        check_positive("factor", factor)
+        check_int(step_size, "step_size", 1)
+        check_positive(factor, "factor")
         self.step_size = step_size
         self.factor = factor
         super().__init__(optimizer, last_epoch)
@@ -684,27 +673,23 @@ class ReduceLROnPlateau:
         eps: float = 1e-8,
     ) -> None:
         _check_optimizer(optimizer)
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        check_non_negative("factor", factor)
-        if factor >= 1:
-            raise ValueError(f"factor must be in [0, 1), got {factor}")
-        _check_int("patience", patience, 0)
-        check_non_negative("threshold", threshold)
-        _check_int("cooldown", cooldown, 0)
-        check_non_negative("eps", eps)
+        check_choice(mode, "mode", ("min", "max"))
+        check_choice(threshold_mode, "threshold_mode", ("rel", "abs"))
+        check_real(factor, "factor", 0, 1)
+        check_int(patience, "patience", 0)
+        check_nonneg(threshold, "threshold")
+        check_int(cooldown, "cooldown", 0)
+        check_nonneg(eps, "eps")
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:
                 raise ValueError(f"expected {n} min_lrs (one per group), got {len(min_lr)}")
             for value in min_lr:
-                check_non_negative("min_lr", value)
+                check_nonneg(value, "min_lr")
             self.default_min_lr: float | None = None
             self.min_lrs = [float(v) for v in min_lr]
         else:
-            check_non_negative("min_lr", min_lr)
+            check_nonneg(min_lr, "min_lr")
             self.default_min_lr = float(min_lr)
             self.min_lrs = [float(min_lr)] * n
         self.optimizer = optimizer

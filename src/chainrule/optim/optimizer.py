@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from numbers import Real
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -36,37 +35,6 @@ from ..tensor import Tensor
 ParamsT = Iterable[Any] | Iterable[dict[str, Any]]
 
 __all__ = ["Optimizer", "ParamsT", "Scratch"]
-
-
-# ---------------------------------------------------------------------------- validation
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    return float(value)
-
-
-def check_positive(name: str, value: Any) -> None:
-    """Raise ``ValueError: name must be > 0, got value`` unless ``value > 0``."""
-    if not _number(name, value) > 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-
-
-def check_non_negative(name: str, value: Any) -> None:
-    """Raise ``ValueError: name must be >= 0, got value`` unless ``value >= 0``."""
-    if not _number(name, value) >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-
-
-def check_unit_interval(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``0 <= value < 1``."""
-    if not 0 <= _number(name, value) < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-
-
-def check_bool(name: str, value: Any) -> None:
-    """Raise ``TypeError`` unless ``value`` is a bool."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
 
 _FIELDS: dict[Any, list[tuple[str, Any]]] = {}  # Hyperparameters class → (field, type)

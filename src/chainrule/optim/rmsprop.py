@@ -7,16 +7,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._checks import check_bool, check_nonneg, check_positive
 from .adam import _lerp_
-from .optimizer import (
-    Optimizer,
-    ParamsT,
-    Scratch,
-    check_bool,
-    check_non_negative,
-    check_positive,
-    coupled_weight_decay,
-)
+from .optimizer import Optimizer, ParamsT, Scratch, coupled_weight_decay
 
 __all__ = ["RMSprop"]
 
@@ -96,12 +89,12 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, hp: Mapping[str, Any], where: str) -> None:
-        check_positive(where + "lr", hp["lr"])
-        check_non_negative(where + "alpha", hp["alpha"])
-        check_non_negative(where + "eps", hp["eps"])
-        check_non_negative(where + "weight_decay", hp["weight_decay"])
-        check_non_negative(where + "momentum", hp["momentum"])
-        check_bool(where + "centered", hp["centered"])
+        check_positive(hp["lr"], where + "lr")
+        check_nonneg(hp["alpha"], where + "alpha")
+        check_nonneg(hp["eps"], where + "eps")
+        check_nonneg(hp["weight_decay"], where + "weight_decay")
+        check_nonneg(hp["momentum"], where + "momentum")
+        check_bool(hp["centered"], where + "centered")
 
     Hyperparameters = RMSpropHyperparameters
     state_names = ("square_avg", "grad_avg", "momentum_buffer")

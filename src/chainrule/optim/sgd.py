@@ -7,15 +7,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import (
-    Optimizer,
-    ParamsT,
-    Scratch,
-    check_bool,
-    check_non_negative,
-    check_positive,
-    coupled_weight_decay,
-)
+from .._checks import check_bool, check_nonneg, check_positive
+from .optimizer import Optimizer, ParamsT, Scratch, coupled_weight_decay
 
 __all__ = ["SGD", "Momentum", "SGDHyperparameters"]
 
@@ -104,11 +97,11 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, hp: Mapping[str, Any], where: str) -> None:
-        check_positive(where + "lr", hp["lr"])
-        check_non_negative(where + "momentum", hp["momentum"])
-        check_non_negative(where + "dampening", hp["dampening"])
-        check_non_negative(where + "weight_decay", hp["weight_decay"])
-        check_bool(where + "nesterov", hp["nesterov"])
+        check_positive(hp["lr"], where + "lr")
+        check_nonneg(hp["momentum"], where + "momentum")
+        check_nonneg(hp["dampening"], where + "dampening")
+        check_nonneg(hp["weight_decay"], where + "weight_decay")
+        check_bool(hp["nesterov"], where + "nesterov")
         if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):
             raise ValueError(
                 f"{where}nesterov=True needs momentum > 0 and dampening = 0, got "
