@@ -364,11 +364,11 @@ def resolved_schedule_args(cfg: RunConfig) -> dict[str, Any]:
 
     This is what ``config.toml`` records, so a run folder states the schedule it used.
     """
-    from .config import _REQUIRED, schedule_parameters
+    from .config import REQUIRED, schedule_parameters
 
     if cfg.schedule is None:
         return {}
-    kwargs = {k: v for k, v in schedule_parameters(cfg.schedule).items() if v is not _REQUIRED}
+    kwargs = {k: v for k, v in schedule_parameters(cfg.schedule).items() if v is not REQUIRED}
     kwargs.update(_SCHEDULE_DEFAULTS.get(cfg.schedule, lambda c: {})(cfg))
     kwargs.update(cfg.schedule_args)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
@@ -377,7 +377,7 @@ def resolved_schedule_args(cfg: RunConfig) -> dict[str, Any]:
 def _make_scheduler(cfg: RunConfig, optimizer: Any) -> Any:
     if cfg.schedule is None:
         return None
-    from .config import _REQUIRED, describe_parameters, schedule_parameters
+    from .config import REQUIRED, describe_parameters, schedule_parameters
     from .optim import get_scheduler
 
     if cfg.schedule == "lambda":
@@ -385,7 +385,7 @@ def _make_scheduler(cfg: RunConfig, optimizer: Any) -> Any:
                        "(got 'lambda')")
     kwargs = resolved_schedule_args(cfg)
     params = schedule_parameters(cfg.schedule)
-    missing = [k for k, v in params.items() if v is _REQUIRED and k not in kwargs]
+    missing = [k for k, v in params.items() if v is REQUIRED and k not in kwargs]
     if missing:
         raise CLIError(f"schedule_args: the {cfg.schedule!r} schedule needs "
                        f"{', '.join(missing)} (e.g. --schedule-arg {missing[0]}=…); its "
@@ -409,6 +409,16 @@ class RunArtifacts:
     model: Any
     preprocessing: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
+
+    def scaler(self) -> Any:
+        """The run's fitted feature :class:`~chainrule.data.Standardizer`, or None when the
+        run did not standardise its features."""
+        from .data import Standardizer
+
+        state = self.preprocessing.get("standardizer")
+        if not state:
+            return None
+        return Standardizer().load_state_dict({k: np.asarray(v) for k, v in state.items()})
 
 
 @dataclass
@@ -459,15 +469,6 @@ def _preprocessing(data: PreparedData, cfg: RunConfig) -> dict[str, Any]:
         info["standardizer"] = {k: v.tolist() for k, v in data.scaler.state_dict().items()}
     info["target_scale"] = None if data.y_scale is None else list(data.y_scale)
     return info
-
-
-def _scaler_from(info: dict[str, Any]) -> Any:
-    from .data import Standardizer
-
-    state = info.get("standardizer")
-    if not state:
-        return None
-    return Standardizer().load_state_dict({k: np.asarray(v) for k, v in state.items()})
 
 
 def _json_default(value: Any) -> Any:
@@ -1364,7 +1365,7 @@ def evaluate(
                 csv_target = None if target is None else csv_target
         ds = load_data(data, csv_target if data.lower().endswith(".csv") else target)
         X = _select_features(ds.X, list(ds.feature_names), pre, data)
-        scaler = _scaler_from(pre)
+        scaler = art.scaler()
         if scaler is not None:
             X = scaler.transform(X)
         y = ds.y
@@ -1542,7 +1543,7 @@ def predict(
     art = load_run(model, need_config=False)
     pre = art.preprocessing
     X, _, _ = _read_input_csv(input, pre)
-    scaler = _scaler_from(pre)
+    scaler = art.scaler()
     Xs = scaler.transform(X) if scaler is not None else X
     raw = _predict(art.model, Xs)
     if pre["task"] == "classification":

@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 __all__ = [
+    "REQUIRED",
     "ConfigError",
     "RunConfig",
     "describe_parameters",
@@ -350,14 +351,15 @@ class RunConfig(BaseModel):
         return out
 
 
-_REQUIRED = object()
+REQUIRED = object()
+"""The default :func:`schedule_parameters` gives an argument that has none (it is required)."""
 
 
 def schedule_parameters(name: str) -> dict[str, Any]:
     """The arguments of the schedule registered as ``name`` and their defaults.
 
     Read from the scheduler's signature (``optimizer`` and ``last_epoch`` left out); a
-    required argument maps to ``config._REQUIRED``.
+    required argument maps to ``config.REQUIRED``.
 
     >>> schedule_parameters("multistep")["gamma"]
     0.1
@@ -371,13 +373,13 @@ def schedule_parameters(name: str) -> dict[str, Any]:
     for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
         if p.name in ("optimizer", "last_epoch") or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             continue
-        out[p.name] = _REQUIRED if p.default is p.empty else p.default
+        out[p.name] = REQUIRED if p.default is p.empty else p.default
     return out
 
 
 def describe_parameters(params: dict[str, Any]) -> str:
     """``"milestones (required), gamma=0.1"``: arguments with their defaults, for messages."""
-    return ", ".join(f"{k} (required)" if v is _REQUIRED else f"{k}={v!r}"
+    return ", ".join(f"{k} (required)" if v is REQUIRED else f"{k}={v!r}"
                      for k, v in params.items()) or "none"
 
 

@@ -164,19 +164,6 @@ def save_state_dict(
     _write(state, path, metadata, None)
 
 
-def _atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (``chainrule.train.checkpoint``'s one atomic
-    write: temporary file, fsync, ``os.replace``); a clear error if the directory is
-    missing."""
-    from .train.checkpoint import atomic_write_bytes
-
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
-    atomic_write_bytes(path, data)
-
-
 def _write(state: Mapping[str, Any], path: Any, metadata: Any, arch: Any) -> None:
     path = os.fspath(path)
     arrays = _arrays(state)
@@ -185,7 +172,9 @@ def _write(state: Mapping[str, Any], path: Any, metadata: Any, arch: Any) -> Non
               _KEY_ORDER: json.dumps(list(arrays))}  # the file itself sorts the tensors
     if arch is not None:
         header[_KEY_ARCH] = _json(arch, "architecture")
-    _atomic_write(path, serialize(arrays, header))
+    from .train.checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(path, serialize(arrays, header))
 
 
 def _tensor_digest(data: bytes | memoryview, start: int, header: Mapping[str, Any]) -> str:
@@ -298,7 +287,20 @@ def _check_layout(path: str, data: bytes) -> dict[str, Any]:
     return header
 
 
-def _read(path: Any) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
+def read_safetensors(path: Any) -> tuple[str, dict[str, np.ndarray], dict[str, str]]:
+    """Read and check a safetensors file: ``(path, arrays, metadata)``.
+
+    ``path`` comes back as a string, ``arrays`` maps names to writable ndarrays in the order
+    they were saved, ``metadata`` is the file's raw ``{str: str}`` metadata (empty if none).
+    The layout and, for a chainrule file, the SHA-256 of the tensor bytes are checked
+    first. :func:`load`, :func:`load_state_dict_file` and training checkpoints read
+    through it.
+
+    Raises:
+        FileNotFoundError: the file does not exist (the message names it).
+        ValueError: the path is a directory, or the file is truncated, corrupted or not a
+            safetensors file (the message names the file and the problem).
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
@@ -385,7 +387,7 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.nda
         >>> io.load_state_dict_file(path)[0]["b"].dtype
         dtype('float32')
     """
-    path, arrays, meta = _read(path)
+    path, arrays, meta = read_safetensors(path)
     if meta.get(_KEY_FORMAT) == FORMAT and _KEY_METADATA in meta:
         return arrays, _decode_json(path, meta, _KEY_METADATA)
     return arrays, dict(meta)
@@ -594,7 +596,7 @@ def load(path: str | os.PathLike[str]) -> Any:
             chainrule architecture, names a module that cannot be rebuilt, or its weights
             do not fit the architecture (the message names the key and both shapes).
     """
-    path, arrays, meta = _read(path)
+    path, arrays, meta = read_safetensors(path)
     if meta.get(_KEY_FORMAT) != FORMAT or _KEY_ARCH not in meta:
         raise ValueError(
             f"{path}: holds weights but no chainrule architecture (it was written by another "

@@ -37,6 +37,7 @@ Every written model passes ``onnx.checker.check_model(full_check=True)``.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +46,6 @@ from typing import Any
 import numpy as np
 
 from .autodiff import no_grad
-from .nn import _conv_functional as _conv_f
 from .nn import activations as _act
 from .nn import conv as _conv
 from .nn import functional as F
@@ -349,13 +349,13 @@ def _softplus(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
 def _gelu(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     """``½x·(1 + erf(x/√2))``, or ``½x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))``."""
     if layer.approximate == "none":
-        inner = g.node("Erf", [g.node("Mul", [x, g.scalar(F._INV_SQRT2)], prefix + "Mul")],
+        inner = g.node("Erf", [g.node("Mul", [x, g.scalar(1.0 / math.sqrt(2.0))], prefix + "Mul")],
                        prefix + "Erf")
     else:
         x3 = g.node("Mul", [g.node("Mul", [x, x], prefix + "Mul"), x], prefix + "Mul")
         cubic = g.node("Add", [x, g.node("Mul", [x3, g.scalar(0.044715)], prefix + "Mul")],
                        prefix + "Add")
-        inner = g.node("Tanh", [g.node("Mul", [cubic, g.scalar(F._SQRT_2_OVER_PI)],
+        inner = g.node("Tanh", [g.node("Mul", [cubic, g.scalar(math.sqrt(2.0 / math.pi))],
                                        prefix + "Mul")], prefix + "Tanh")
     half_x = g.node("Mul", [x, g.scalar(0.5)], prefix + "Mul")
     return g.node("Mul", [half_x, g.node("Add", [inner, g.scalar(1.0)], prefix + "Add")],
@@ -456,8 +456,7 @@ def _pads(padding: tuple[tuple[int, int], ...]) -> list[int]:
 @register_exporter(_conv.Conv2d)
 def _convolution(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     """``y = b + Σ W ⋆ x_pad`` (cross-correlation, as PyTorch): ``Conv``."""
-    padding = _conv_f._padding(layer.padding, len(layer.kernel_size), type(layer).__name__,
-                               layer.kernel_size, layer.stride, layer.dilation)
+    padding = layer.padding_pairs()
     W = g.initializer(layer.weight, prefix + "weight")
     b = [g.initializer(layer.bias, prefix + "bias")] if layer.bias is not None else []
     return g.node("Conv", [x, W, *b], prefix + "Conv", kernel_shape=list(layer.kernel_size),
@@ -492,8 +491,7 @@ def _adaptive_avg_pool(g: GraphBuilder, layer: Any, x: str, prefix: str) -> str:
     nd = len(layer.output_size)
     z = x
     for axis in reversed(range(nd)):
-        n, m = shape[2 + axis], layer.output_size[axis]
-        P = _conv_f._bins(n, m, g.dtype)
+        P = layer.averaging_matrix(shape[2 + axis], axis, g.dtype)
         if axis == nd - 1:
             z = g.node("MatMul", [z, g.initializer(P.T, prefix + "bins_T")], prefix + "MatMul")
         else:
@@ -653,9 +651,9 @@ def to_model_proto(
         (['Gemm', 'Relu', 'Gemm'], ['0.weight', '0.bias', '2.weight', '2.bias'])
     """
     if not isinstance(model, Module):
-        from .sklearn import _mlp
+        from .sklearn import MLPClassifier, MLPRegressor
 
-        if isinstance(model, _mlp._BaseMLP):
+        if isinstance(model, (MLPClassifier, MLPRegressor)):
             return _estimator_proto(model, example_input, opset=opset,
                                     dynamic_batch=dynamic_batch)
         raise TypeError(
@@ -673,10 +671,10 @@ def to_model_proto(
 
 
 def _write(proto: Any, path: Any) -> str:
-    from .io import _atomic_write
+    from .train.checkpoint import atomic_write_bytes
 
     path = os.fspath(path)
-    _atomic_write(path, proto.SerializeToString())
+    atomic_write_bytes(path, proto.SerializeToString())
     return path
 
 
@@ -801,15 +799,19 @@ def run_model_proto(
     run: str | os.PathLike[str], *, opset: int = DEFAULT_OPSET, dtype: Any = None
 ) -> Any:
     """The checked ``onnx.ModelProto`` of a run folder (see :func:`export_run`)."""
-    from .cli import _scaler_from, load_run
+    from .cli import load_run
 
-    art = load_run(run, need_config=False)
+    return _run_proto(load_run(run, need_config=False), opset, dtype)
+
+
+def _run_proto(art: Any, opset: int, dtype: Any) -> Any:
+    """The ModelProto of the run :func:`~chainrule.cli.load_run` read as ``art``."""
     pre = art.preprocessing
     net = art.model.eval()
     dt = np.dtype(dtype) if dtype is not None else next(iter(net.parameters())).dtype
     n_features = len(pre["feature_names"])
     x = _example_array(np.zeros((1, n_features), dtype=dt), True)
-    scaler = _scaler_from(pre)
+    scaler = art.scaler()
     classification = pre["task"] == "classification"
     target_scale = pre.get("target_scale")
 
@@ -858,12 +860,11 @@ def export_run(
     Returns:
         The path written.
     """
-    from .cli import _find_run_files
+    from .cli import load_run
 
-    proto = run_model_proto(run, opset=opset, dtype=dtype)
-    if path is None:
-        path = _find_run_files(run)[1] / "model.onnx"
-    return _write(proto, path)
+    art = load_run(run, need_config=False)
+    proto = _run_proto(art, opset, dtype)
+    return _write(proto, art.run_dir / "model.onnx" if path is None else path)
 
 
 def describe_io(proto: Any) -> str:

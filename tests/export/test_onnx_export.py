@@ -504,12 +504,12 @@ def _regression_csv(folder):
 
 def _chainrule_run_output(run_dir, X):
     """What `chainrule predict` computes: standardise, forward, softmax or rescale."""
-    from chainrule.cli import _scaler_from, load_run
+    from chainrule.cli import load_run
     from chainrule.train import predict
 
     art = load_run(run_dir, need_config=False)
     pre = art.preprocessing
-    scaler = _scaler_from(pre)
+    scaler = art.scaler()
     raw = predict(art.model, scaler.transform(X) if scaler is not None else X)
     raw = raw.astype(np.float64)
     if pre["task"] == "classification":
@@ -551,12 +551,12 @@ def test_cli_export_of_a_run_folder(runs, name, output):
 
 def _chainrule_run_output_float64(run_dir, X):
     """The same pipeline with the network in float64 (what the float64 export computes)."""
-    from chainrule.cli import _scaler_from, load_run
+    from chainrule.cli import load_run
 
     art = load_run(run_dir, need_config=False)
     pre = art.preprocessing
     model = art.model.eval().to(np.float64)
-    scaler = _scaler_from(pre)
+    scaler = art.scaler()
     raw = _chainrule(model, scaler.transform(X))
     if pre["task"] == "classification":
         z = np.exp(raw - raw.max(axis=1, keepdims=True))

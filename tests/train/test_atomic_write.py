@@ -75,3 +75,16 @@ def test_json_round_trip_and_modes(tmp_path):
     os.chmod(path, 0o600)
     atomic_write_json(path, [])
     assert os.stat(path).st_mode & 0o777 == 0o600  # a replaced file keeps its mode
+
+
+@pytest.mark.parametrize("write", [
+    lambda p: atomic_write_bytes(p, b"x"),
+    lambda p: atomic_write_text(p, "x"),
+    lambda p: atomic_write_json(p, {"a": 1}),
+])
+def test_a_missing_directory_is_named_and_nothing_is_written(tmp_path, write):
+    target = tmp_path / "absent" / "f.json"
+    with pytest.raises(FileNotFoundError,
+                       match=f"cannot write {target}: directory {target.parent} does not exist"):
+        write(target)
+    assert not (tmp_path / "absent").exists() and os.listdir(tmp_path) == []

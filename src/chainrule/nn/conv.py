@@ -79,6 +79,17 @@ class _ConvNd(Module):
         return type(self)._fn(x, self.weight, self.bias, self.stride, self.padding,
                               self.dilation, self.groups)
 
+    def padding_pairs(self) -> tuple[tuple[int, int], ...]:
+        """The zeros ``(before, after)`` this layer pads on each spatial axis: ``"valid"``
+        is none, ``"same"`` pads ``d·(k − 1)`` in total (the odd one after, as PyTorch).
+
+        >>> from chainrule import nn
+        >>> nn.Conv1d(1, 1, 4, padding="same").padding_pairs()
+        ((1, 2),)
+        """
+        return CF._padding(self.padding, self._nd, type(self).__name__, self.kernel_size,
+                           self.stride, self.dilation)
+
     def extra_repr(self) -> str:
         k = self.kernel_size if self._nd > 1 else self.kernel_size[0]
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={k}, "
@@ -302,6 +313,17 @@ class _AdaptiveAvgPoolNd(Module):
     def forward(self, x: Any) -> Tensor:
         fn = CF.adaptive_avg_pool1d if self._nd == 1 else CF.adaptive_avg_pool2d
         return fn(x, self.output_size)
+
+    def averaging_matrix(self, n: int, axis: int = 0, dtype: Any = np.float64) -> np.ndarray:
+        """The ``(m, n)`` matrix ``P`` this layer applies along spatial axis ``axis`` of
+        length ``n`` (``m = output_size[axis]``): row ``i`` averages
+        ``x[⌊i·n/m⌋ : ⌈(i+1)·n/m⌉]``.
+
+        >>> from chainrule import nn
+        >>> nn.AdaptiveAvgPool1d(2).averaging_matrix(3).tolist()
+        [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]
+        """
+        return CF._bins(n, self.output_size[axis], dtype)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

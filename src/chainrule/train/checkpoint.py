@@ -238,6 +238,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
     name = os.path.basename(path)
     fault = _fault(name)
     tmp = os.path.join(
@@ -486,12 +488,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         >>> save_checkpoint(p, {"a": {1: [2.5, None]}}); load_checkpoint(p)
         {'a': {1: [2.5, None]}}
     """
-    from ..io import _read, loads_bounded
+    from ..io import loads_bounded, read_safetensors
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint file {path!r}")
-    path, arrays, meta = _read(path)
+    path, arrays, meta = read_safetensors(path)
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{path!r} is not a chainrule training checkpoint (format "
