@@ -44,6 +44,7 @@ __all__ = [
     "activations",
     "confusion_matrix",
     "cost_curve",
+    "custom_figure",
     "decision_regions",
     "error_curves",
     "figure_formats",
@@ -218,6 +219,41 @@ def _positive_range(values: np.ndarray) -> bool:
     """Whether values are all > 0 and span more than a factor 30 (so a log axis helps)."""
     v = values[np.isfinite(values)]
     return v.size > 0 and bool(np.all(v > 0)) and v.max() / v.min() > 30
+
+
+@_styled
+def custom_figure(
+    draw: Callable[[Any, Any], Any],
+    *,
+    path: PathLike,
+    ncols: int = 1,
+    nrows: int = 1,
+    size: tuple[float, float] = (6.4, 4.4),
+) -> FigurePaths:
+    """A figure of your own, drawn in the style of the others and saved as they are.
+
+    ``draw(fig, axes)`` draws on an ``nrows × ncols`` grid of axes (``axes[i, j]``, always
+    2-D); the figure is then written in the formats of :func:`figure_formats` and closed.
+
+    Args:
+        draw: called once with the matplotlib figure and its axes.
+        path: output file name.
+        ncols, nrows: the grid of axes (default one).
+        size: figure size in inches (width, height).
+
+    >>> import tempfile, os
+    >>> out = custom_figure(lambda fig, axes: axes[0, 0].plot([0, 1], [1, 0]),
+    ...                     path=os.path.join(tempfile.mkdtemp(), "line"))
+    >>> out.png.name
+    'line.png'
+    """
+    fig, axes = _figure(ncols, nrows, size)
+    try:
+        draw(fig, axes)
+    except BaseException:
+        plt.close(fig)
+        raise
+    return _save(fig, path)
 
 
 # ------------------------------------------------------------------------ training records

@@ -72,24 +72,25 @@ def _terms_plot(results: dict[Any, Any], *, xlabel: str, title: str, logx: bool,
         title=title, path=path)
 
 
-@plots._styled
 def _fits_figure(results: dict[int, Any], grid: np.ndarray, shown: int, path: Path) -> Any:
-    fig, axes = plots._figure(ncols=len(results), size=(4.0 * len(results), 3.8))
-    for ax, (degree, r) in zip(axes[0], results.items()):
-        for h in r.predictions[:shown]:
-            ax.plot(grid, h, color="#56B4E9", lw=0.8, alpha=0.6)
-        ax.plot(grid, r.target, color="black", lw=2.2, label="$f(x) = \\sin \\pi x$")
-        ax.plot(grid, r.mean_prediction, color="#D55E00", lw=2.0, ls="--",
-                label="mean fit $\\bar h(x)$")
-        ax.set_ylim(-2.0, 2.0)
-        ax.set_xlabel("$x$")
-        ax.set_title(f"degree {degree}: bias² {r.bias2:.3f}, variance {r.variance:.3f}",
-                     fontsize=10)
-    axes[0, 0].plot([], [], color="#56B4E9", lw=0.8, label=f"fits of {shown} training sets")
-    axes[0, 0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"Polynomials fitted to {N_TRAIN} noisy points, one curve per training set")
-    fig.tight_layout()
-    return plots._save(fig, path)
+    def draw(fig: Any, axes: Any) -> None:
+        for ax, (degree, r) in zip(axes[0], results.items()):
+            for h in r.predictions[:shown]:
+                ax.plot(grid, h, color="#56B4E9", lw=0.8, alpha=0.6)
+            ax.plot(grid, r.target, color="black", lw=2.2, label="$f(x) = \\sin \\pi x$")
+            ax.plot(grid, r.mean_prediction, color="#D55E00", lw=2.0, ls="--",
+                    label="mean fit $\\bar h(x)$")
+            ax.set_ylim(-2.0, 2.0)
+            ax.set_xlabel("$x$")
+            ax.set_title(f"degree {degree}: bias² {r.bias2:.3f}, variance {r.variance:.3f}",
+                         fontsize=10)
+        axes[0, 0].plot([], [], color="#56B4E9", lw=0.8, label=f"fits of {shown} training sets")
+        axes[0, 0].legend(fontsize=8, loc="lower right")
+        fig.suptitle(f"Polynomials fitted to {N_TRAIN} noisy points, one curve per training set")
+        fig.tight_layout()
+
+    return plots.custom_figure(draw, path=path, ncols=len(results),
+                               size=(4.0 * len(results), 3.8))
 
 
 def run(out_dir: Path, *, quick: bool = False, seed: int = 0,

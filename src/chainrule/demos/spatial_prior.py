@@ -231,8 +231,7 @@ def _table(results: dict[tuple[str, str], list[float]], steps: int, seeds: list[
 def _figure(results: dict[tuple[str, str], list[float]], path: Path) -> list[Path]:
     from .. import plots
 
-    with plots.plt.rc_context(plots._STYLE):
-        fig, axes = plots._figure(size=(6.0, 4.0))
+    def draw(fig: Any, axes: Any) -> None:
         ax = axes[0, 0]
         width = 0.38
         for j, (kind, colour) in enumerate((("mlp", plots.CLASS_COLOURS[0]),
@@ -250,8 +249,8 @@ def _figure(results: dict[tuple[str, str], list[float]], path: Path) -> list[Pat
         ax.set_ylabel("test accuracy")
         ax.set_title("The spatial prior: CNN vs MLP")
         ax.legend(loc="upper right")
-        paths = plots._save(fig, path)
-    return list(paths)
+
+    return list(plots.custom_figure(draw, path=path, size=(6.0, 4.0)))
 
 
 def run(out_dir: Path, *, quick: bool = False, seed: int = 0,
