@@ -31,6 +31,14 @@ def _number(value: Any, name: str) -> float:
     return float(value)
 
 
+def check_finite(value: Any, name: str) -> float:
+    """``value`` as a finite float; a TypeError or ValueError naming it otherwise."""
+    v = _number(value, name)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return v
+
+
 def check_positive(value: Any, name: str) -> float:
     """``value`` as a finite float ``> 0``; a TypeError or ValueError naming it otherwise."""
     v = _number(value, name)

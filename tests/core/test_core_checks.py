@@ -12,6 +12,7 @@ import pytest
 from chainrule._checks import (
     check_bool,
     check_choice,
+    check_finite,
     check_int,
     check_nonneg,
     check_positive,
@@ -23,6 +24,7 @@ def test_checks_return_the_converted_value() -> None:
     assert check_int(np.int64(3), "n", 1) == 3 and type(check_int(np.int64(3), "n", 1)) is int
     assert check_positive(2, "lr") == 2.0 and type(check_positive(2, "lr")) is float
     assert check_nonneg(0, "eps") == 0.0
+    assert check_finite(-2, "mu") == -2.0 and type(check_finite(-2, "mu")) is float
     assert check_real(np.float32(0.5), "beta1", 0, 1) == 0.5
     assert check_bool(np.bool_(True), "nesterov") is True
     assert check_choice("min", "mode", ("min", "max")) == "min"
@@ -45,6 +47,8 @@ def test_checks_return_the_converted_value() -> None:
          r"^beta1 must be in \[0, 1\), got 1\.0$"),
         (lambda: check_real(0, "f", 0, 1, low_open=True, high_open=False), ValueError,
          r"^f must be in \(0, 1\], got 0$"),
+        (lambda: check_finite(math.inf, "b"), ValueError, r"^b must be finite, got inf$"),
+        (lambda: check_finite(None, "b"), TypeError, r"^b must be a number, got NoneType None$"),
         (lambda: check_bool(1, "flag"), TypeError, r"^flag must be a bool, got int 1$"),
         (lambda: check_choice("up", "mode", ("min", "max")), ValueError,
          r"^mode must be one of 'max', 'min', got 'up'$"),

@@ -90,7 +90,7 @@ def test_derivative_agrees_with_central_difference():
 
 
 def test_derivative_validates():
-    with pytest.raises(ValueError, match="order must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="order must be an int >= 1, got 0"):
         derivative(lambda x: x, order=0)
     with pytest.raises(TypeError, match="f must be callable"):
         derivative(3.0)
@@ -127,10 +127,10 @@ def test_finite_difference_on_arrays():
 
 
 def test_finite_difference_validates():
-    with pytest.raises(ValueError, match=r"h must be > 0, got 0.0"):
+    with pytest.raises(ValueError, match=r"h must be a finite number > 0, got 0.0"):
         finite_difference(np.sin, 0.0, h=0.0)
     with pytest.raises(
-        ValueError, match="scheme must be one of 'forward', 'backward', 'central'; got 'mid'"
+        ValueError, match="scheme must be one of 'backward', 'central', 'forward', got 'mid'"
     ):
         finite_difference(np.sin, 0.0, scheme="mid")
 
@@ -252,12 +252,12 @@ def test_integrate_orientation_non_vectorised_and_constants():
 
 def test_integrate_validates():
     with pytest.raises(
-        ValueError, match="method must be one of 'trapezoid', 'simpson', 'gauss'; got 'euler'"
+        ValueError, match="method must be one of 'gauss', 'simpson', 'trapezoid', got 'euler'"
     ):
         integrate(np.sin, 0.0, 1.0, method="euler")
     with pytest.raises(ValueError, match="even number of subintervals n, got 3"):
         integrate(np.sin, 0.0, 1.0, "simpson", n=3)
-    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="n must be an int >= 1, got 0"):
         integrate(np.sin, 0.0, 1.0, "trapezoid", n=0)
     with pytest.raises(ValueError, match="b must be finite, got inf"):
         integrate(np.exp, 0.0, np.inf)
@@ -360,7 +360,7 @@ def test_classify_critical_point_rejects_non_critical_points():
         classify_critical_point(lambda x: x**2, 1.0)
     # the check can be switched off: curvature alone
     assert classify_critical_point(lambda x: x**2, 1.0, grad_tol=None) == "minimum"
-    with pytest.raises(ValueError, match=r"tol must be >= 0, got -1.0"):
+    with pytest.raises(ValueError, match=r"tol must be a finite number >= 0, got -1.0"):
         classify_critical_point(lambda x: x**2, 0.0, tol=-1.0)
 
 
@@ -388,9 +388,9 @@ def test_gradient_descent_divergence_and_validation():
     # lr > 2/a: |1 − lr·a| > 1, each step grows x until it overflows
     with pytest.raises(ValueError, match=r"diverged at step .* lr=3.0"):
         gradient_descent(lambda x: (x**2).sum(), [1.0], lr=3.0, steps=2000)
-    with pytest.raises(ValueError, match=r"lr must be > 0, got -0.1"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0, got -0.1"):
         gradient_descent(lambda x: (x**2).sum(), [1.0], lr=-0.1)
-    with pytest.raises(ValueError, match="steps must be >= 0, got -1"):
+    with pytest.raises(ValueError, match="steps must be an int >= 0, got -1"):
         gradient_descent(lambda x: (x**2).sum(), [1.0], steps=-1)
 
 
@@ -426,7 +426,7 @@ def test_mle_by_gradient_ascent_poisson():
 def test_mle_by_gradient_ascent_validates():
     with pytest.raises(TypeError, match="log_likelihood must be callable"):
         mle_by_gradient_ascent(None, [0.0])
-    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="steps must be an int >= 1, got 0"):
         mle_by_gradient_ascent(lambda t: -(t**2).sum(), [0.0], steps=0)
     with pytest.raises(ValueError, match="gradient ascent diverged"):
         mle_by_gradient_ascent(lambda t: -(t**2).sum(), [1.0], lr=5.0, steps=2000)

@@ -248,7 +248,7 @@ def test_is_orthogonal():
     assert is_orthogonal([1e8, 1e8], [1e8, -1e8])
     assert is_orthogonal([1.0, 0.0], [1e-3, 1.0], tol=1e-2)
     assert not is_orthogonal([1.0, 0.0], [1e-3, 1.0], tol=1e-4)
-    with pytest.raises(ValueError, match="tol must be >= 0, got -1"):
+    with pytest.raises(ValueError, match="tol must be a finite number >= 0, got -1"):
         is_orthogonal([1.0], [1.0], tol=-1)
 
 
@@ -315,7 +315,7 @@ def test_is_linear():
 
 
 def test_is_linear_validates():
-    with pytest.raises(ValueError, match="dim must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="dim must be an int >= 1, got 0"):
         is_linear(lambda x: x, dim=0)
     with pytest.raises(TypeError, match="f must be callable"):
         is_linear(3, dim=2)
@@ -446,7 +446,7 @@ def test_power_iteration_zero_matrix_and_warning():
     assert lam == 0.0 and np.linalg.norm(v) == pytest.approx(1.0)
     with pytest.warns(ConvergenceWarning, match="did not reach tol"):
         power_iteration(np.diag([1.0, -1.0]), num_iters=50)
-    with pytest.raises(ValueError, match="num_iters must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="num_iters must be an int >= 1, got 0"):
         power_iteration(np.eye(2), num_iters=0)
 
 
@@ -511,9 +511,9 @@ def test_low_rank_approximation_beats_random_rank_k_matrices():
 def test_low_rank_validates_k():
     with pytest.raises(ValueError, match=r"k must be between 0 and min\(m, n\) = 3, got 4"):
         low_rank_approximation(np.ones((3, 5)), 4)
-    with pytest.raises(ValueError, match="k must be >= 0, got -1"):
+    with pytest.raises(ValueError, match="k must be an int >= 0, got -1"):
         low_rank_approximation_error(np.ones((3, 5)), -1)
-    with pytest.raises(TypeError, match="k must be an integer"):
+    with pytest.raises(TypeError, match="k must be an int"):
         low_rank_approximation(np.ones((3, 5)), 1.5)
 
 

@@ -104,9 +104,9 @@ def test_bad_arguments_are_refused():
     line = polynomial_fitter(1)
     with pytest.raises(ValueError, match="noise must be a standard deviation >= 0"):
         bias_variance_decomposition(line, np.sin, grid, X_train=grid, noise=-1.0)
-    with pytest.raises(ValueError, match="n_rounds must be >= 2"):
+    with pytest.raises(ValueError, match="n_rounds must be an int >= 2"):
         bias_variance_decomposition(line, np.sin, grid, X_train=grid, noise=0.1, n_rounds=1)
-    with pytest.raises(TypeError, match="n_rounds must be an integer"):
+    with pytest.raises(TypeError, match="n_rounds must be an int"):
         bias_variance_decomposition(line, np.sin, grid, X_train=grid, noise=0.1, n_rounds=2.5)
     with pytest.raises(TypeError, match="fit must be callable"):
         bias_variance_decomposition("line", np.sin, grid, X_train=grid, noise=0.1)
@@ -116,7 +116,7 @@ def test_bad_arguments_are_refused():
         bias_variance_decomposition(line, lambda X: np.ones(3), grid, X_train=grid, noise=0.1)
     with pytest.raises(ValueError, match="X_test must contain only finite values"):
         bias_variance_decomposition(line, np.sin, [0.0, np.nan], X_train=grid, noise=0.1)
-    with pytest.raises(ValueError, match="degree must be >= 0"):
+    with pytest.raises(ValueError, match="degree must be an int >= 0"):
         polynomial_fitter(-1)
     with pytest.raises(ValueError, match="hidden must be a width >= 1"):
         mlp_fitter(0)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_nonneg
+from .._checks import check_int, check_nonneg, check_positive
 from .preprocessing import Seed, check_lengths, check_seed, one_hot
 
 __all__ = ["Augmentation", "Compose", "GaussianNoise", "Mixup", "RandomShift"]
@@ -175,10 +175,7 @@ class RandomShift(Augmentation):
         image_shape: Sequence[int] | None = None,
         mode: str = "zero",
     ) -> None:
-        if isinstance(max_shift, bool) or not isinstance(max_shift, numbers.Integral):
-            raise TypeError(f"max_shift must be an int, got {type(max_shift).__name__}")
-        if max_shift < 0:
-            raise ValueError(f"max_shift must be an int >= 0, got {max_shift}")
+        check_int(max_shift, "max_shift", 0)
         if mode not in ("zero", "circular"):
             raise ValueError(f"mode must be 'zero' or 'circular', got {mode!r}")
         if image_shape is not None:
@@ -275,10 +272,7 @@ class Mixup(Augmentation):
     transforms_targets = True
 
     def __init__(self, alpha: float = 0.2, seed: Seed = None, num_classes: int | None = None):
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-            raise TypeError(f"alpha must be a number, got {type(alpha).__name__} {alpha!r}")
-        if not np.isfinite(alpha) or alpha <= 0:
-            raise ValueError(f"alpha must be a finite number > 0, got {alpha}")
+        check_positive(alpha, "alpha")
         if num_classes is not None and (
             isinstance(num_classes, bool)
             or not isinstance(num_classes, numbers.Integral)

@@ -21,7 +21,6 @@ A. Griewank and A. Walther, *Evaluating Derivatives*, 2nd ed., SIAM, 2008.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -29,8 +28,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import autodiff as _ad
+from .._checks import check_choice, check_finite, check_int, check_nonneg, check_positive
 from ..tensor import Tensor
-from .linalg import _positive_int, _real
 
 __all__ = [
     "FD_SCHEMES",
@@ -68,13 +67,6 @@ def _callable(f: object, name: str = "f") -> None:
         raise TypeError(f"{name} must be callable, got {f!r}")
 
 
-def _positive(value: object, name: str) -> float:
-    v = _real(value, name)
-    if v <= 0:
-        raise ValueError(f"{name} must be > 0, got {v}")
-    return v
-
-
 def _point(x: ArrayLike, name: str = "x") -> np.ndarray:
     """``x`` as a finite float64 array (a copy), for the autodiff transforms."""
     if isinstance(x, Tensor):
@@ -93,15 +85,6 @@ def _vector_point(x: ArrayLike, name: str = "x") -> np.ndarray:
     if a.ndim != 1:
         raise ValueError(f"{name} must be a 1-D vector, got an array of shape {a.shape}")
     return a
-
-
-def _choice(value: object, valid: tuple[str, ...], name: str) -> str:
-    if value not in valid:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}; got {value!r}")
-    return str(value)
-
-
-# ------------------------------------------------------------------------ derivatives
 
 
 def derivative(f: TensorFn, order: int = 1) -> Callable[[Any], Any]:
@@ -146,7 +129,7 @@ def derivative(f: TensorFn, order: int = 1) -> Callable[[Any], Any]:
     array([ 1., -1.])
     """
     _callable(f)
-    order = _positive_int(order, "order")
+    order = check_int(order, "order", 1)
     g: Callable[[Any], Any] = f
     for _ in range(order):
         g = _elementwise_grad(g)
@@ -212,8 +195,8 @@ def finite_difference(
     6.001
     """
     _callable(f)
-    h = _positive(h, "h")
-    scheme = _choice(scheme, FD_SCHEMES, "scheme")
+    h = check_positive(h, "h")
+    scheme = check_choice(scheme, "scheme", FD_SCHEMES)
     xa = _point(x)
     if scheme == "forward":
         d = (np.asarray(f(xa + h)) - np.asarray(f(xa))) / h
@@ -261,14 +244,14 @@ def finite_difference_errors(
     1e-08
     """
     _callable(f)
-    x = _real(x, "x")
-    exact = float(df(x)) if callable(df) else _real(df, "df")
+    x = check_finite(x, "x")
+    exact = float(df(x)) if callable(df) else check_finite(df, "df")
     steps = _point(hs, "hs")
     if steps.ndim != 1 or steps.size == 0:
         raise ValueError(f"hs must be a non-empty 1-D array of steps, got shape {steps.shape}")
     if np.any(steps <= 0):
         raise ValueError(f"hs must all be > 0, got min {steps.min()}")
-    scheme = _choice(scheme, FD_SCHEMES, "scheme")
+    scheme = check_choice(scheme, "scheme", FD_SCHEMES)
     return np.array([abs(finite_difference(f, x, float(h), scheme) - exact) for h in steps])
 
 
@@ -296,7 +279,7 @@ def tangent_line(f: TensorFn, x0: float) -> tuple[float, float]:
     (6.0, -9.0)
     """
     _callable(f)
-    x0 = _real(x0, "x0")
+    x0 = check_finite(x0, "x0")
     slope = derivative(f)(x0)
     with _ad.no_grad():
         y0 = f(Tensor(np.float64(x0)))
@@ -343,10 +326,10 @@ def _check_integrate(
     f: object, a: object, b: object, method: object, n: object
 ) -> tuple[float, float, str, int]:
     _callable(f)
-    a = _real(a, "a")
-    b = _real(b, "b")
-    method = _choice(method, INTEGRATION_METHODS, "method")
-    n = _DEFAULT_N[method] if n is None else _positive_int(n, "n")
+    a = check_finite(a, "a")
+    b = check_finite(b, "b")
+    method = check_choice(method, "method", INTEGRATION_METHODS)
+    n = _DEFAULT_N[method] if n is None else check_int(n, "n", 1)
     if method == "simpson" and n % 2:
         raise ValueError(f"simpson needs an even number of subintervals n, got {n}")
     return a, b, method, n
@@ -512,9 +495,7 @@ def partial_derivative(f: TensorFn, x: ArrayLike, i: int) -> float:
     9.0
     """
     xa = _vector_point(x)
-    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
-        raise TypeError(f"i must be an integer, got {i!r}")
-    if not 0 <= i < xa.size:
+    if not 0 <= check_int(i, "i", 0) < xa.size:
         raise ValueError(f"i must be in [0, {xa.size}), got {i}")
     return float(gradient(f, xa)[int(i)])
 
@@ -615,12 +596,10 @@ def classify_critical_point(
     'inconclusive'
     """
     _callable(f)
-    tol = _real(tol, "tol")
-    if tol < 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+    tol = check_nonneg(tol, "tol")
     xa = _point(x)
     if grad_tol is not None:
-        grad_tol = _real(grad_tol, "grad_tol")
+        grad_tol = check_finite(grad_tol, "grad_tol")
         g = gradient(f, xa)
         g_max = float(np.max(np.abs(g), initial=0.0))
         if g_max > grad_tol:
@@ -689,8 +668,8 @@ def gradient_descent(
     x = np.atleast_1d(_point(x0, "x0"))
     if x.ndim != 1:
         raise ValueError(f"x0 must be a scalar or a 1-D vector, got shape {x.shape}")
-    lr = _positive(lr, "lr")
-    steps = _positive_int(steps, "steps", minimum=0)
+    lr = check_positive(lr, "lr")
+    steps = check_int(steps, "steps", 0)
     grad_f = _ad.grad(f)
     path = np.empty((steps + 1, x.size))
     path[0] = x

@@ -12,13 +12,14 @@ L. N. Trefethen and D. Bau, *Numerical Linear Algebra*, SIAM, 1997.
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from .._checks import check_int, check_nonneg
 
 __all__ = [
     "PCA",
@@ -50,16 +51,6 @@ class ConvergenceWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _real(value: object, name: str) -> float:
-    """``value`` as a finite float; a TypeError or ValueError naming it otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 def _float64(x: ArrayLike, name: str) -> np.ndarray:
@@ -95,22 +86,6 @@ def _matrix(A: ArrayLike, name: str = "A", square: bool = False) -> np.ndarray:
 def _same_shape(x: np.ndarray, y: np.ndarray) -> None:
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
-
-
-def _positive_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _nonnegative_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not value >= 0:  # also rejects NaN
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return float(value)
 
 
 def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -366,7 +341,7 @@ def is_orthogonal(x: ArrayLike, y: ArrayLike, tol: float = 1e-10) -> bool:
     >>> is_orthogonal([1.0, 1.0], [1.0, 0.0])
     False
     """
-    tol = _nonnegative_float(tol, "tol")
+    tol = check_nonneg(tol, "tol")
     x = _vector(x, "x")
     y = _vector(y, "y")
     _same_shape(x, y)
@@ -397,7 +372,7 @@ def is_orthonormal(Q: ArrayLike, tol: float = 1e-10) -> bool:
     >>> is_orthonormal([[1.0, 1.0], [0.0, 1.0]])
     False
     """
-    tol = _nonnegative_float(tol, "tol")
+    tol = check_nonneg(tol, "tol")
     Q = np.asarray(Q, dtype=np.float64)
     if Q.ndim == 1:
         Q = Q[:, None]
@@ -448,7 +423,7 @@ def gram_schmidt(A: ArrayLike, tol: float = 1e-10) -> np.ndarray:
            [0., 1.],
            [0., 0.]])
     """
-    tol = _nonnegative_float(tol, "tol")
+    tol = check_nonneg(tol, "tol")
     A = np.asarray(A, dtype=np.float64)
     if A.ndim == 1:
         A = A[:, None]
@@ -514,9 +489,9 @@ def is_linear(
     >>> is_linear(np.tanh, dim=2)
     False
     """
-    dim = _positive_int(dim, "dim")
-    trials = _positive_int(trials, "trials")
-    tol = _nonnegative_float(tol, "tol")
+    dim = check_int(dim, "dim", 1)
+    trials = check_int(trials, "trials", 1)
+    tol = check_nonneg(tol, "tol")
     if not callable(f):
         raise TypeError(f"f must be callable, got {f!r}")
     rng = _rng(seed)
@@ -729,8 +704,8 @@ def power_iteration(
     array([0.70710678, 0.70710678])
     """
     M = _matrix(A, "A", square=True)
-    num_iters = _positive_int(num_iters, "num_iters")
-    tol = _nonnegative_float(tol, "tol")
+    num_iters = check_int(num_iters, "num_iters", 1)
+    tol = check_nonneg(tol, "tol")
     n = M.shape[0]
     if n == 0:
         raise ValueError("A must be at least 1 x 1, got shape (0, 0)")
@@ -852,7 +827,7 @@ def svd(A: ArrayLike, full_matrices: bool = False) -> tuple[np.ndarray, np.ndarr
 
 
 def _check_rank(M: np.ndarray, k: object) -> int:
-    k = _positive_int(k, "k", minimum=0)
+    k = check_int(k, "k", 0)
     if k > min(M.shape):
         raise ValueError(f"k must be between 0 and min(m, n) = {min(M.shape)}, got {k}")
     return k

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .linalg import _float64, _positive_int, _real, _rng
+from .._checks import check_finite, check_int, check_nonneg, check_positive
+from .linalg import _float64, _rng
 
 __all__ = [
     "PROB_ATOL",
@@ -98,7 +99,7 @@ def _values_probs(values: ArrayLike, probs: ArrayLike) -> tuple[np.ndarray, np.n
 
 
 def _base(base: object) -> float:
-    b = _real(base, "base")
+    b = check_finite(base, "base")
     if b <= 0 or b == 1:
         raise ValueError(f"base must be > 0 and != 1, got {b}")
     return b
@@ -237,7 +238,7 @@ def law_of_large_numbers(values: ArrayLike, probs: ArrayLike, n: int, seed: Seed
     True
     """
     v, p = _values_probs(values, probs)
-    n = _positive_int(n, "n")
+    n = check_int(n, "n", 1)
     rng = _rng(seed)
     draws = rng.choice(v, size=n, p=p / p.sum())
     return np.cumsum(draws) / np.arange(1, n + 1)
@@ -486,13 +487,10 @@ def kl_normal(mu1: float, sigma1: float, mu2: float, sigma2: float) -> float:
     >>> kl_normal(1.0, 1.0, 0.0, 1.0)  # (μ₁ − μ₂)² / 2
     0.5
     """
-    mu1 = _real(mu1, "mu1")
-    mu2 = _real(mu2, "mu2")
-    sigma1 = _real(sigma1, "sigma1")
-    sigma2 = _real(sigma2, "sigma2")
-    for name, s in (("sigma1", sigma1), ("sigma2", sigma2)):
-        if s <= 0:
-            raise ValueError(f"{name} must be > 0, got {s}")
+    mu1 = check_finite(mu1, "mu1")
+    mu2 = check_finite(mu2, "mu2")
+    sigma1 = check_positive(sigma1, "sigma1")
+    sigma2 = check_positive(sigma2, "sigma2")
     kl = (
         math.log(sigma2 / sigma1)
         + (sigma1**2 + (mu1 - mu2) ** 2) / (2.0 * sigma2**2)
@@ -582,9 +580,7 @@ def bayes(
     if np.any(like_arr < 0):
         raise ValueError(f"likelihood must be >= 0, got {like_arr}")
     if evidence is not None:
-        evidence = _real(evidence, "evidence")
-        if evidence <= 0:
-            raise ValueError(f"evidence must be > 0, got {evidence}")
+        evidence = check_positive(evidence, "evidence")
     if prior_arr.ndim == 0:
         p = float(prior_arr)
         if not 0.0 <= p <= 1.0:
@@ -761,7 +757,7 @@ def mle_by_gradient_ascent(
 
     if not callable(log_likelihood):
         raise TypeError(f"log_likelihood must be callable, got {log_likelihood!r}")
-    steps = _positive_int(steps, "steps")
+    steps = check_int(steps, "steps", 1)
 
     def negative(theta: Any) -> Any:
         return -log_likelihood(theta)
@@ -817,14 +813,12 @@ def gaussian_log_likelihood(residuals: ArrayLike, sigma: float | None = None) ->
                 "pass sigma"
             )
         return -0.5 * n * (math.log(2.0 * math.pi * rss / n) + 1.0)
-    sigma = _real(sigma, "sigma")
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+    sigma = check_positive(sigma, "sigma")
     return -0.5 * n * math.log(2.0 * math.pi * sigma**2) - rss / (2.0 * sigma**2)
 
 
 def _information_args(log_likelihood: object, n_params: object) -> tuple[float, int]:
-    return _real(log_likelihood, "log_likelihood"), _positive_int(n_params, "n_params", 0)
+    return check_finite(log_likelihood, "log_likelihood"), check_int(n_params, "n_params", 0)
 
 
 def aic(log_likelihood: float, n_params: int) -> float:
@@ -893,7 +887,7 @@ def bic(log_likelihood: float, n_params: int, n_samples: int) -> float:
     33.8155
     """
     ll, k = _information_args(log_likelihood, n_params)
-    n = _positive_int(n_samples, "n_samples")
+    n = check_int(n_samples, "n_samples", 1)
     return k * math.log(n) - 2.0 * ll
 
 
@@ -959,10 +953,8 @@ class Normal(_Distribution):
     """
 
     def __init__(self, mu: float = 0.0, sigma: float = 1.0) -> None:
-        self.mu = _real(mu, "mu")
-        self.sigma = _real(sigma, "sigma")
-        if self.sigma <= 0:
-            raise ValueError(f"sigma must be > 0, got {self.sigma}")
+        self.mu = check_finite(mu, "mu")
+        self.sigma = check_positive(sigma, "sigma")
 
     def __repr__(self) -> str:
         return f"Normal(mu={self.mu}, sigma={self.sigma})"
@@ -989,7 +981,7 @@ class Normal(_Distribution):
 
     def sample(self, n: int, seed: Seed = None) -> np.ndarray:
         """``n`` independent draws, float64 array of shape (n,)."""
-        n = _positive_int(n, "n")
+        n = check_int(n, "n", 1)
         return _rng(seed).normal(self.mu, self.sigma, size=n)
 
 
@@ -1015,7 +1007,7 @@ class Bernoulli(_Distribution):
     """
 
     def __init__(self, p: float) -> None:
-        self.p = _real(p, "p")
+        self.p = check_finite(p, "p")
         if not 0.0 <= self.p <= 1.0:
             raise ValueError(f"p must be in [0, 1], got {self.p}")
 
@@ -1046,7 +1038,7 @@ class Bernoulli(_Distribution):
 
     def sample(self, n: int, seed: Seed = None) -> np.ndarray:
         """``n`` independent draws, int64 array of 0s and 1s, shape (n,)."""
-        n = _positive_int(n, "n")
+        n = check_int(n, "n", 1)
         return (_rng(seed).random(n) < self.p).astype(np.int64)
 
 
@@ -1105,7 +1097,7 @@ class Categorical(_Distribution):
 
     def sample(self, n: int, seed: Seed = None) -> np.ndarray:
         """``n`` independent class indices, int64 array of shape (n,)."""
-        n = _positive_int(n, "n")
+        n = check_int(n, "n", 1)
         p = self.probs / self.probs.sum()
         return _rng(seed).choice(self.probs.size, size=n, p=p).astype(np.int64)
 
@@ -1133,9 +1125,7 @@ class Poisson(_Distribution):
     """
 
     def __init__(self, rate: float) -> None:
-        self.rate = _real(rate, "rate")
-        if self.rate < 0:
-            raise ValueError(f"rate must be >= 0, got {self.rate}")
+        self.rate = check_nonneg(rate, "rate")
 
     def __repr__(self) -> str:
         return f"Poisson(rate={self.rate})"
@@ -1168,5 +1158,5 @@ class Poisson(_Distribution):
 
     def sample(self, n: int, seed: Seed = None) -> np.ndarray:
         """``n`` independent counts, int64 array of shape (n,)."""
-        n = _positive_int(n, "n")
+        n = check_int(n, "n", 1)
         return _rng(seed).poisson(self.rate, size=n).astype(np.int64)

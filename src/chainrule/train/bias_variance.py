@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import check_int
+
 __all__ = [
     "BiasVariance",
     "bias_variance_decomposition",
@@ -177,10 +179,7 @@ def bias_variance_decomposition(
         raise TypeError(f"f must be callable, got {f!r}")
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not noise >= 0:
         raise ValueError(f"noise must be a standard deviation >= 0, got {noise!r}")
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, numbers.Integral):
-        raise TypeError(f"n_rounds must be an integer, got {n_rounds!r}")
-    if n_rounds < 2:
-        raise ValueError(f"n_rounds must be >= 2, got {n_rounds}")
+    check_int(n_rounds, "n_rounds", 2)
     X_te = _inputs(X_test, "X_test")
     draw_inputs = callable(X_train)
     X_fixed = None if draw_inputs else _inputs(X_train, "X_train")
@@ -233,10 +232,7 @@ def polynomial_fitter(degree: int) -> Fitter:
         >>> np.round(predict(np.array([[3.0]])), 10)   # y = 2x + 1
         array([7.])
     """
-    if isinstance(degree, bool) or not isinstance(degree, numbers.Integral):
-        raise TypeError(f"degree must be an integer, got {degree!r}")
-    if degree < 0:
-        raise ValueError(f"degree must be >= 0, got {degree}")
+    check_int(degree, "degree", 0)
     powers = np.arange(int(degree) + 1)
 
     def fit(X: np.ndarray, y: np.ndarray, seed: int) -> Predictor:

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_int, check_nonneg
 from .history import History
 
 __all__ = [
@@ -151,15 +152,6 @@ class Diagnosis:
         return "\n".join(lines)
 
 
-def _check_error(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
-
-
 def _errors_from_history(history: History, at: str) -> tuple[float, float, str]:
     """Train and dev error at the best (by dev loss) or last epoch of a history."""
     if not isinstance(history, History):
@@ -246,11 +238,11 @@ def diagnose(
         dev_error = h_dev if dev_error is None else dev_error
     if train_error is None or dev_error is None:
         raise ValueError("diagnose needs a history or both train_error and dev_error")
-    train_error = _check_error(train_error, "train_error")
-    dev_error = _check_error(dev_error, "dev_error")
-    target = 0.0 if target_error is None else _check_error(target_error, "target_error")
-    bias_threshold = _check_error(bias_threshold, "bias_threshold")
-    variance_threshold = _check_error(variance_threshold, "variance_threshold")
+    train_error = check_nonneg(train_error, "train_error")
+    dev_error = check_nonneg(dev_error, "dev_error")
+    target = 0.0 if target_error is None else check_nonneg(target_error, "target_error")
+    bias_threshold = check_nonneg(bias_threshold, "bias_threshold")
+    variance_threshold = check_nonneg(variance_threshold, "variance_threshold")
 
     avoidable_bias = train_error - target
     variance = dev_error - train_error
@@ -431,10 +423,7 @@ def cross_validate(
 
     if not callable(build_model):
         raise TypeError(f"build_model must be callable, got {type(build_model).__name__}")
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an int, got {type(k).__name__} {k!r}")
-    if k < 2:
-        raise ValueError(f"k must be an int >= 2, got {k}")
+    check_int(k, "k", 2)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if not isinstance(stratified, bool):

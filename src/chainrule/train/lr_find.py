@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_int
+
 __all__ = ["LRFinderResult", "lr_find"]
 
 RULE = ("steepest descent of the smoothed loss: the rate where dL̂/d(log η) is most "
@@ -133,8 +135,7 @@ def lr_find(
     if not 0 < start_lr < end_lr or not math.isfinite(end_lr):
         raise ValueError(f"need 0 < start_lr < end_lr, got start_lr={start_lr}, "
                          f"end_lr={end_lr}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 5:
-        raise ValueError(f"num_steps must be an int >= 5, got {num_steps!r}")
+    num_steps = check_int(num_steps, "num_steps", 5)
     if not 0 <= beta < 1:
         raise ValueError(f"beta must be in [0, 1), got {beta}")
     if not diverge > 1:
