@@ -68,7 +68,7 @@ def test_early_stopping_on_accuracy_and_min_delta():
 
 
 def test_early_stopping_arguments():
-    with pytest.raises(ValueError, match="patience must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="patience must be an int >= 1, got 0"):
         EarlyStopping(patience=0)
     with pytest.raises(ValueError, match="min_delta must be a finite number >= 0, got -1"):
         EarlyStopping(min_delta=-1)
@@ -220,7 +220,7 @@ def test_model_checkpoint_every_and_best(tmp_path):
         "best.safetensors", "last.safetensors"]
     for k, v in last["model"].items():
         np.testing.assert_array_equal(v, model.state_dict()[k])
-    with pytest.raises(ValueError, match="every must be >= 1"):
+    with pytest.raises(ValueError, match="every must be an int >= 1"):
         ModelCheckpoint(tmp_path, every=0)
 
 

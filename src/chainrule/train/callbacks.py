@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import check_bool, check_int, check_nonneg
 from .checkpoint import lock_folder, remove_stale_temporaries, save_checkpoint
 from .metrics import _check_mode
 from .step import _is_plateau, step_schedule
@@ -141,16 +142,9 @@ class EarlyStopping(Callback):
     ) -> None:
         if not isinstance(monitor, str) or not monitor:
             raise TypeError(f"monitor must be a column name, got {monitor!r}")
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral):
-            raise TypeError(f"patience must be an int, got {type(patience).__name__}")
-        if patience < 1:
-            raise ValueError(f"patience must be >= 1, got {patience}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real):
-            raise TypeError(f"min_delta must be a number, got {type(min_delta).__name__}")
-        if not math.isfinite(min_delta) or min_delta < 0:
-            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta}")
-        if not isinstance(restore_best, bool):
-            raise TypeError(f"restore_best must be a bool, got {type(restore_best).__name__}")
+        check_int(patience, "patience", 1)
+        check_nonneg(min_delta, "min_delta")
+        check_bool(restore_best, "restore_best")
         self.monitor = monitor
         self.patience = int(patience)
         self.min_delta = float(min_delta)
@@ -436,10 +430,7 @@ class ModelCheckpoint(Callback):
     ) -> None:
         if not isinstance(dirpath, (str, os.PathLike)):
             raise TypeError(f"dirpath must be a str or path, got {type(dirpath).__name__}")
-        if isinstance(every, bool) or not isinstance(every, numbers.Integral):
-            raise TypeError(f"every must be an int, got {type(every).__name__}")
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
+        check_int(every, "every", 1)
         self.dirpath = os.fspath(dirpath)
         self.every = int(every)
         self.monitor = monitor
