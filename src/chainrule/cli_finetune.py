@@ -112,7 +112,7 @@ def initial_model(cfg: RunConfig, n_in: int, n_out: int, task: str | None = None
         build_model,
     )
     from .train import freeze
-    from .train.loop import _output_width
+    from .train.loop import sample_output_shape
 
     if cfg.init_from is None:
         model = build_model(cfg.model_copy(update={"freeze": []}), n_in, n_out)
@@ -132,7 +132,7 @@ def initial_model(cfg: RunConfig, n_in: int, n_out: int, task: str | None = None
                            "set; fine-tune on data of the same task")
         outputs = list(pre.get("target_names", []))
         model = _load_model(model_file)
-        n_saved = int(np.prod(_output_width(model, np.zeros((1, n_in), np.float32))))
+        n_saved = int(np.prod(sample_output_shape(model, np.zeros((1, n_in), np.float32))))
         if n_saved != n_out:
             what = "classes" if saved_task == "classification" else "outputs"
             raise CLIError(f"{where} has {n_saved} {what} ({_names(outputs)}), the data has "

@@ -68,8 +68,10 @@ PathLike = str | os.PathLike
 #: Colours of the classes in decision-region plots (colour-blind safe, Okabe–Ito).
 CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
                  "#F0E442", "#000000", "#999999", "#882255")
-_MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*", "<", ">")
-_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)))
+#: Marker of the i-th curve in figures with several (distinct in black and white too).
+MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*", "<", ">")
+#: Line style of the i-th curve in figures with several.
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)))
 
 _STYLE = {
     "figure.dpi": 100,
@@ -520,7 +522,7 @@ def decision_regions(
                     continue
                 filled = part != "test"
                 ax.scatter(X[m, 0], X[m, 1], s=size if part == "train" else size * 0.6,
-                           marker=_MARKERS[c % len(_MARKERS)],
+                           marker=MARKERS[c % len(MARKERS)],
                            facecolor=colours[c] if filled else "none",
                            edgecolor="black" if filled else colours[c],
                            linewidth=0.7 if filled else 1.4, zorder=3,
@@ -1014,7 +1016,7 @@ def line_plot(
         all_int = all_int and bool(np.all(xa == np.round(xa)))
         xs_seen.update(xa.tolist())
         ax.plot(xa, ya, lw=1.8, label=name, color=plt.get_cmap("tab10")(i % 10),
-                ls=_LINESTYLES[i % len(_LINESTYLES)], marker="o" if len(xa) <= 30 else None,
+                ls=LINESTYLES[i % len(LINESTYLES)], marker="o" if len(xa) <= 30 else None,
                 ms=4)
     for j, (name, value) in enumerate((hlines or {}).items()):
         ax.axhline(value, color="0.35", ls=(0, (1, 2 + j)), lw=1.2, label=name)

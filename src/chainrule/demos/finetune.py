@@ -142,16 +142,15 @@ def _figure(ns: list[int], mse: dict[str, list[list[float]]], path: Path) -> lis
 
     from .. import plots
 
-    with plots.plt.rc_context(plots._STYLE):
-        fig, axes = plots._figure(size=(6.4, 4.4))
+    def draw(fig: Any, axes: Any) -> None:
         ax = axes[0, 0]
         for i, method in enumerate(METHODS):
             runs = np.array(mse[method])
             colour = plots.CLASS_COLOURS[i]
             ax.fill_between(ns, runs.min(axis=0), runs.max(axis=0), color=colour, alpha=0.18,
                             lw=0)
-            ax.plot(ns, np.median(runs, axis=0), color=colour, marker=plots._MARKERS[i],
-                    ls=plots._LINESTYLES[i], lw=1.8, ms=5, label=method)
+            ax.plot(ns, np.median(runs, axis=0), color=colour, marker=plots.MARKERS[i],
+                    ls=plots.LINESTYLES[i], lw=1.8, ms=5, label=method)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(ns, [str(n) for n in ns])
@@ -162,7 +161,8 @@ def _figure(ns: list[int], mse: dict[str, list[list[float]]], path: Path) -> lis
                      "median, min–max)", fontsize=11)
         ax.legend()
         fig.tight_layout()
-        paths = plots._save(fig, path)
+
+    paths = plots.custom_figure(draw, path=path)
     return [p for p in paths if p is not None]
 
 

@@ -182,8 +182,9 @@ def _prepare(
     return X, y
 
 
-def _output_width(model: Any, x: np.ndarray) -> tuple[int, ...]:
-    """Shape of the model's output for one sample, found without side effects."""
+def sample_output_shape(model: Any, x: np.ndarray) -> tuple[int, ...]:
+    """Shape of ``model``'s output for one sample (the first row of ``x``), found in
+    evaluation mode without gradients; the model's mode is restored."""
     was_training = model.training
     model.eval()
     try:
@@ -206,7 +207,7 @@ def _check_targets(
     shape ``(n, 1)`` (so that the loss does not broadcast) and check the shapes match."""
     from ..data import check_labels
 
-    out = _output_width(model, X)
+    out = sample_output_shape(model, X)
     kind = _target_kind(loss_name)
     if kind == "index":
         if y.dtype == np.int64:
