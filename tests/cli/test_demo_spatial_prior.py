@@ -35,6 +35,7 @@ def test_spatial_prior_demo(tmp_path):
 
 
 def test_digits_cnn_on_a_short_schedule():
-    # measured 0.950 after 300 steps (the full 3,000 steps: see the README); chance is 0.10
+    # the cosine schedule over 300 steps: measured 0.958 (seed 1: 0.942); the full 3,000
+    # steps give 0.986–0.992 over seeds 0–4 (README); chance is 0.10
     _, acc = sp.train_digits_cnn(seed=0, steps=300)
     assert acc >= 0.93

@@ -117,14 +117,14 @@ def shift_augment(X: np.ndarray, y: np.ndarray, radius: int = 1) -> tuple[np.nda
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def train_digits_cnn(seed: int = 0, steps: int = 1500) -> tuple[Any, float]:
-    """:func:`digits_cnn` trained with Adam (lr 1e-3, batches of 32 in a random order) on
-    the shift-augmented training part of :func:`digits_split`; returns the model and its
-    test accuracy."""
+def train_digits_cnn(seed: int = 0, steps: int = 3000) -> tuple[Any, float]:
+    """:func:`digits_cnn` trained with Adam (lr 2e-3 annealed to 0 along half a cosine over
+    the ``steps``, batches of 32 in a random order) on the shift-augmented training part
+    of :func:`digits_split`; returns the model and its test accuracy."""
     Xtr, ytr, Xte, yte = digits_split()
     Xa, ya = shift_augment(Xtr, ytr)
-    model = train_classifier(digits_cnn(seed), Xa, ya, steps=steps, batch_size=32, lr=1e-3,
-                             shuffle_seed=seed)
+    model = train_classifier(digits_cnn(seed), Xa, ya, steps=steps, batch_size=32, lr=2e-3,
+                             shuffle_seed=seed, cosine=True)
     return model, accuracy(model, Xte, yte)
 
 
@@ -145,12 +145,13 @@ def accuracy(model: Any, X: np.ndarray, y: np.ndarray, batch: int = 1000) -> flo
 
 def train_classifier(model: Any, X: np.ndarray, y: np.ndarray, *, steps: int,
                      batch_size: int = BATCH, lr: float = LR, shuffle_seed: int | None = None,
-                     weight_decay: float = 0.0) -> Any:
+                     weight_decay: float = 0.0, cosine: bool = False) -> Any:
     """Train ``model`` with Adam on cross-entropy for ``steps`` mini-batch steps.
 
     Batch ``t`` is rows ``[t·B mod n, t·B mod n + B)`` (the MNIST-1D paper's order), or, with
     ``shuffle_seed``, rows in a fresh random order each epoch. Each step is a
-    ``train.TrainingStep`` (compiled where faithful).
+    ``train.TrainingStep`` (compiled where faithful). With ``cosine``, the learning rate
+    of step ``t`` is ``lr·(1 + cos(π t / steps))/2`` (``CosineAnnealingLR(T_max=steps)``).
 
     Returns:
         The model (trained in place).
@@ -161,6 +162,7 @@ def train_classifier(model: Any, X: np.ndarray, y: np.ndarray, *, steps: int,
 
     opt = optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     step = TrainingStep(model, F.cross_entropy, opt)
+    schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps) if cosine else None
     n = len(X)
     rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
     order = np.arange(n)
@@ -174,6 +176,8 @@ def train_classifier(model: Any, X: np.ndarray, y: np.ndarray, *, steps: int,
         else:
             b = (t * batch_size) % n
             step(X[b:b + batch_size], y[b:b + batch_size])
+        if schedule is not None:
+            schedule.step()
     return model
 
 

@@ -205,7 +205,8 @@ def _col2im(gcols: Any, x_shape: tuple[int, ...], kernel: tuple[int, ...],
     perm = (2, 0, 1, *range(3, 3 + nd))
     lead = (slice(None),) * 3
     for k, sl in _offset_slices(kernel, geom.stride, geom.dilation, out):
-        gxp[lead + sl] += gcols[(slice(None), slice(None)) + k].transpose(perm)
+        dst = gxp[lead + sl]  # added in place (``a[i] += b`` would also write a[i] back)
+        np.add(dst, gcols[(slice(None), slice(None)) + k].transpose(perm), out=dst)
     return _unpad(gxp, geom.padding).reshape(x_shape)
 
 
@@ -481,7 +482,8 @@ def _avg_t_kernel(g: Any, x_shape: tuple[int, ...], pg: PoolGeometry, scale: Any
     z = np.zeros_like(gs, shape=tuple(x_shape[:2]) + padded)
     lead = (slice(None),) * 2
     for _, sl in _offset_slices(pg.kernel, pg.stride, pg.dilation, out):
-        z[lead + sl] += gs
+        dst = z[lead + sl]
+        np.add(dst, gs, out=dst)
     return _unpad(z, pg.padding)
 
 
