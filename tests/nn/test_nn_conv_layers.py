@@ -173,3 +173,30 @@ def test_cnn_builder_stacks_and_seeds():
         nn.cnn((1, 5), 2, [(3, 7)])
     with pytest.raises(ValueError, match="conv row 0 must be"):
         nn.cnn((1, 40), 2, [(3,)])
+
+
+def test_gradient_monitor_reads_each_conv_layer_as_torch_computes_it():
+    # one epoch of one full batch: the monitor's norm per layer is ‖(∂J/∂W, ∂J/∂b)‖₂ at the
+    # initial weights (recorded after backward, before the step), here against torch.autograd
+    from chainrule.train import GradientMonitor, fit
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((12, 2, 9))
+    y = rng.integers(0, 3, 12)
+    model = nn.Sequential(nn.Conv1d(2, 4, 3, stride=2, padding=1, seed=0, dtype=np.float64),
+                          nn.ReLU(), nn.Flatten(), nn.Linear(20, 3, seed=1, dtype=np.float64))
+    ref = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3, stride=2, padding=1), torch.nn.ReLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(20, 3)).double()
+    with torch.no_grad():
+        for p, (_, v) in zip(ref.parameters(), model.state_dict().items()):
+            p.copy_(torch.from_numpy(v))
+    torch.nn.functional.cross_entropy(ref(torch.from_numpy(X)), torch.from_numpy(y)).backward()
+    expected = {layer: math.sqrt(sum(float((p.grad ** 2).sum()) for p in params))
+                for layer, params in (("0", list(ref[0].parameters())),
+                                      ("3", list(ref[3].parameters())))}
+    h = fit(model, "cross_entropy", cr.optim.SGD(model.parameters(), lr=0.1), (X, y),
+            epochs=1, batch_size=12, callbacks=[GradientMonitor(warn=False)], seed=0,
+            metrics=(), progress=False)
+    assert set(h.grad_norms[0]) == {"0", "3"}
+    for layer, value in expected.items():
+        assert h.grad_norms[0][layer] == pytest.approx(value, rel=1e-10)
+        assert value > 1e-3  # a gradient worth comparing
