@@ -223,7 +223,8 @@ def backward(tensor: Any, grad: Any = None, create_graph: bool = False) -> None:
             "or it was computed under no_grad)"
         )
     if grad is None and not create_graph and tensor.data.ndim == 0:  # a scalar loss
-        g = np.ones_like(tensor.data)
+        g = np.empty_like(tensor.data)
+        g.fill(1)
     else:
         g = _as_grad_tensor(tensor, grad)
     _run_backward((tensor,), (g,), create_graph, None)

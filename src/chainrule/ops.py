@@ -812,21 +812,23 @@ class SquaredError(Function):
 
     The summed squared error of ``x`` against ``y`` (the same shape), scaled by ``c``
     (``1/n`` for the mean squared error, ``1/2`` for the quadratic cost ``½‖x − y‖²``),
-    fused: one node instead of four (difference, square, sum, scale). The backward forms
-    ``x − y`` from the inputs, so it can be differentiated again.
+    fused: one node instead of four (difference, square, sum, scale). A first-order
+    backward reuses the forward's ``x − y``; a recorded one forms it from the inputs, so it
+    can be differentiated again.
     """
 
     @staticmethod
     def forward(ctx, x, y, scale=1.0):
-        ctx.save(x, y)
+        ctx.saved = (x, y)
         ctx.scale = scale
-        d = x - y
-        return np.add.reduce((d * d).reshape(-1), axis=0) * scale
+        ctx.d = d = x - y
+        return np.vdot(d, d) * scale  # Σ d², one call
 
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        gd = (x - y) * (g * (2.0 * ctx.scale))
+        d = ctx.d if isinstance(g, np.ndarray) else x - y
+        gd = d * (g * (2.0 * ctx.scale))
         return gd if ctx.needs_grad(0) else None, -gd if ctx.needs_grad(1) else None
 
 
