@@ -773,8 +773,9 @@ class SoftmaxCrossEntropy(Function):
 
     Softmax cross-entropy of logits ``x`` (shape ``(N, C)``) against integer class indices
     ``y`` (shape ``(N,)``, each in ``[0, C)``; no gradient), fused: the softmax computed
-    in the forward pass (stably, the row maximum subtracted) is the backward pass. With
-    ``reduction="sum"`` the ``1/N`` is dropped.
+    in the forward pass (stably, the row maximum subtracted) is the backward pass: the
+    forward leaves ``(softmax(x) − onehot(y)) / N`` in the softmax's array, and a first-order
+    backward scales it by ``∂L/∂ℓ``. With ``reduction="sum"`` the ``1/N`` is dropped.
     """
 
     @staticmethod
@@ -786,11 +787,14 @@ class SoftmaxCrossEntropy(Function):
         s = np.sum(e, axis=1, keepdims=True)
         rows = np.arange(n)
         total = np.sum(np.log(s[:, 0]) - shifted[rows, y])
-        e /= s
-        ctx.softmax = e
         ctx.rows = rows
         ctx.y = y
         ctx.scale = 1.0 / n if reduction == "mean" else 1.0
+        e /= s
+        e[rows, y] -= 1
+        if reduction == "mean":
+            e *= ctx.scale
+        ctx.grad_x = e  # ∂ℓ/∂x
         return total * ctx.scale if reduction == "mean" else total
 
     @staticmethod
@@ -801,10 +805,7 @@ class SoftmaxCrossEntropy(Function):
             onehot[ctx.rows, ctx.y] = 1
             p = x.log_softmax(axis=1).exp()
             return (p - Tensor._wrap(onehot)) * (g * ctx.scale), None
-        d = ctx.softmax.copy()
-        d[ctx.rows, ctx.y] -= 1
-        d *= g * ctx.scale
-        return d, None
+        return ctx.grad_x * g, None
 
 
 class SquaredError(Function):
