@@ -1026,7 +1026,7 @@ def cross_entropy(
         C = x.shape[1]
         if (isinstance(t_arr, np.ndarray) and t_arr.dtype.kind in "iu" and t_arr.size
                 and t_arr.shape == x.shape[:1] and not 0 <= ignore_index < C
-                and 0 <= t_arr.min() and t_arr.max() < C):
+                and 0 <= np.minimum.reduce(t_arr) and np.maximum.reduce(t_arr) < C):
             # the common case as one fused node (its backward is softmax − onehot)
             return SoftmaxCrossEntropy.apply(x, t_arr, reduction=reduction)
     log_p = x.log_softmax(axis=axis)
