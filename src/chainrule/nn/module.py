@@ -522,6 +522,11 @@ class Sequential(ModuleList):
     Indexable (``model[0]``, slices give a Sequential) and sized (``len(model)``); children
     are named ``0``, ``1``, … as in PyTorch.
 
+    A ``Linear`` followed by ``Sigmoid``, ``Tanh`` or ``ReLU`` (neither forward overridden)
+    runs as one graph node, :class:`~chainrule.ops.LinearActivation`: the same numbers, one
+    node and one backward call per layer instead of two. Not while
+    :func:`chainrule.record_modules` watches the module calls (each module is then called).
+
     Args:
         *modules: the layers, applied in order.
 
