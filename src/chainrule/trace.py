@@ -68,6 +68,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +84,10 @@ from .tensor import Tensor, _convert
 __all__ = ["CompiledStep", "Traced", "compile_step"]
 
 _ALIGN = 64  # bytes: each packed parameter starts on a cache line
+_TRAINING = operator.attrgetter("training")
+_DATA = operator.attrgetter("data")
+_REQUIRES_GRAD = operator.attrgetter("requires_grad")
+_PARAMS = operator.itemgetter("params")
 
 
 class _UntraceableError(Exception):
@@ -344,6 +349,7 @@ class _Recorder:
         self.live_written: set[int] = set()
         self.guarded = False
         self.generators: dict[int, tuple[Any, Any]] = {}  # state before the first draw
+        self.internal: set[int] = set()  # ids of constants the step made (see _Passes)
 
     # ----------------------------------------------------------------------- homes
     def add_home(self, root: Any, key: tuple[str, int]) -> None:
@@ -474,6 +480,7 @@ class _Recorder:
             if func is not np.empty_like:
                 np.copyto(buf.view(np.ndarray), res)
                 self.record(np.copyto, (buf.view(np.ndarray), res))
+                self.internal.add(id(res))
             return buf
         if func in _WRITE:
             self.before_write(pargs[0])
@@ -622,7 +629,9 @@ class _Pack:
         self.gviews = [self.grad[o:o + s].reshape(sh) for o, s, sh in self.slices]
         self.flat: dict[str, Any] = {}
         self.states: list[dict] | None = None
-        self.sviews: list[tuple[dict, str, np.ndarray]] = []
+        self.sv_dicts: list[dict] = []  # the members' state dicts, keys and views handed out
+        self.sv_keys: list[str] = []
+        self.sv_views: list[np.ndarray] = []
         self.counters: list[str] = []
 
     def valid(self) -> bool:
@@ -639,7 +648,7 @@ class _Pack:
         ):
             return False
         flat: dict[str, np.ndarray] = {}
-        views: list[tuple[dict, str, np.ndarray]] = []
+        self.sv_dicts, self.sv_keys, self.sv_views = [], [], []
         for key, value in states[0].items():
             if not isinstance(value, np.ndarray):
                 continue
@@ -652,39 +661,38 @@ class _Pack:
                 view = arr[off:off + size].reshape(shape)
                 view[...] = st[key]
                 st[key] = view
-                views.append((st, key, view))
+                self._watch(st, key, view)
             flat[key] = arr
-        self.flat, self.states, self.sviews = flat, states, views
+        self.flat, self.states = flat, states
         self.counters = [k for k, v in states[0].items() if not isinstance(v, np.ndarray)]
         return True
 
     def state_in_step(self, opt: Any) -> bool:
         """Whether the members' state is still the flat state: the same dicts holding the
         same views, the same keys, equal counters."""
-        if self.states is None:
+        states = self.states
+        if states is None:
             return False
-        state = opt.state
-        for p, st in zip(self.params, self.states):
-            if state.get(p) is not st:
+        if not (all(map(operator.is_, map(opt.state.get, self.params), states))
+                and all(map(operator.is_, map(dict.get, self.sv_dicts, self.sv_keys),
+                            self.sv_views))):
+            return False
+        first = states[0]
+        if list(map(len, states)) != [len(first)] * len(states):
+            return False
+        for key in self.counters:
+            if not all(map(operator.eq, map(dict.get, states, itertools.repeat(key)),
+                           itertools.repeat(first[key]))):
                 return False
-        for st, key, view in self.sviews:
-            if st.get(key) is not view:
-                return False
-        first = self.states[0]
-        n = len(first)
-        for st in self.states:
-            if len(st) != n:
-                return False
-            for key in self.counters:
-                if st.get(key) != first[key]:
-                    return False
         return True
 
     def update(self, opt: Any, hp: Any) -> None:
         """The optimiser's update on the flat arrays; counters and new state arrays go back
         to the members."""
-        state = {k: v for k, v in self.states[0].items() if k not in self.flat}
-        state.update(self.flat)
+        state = dict(self.flat)
+        first = self.states[0]
+        for key in self.counters:
+            state[key] = first[key]
         opt.update(self.theta, self.grad, state, hp, self.scratch)
         for key, value in state.items():
             if isinstance(value, np.ndarray):
@@ -696,10 +704,18 @@ class _Pack:
                 self.flat[key] = value
                 for st, (off, size, shape) in zip(self.states, self.slices):
                     st[key] = view = value[off:off + size].reshape(shape)
-                    self.sviews.append((st, key, view))
+                    self._watch(st, key, view)
             else:
+                if key not in self.counters:
+                    self.counters.append(key)
                 for st in self.states:
                     st[key] = value
+
+    def _watch(self, st: dict, key: str, view: np.ndarray) -> None:
+        """Remember that ``st[key]`` is ``view`` (:meth:`state_in_step` checks it)."""
+        self.sv_dicts.append(st)
+        self.sv_keys.append(key)
+        self.sv_views.append(view)
 
 
 # ------------------------------------------------------------------------------ program
@@ -738,6 +754,7 @@ class _Recording:
         self.live_written = [r for r in (rec.keep) if id(r) in rec.live_written]
         self.guarded = rec.guarded
         self.homes = rec.homes
+        self.internal = rec.internal
         self.inputs = inputs  # plain arrays the replay copies the new inputs into
         self.outputs = outputs  # plain arrays holding the returned values
         self.grads = grads  # id(param) -> plain gradient array
@@ -765,51 +782,45 @@ class _Recording:
 
 class _Program:
     """A compiled step: the recorded calls, rewritten to leave every gradient in its
-    packed array, and the live update."""
+    packed array and simplified (see the program passes), and the live update."""
 
     def __init__(self, step: CompiledStep, rec: _Recording, packs: dict[int, _Pack]) -> None:
         self.step = step
-        self.live = [(t, t.data, t.requires_grad) for t in rec.live]
+        self.tensors = list(rec.live)
+        self.arrays = [t.data for t in rec.live]
+        self.requires = [t.requires_grad for t in rec.live]
         self.inputs = rec.inputs
         self.tuple_result = rec.tuple_result
         opt = step.optimizer
-        self.groups = [(g, g["params"], len(g["params"])) for g in opt.param_groups]
-        rename: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.group_dicts = list(opt.param_groups)
+        self.group_params = [g["params"] for g in opt.param_groups]
+        self.group_sizes = [len(g["params"]) for g in opt.param_groups]
         tail: list[tuple[Callable, tuple]] = []
-        produced = _produced(rec.calls)
-        outputs = {id(_root(o)) for o in rec.outputs}
-        self.grad_tensors: list[tuple[Any, Tensor | None]] = []
+        grads: list[tuple[Any, np.ndarray | None]] = []
         for group in opt.param_groups:
             for p in group["params"]:
                 g = rec.grads.get(id(p))
-                if g is None:
-                    self.grad_tensors.append((p, None))
-                    continue
-                pack = packs.get(id(p))
-                if pack is None:
-                    self.grad_tensors.append((p, Tensor._wrap(g)))
-                    continue
-                target = pack.gviews[next(i for i, q in enumerate(pack.params) if q is p)]
-                root = _root(g)
-                if (id(root) in produced and id(root) not in outputs
-                        and g.shape == root.shape and g.flags.c_contiguous
-                        and g.__array_interface__["data"][0]
-                        == root.__array_interface__["data"][0]
-                        and root.dtype == target.dtype and id(root) not in rename):
-                    rename[id(root)] = (root, target)
-                else:
+                pack = None if g is None else packs.get(id(p))
+                if pack is not None:
+                    target = pack.gviews[next(i for i, q in enumerate(pack.params) if q is p)]
                     tail.append((np.copyto, (target, g)))
-                self.grad_tensors.append((p, Tensor._wrap(target)))
-        calls = [(_substitute(fn, rename), _substitute(args, rename))
-                 for fn, args in rec.calls] + tail
-        self.outputs = [_substitute(o, rename) for o in rec.outputs]
-        self.calls = calls
+                    g = target
+                grads.append((p, g))
+        private = {r for r, key in rec.homes.items() if key[0] in ("op", "new")}
+        kept = list(rec.outputs) + [g for _, g in grads if g is not None]
+        self.recorded = len(rec.calls) + len(tail)  # calls before the passes
+        self.calls, kept = _Passes(rec.calls + tail, private, rec.internal, kept).run()
+        self.outputs = kept[:len(rec.outputs)]
+        it = iter(kept[len(rec.outputs):])
+        self.grad_tensors = [(p, None if g is None else Tensor._wrap(next(it)))
+                             for p, g in grads]
         self.packed = []  # per group: its pack, when the whole group is updated flat
         for group in opt.param_groups:
             params = group["params"]
             pack = packs.get(id(params[0])) if params else None
-            whole = (pack is not None and _same_list(pack.params, params)
+            whole = (pack is not None and _same_list(pack.params, params) and pack.valid()
                      and all(id(p) in rec.grads for p in params))
+            # valid() then checks that the parameters still live in the pack
             self.packed.append(pack if whole else None)
         self.restore = rec.live_written if rec.guarded else []
 
@@ -817,52 +828,309 @@ class _Program:
         """Whether the program still describes the step (parameters not replaced, …)."""
         if not _state.enabled or _state.tape is not None:
             return False
-        for t, arr, rg in self.live:
-            if t.data is not arr or t.requires_grad is not rg:
-                return False
-        groups = self.step.optimizer.param_groups
-        if len(groups) != len(self.groups):
+        tensors = self.tensors
+        if not (all(map(operator.is_, map(_DATA, tensors), self.arrays))
+                and all(map(operator.is_, map(_REQUIRES_GRAD, tensors), self.requires))):
             return False
-        for group, (g, params, n) in zip(groups, self.groups):
-            if group is not g or group["params"] is not params or len(params) != n:
-                return False
-        return True
+        groups = self.step.optimizer.param_groups
+        return (len(groups) == len(self.group_dicts)
+                and all(map(operator.is_, groups, self.group_dicts))
+                and all(map(operator.is_, map(_PARAMS, groups), self.group_params))
+                and list(map(len, self.group_params)) == self.group_sizes)
 
-    def run(self, arrays: list[np.ndarray]) -> Any:
+    def run(self, arrays: list[np.ndarray]) -> list[np.ndarray] | None:
+        """Replay on ``arrays``: the output arrays (the program's own), or None when a
+        guard failed or a call raised (the live arrays it wrote are put back)."""
         for buf, a in zip(self.inputs, arrays):
             np.copyto(buf, a)
-        saved = [b.copy() for b in self.restore]
+        saved = [b.copy() for b in self.restore] if self.restore else None
         try:
             for fn, args in self.calls:
                 fn(*args)
         except Exception:  # a guard, or an error the eager step will report
-            for b, s in zip(self.restore, saved):
+            for b, s in zip(self.restore, saved or ()):
                 np.copyto(b, s)
             return None
         for p, g in self.grad_tensors:
             p.grad = g
-        values = tuple(Tensor._wrap(o.copy()) for o in self.outputs)
-        return values if self.tuple_result else values[0]
+        return self.outputs
 
 
 def _same_list(a: list, b: list) -> bool:
     return len(a) == len(b) and all(u is v for u, v in zip(a, b))
 
 
-def _produced(calls: list) -> set[int]:
-    """Roots of the arrays that recorded calls write (their results)."""
-    out: set[int] = set()
-    for fn, args in calls:
-        base = fn.func if isinstance(fn, functools.partial) else fn
-        if isinstance(base, np.ufunc):
-            for a in args[base.nin:]:
-                out.add(id(_root(a)))
-        elif isinstance(fn, functools.partial) and "out" in fn.keywords:
-            for a in _arrays(fn.keywords["out"]):
-                out.add(id(_root(a)))
-        elif fn in (_into, _gather, _rerun):
-            out.add(id(_root(args[0])))
-    return out
+# ------------------------------------------------------------------- program passes
+# The recorded calls are a straight-line program over fixed arrays. Before it is replayed
+# it is simplified as a compiler would, knowing which arrays each call reads and writes:
+# copies into an array nobody reads afterwards are coalesced, calls that read only
+# constants are folded, repeated computations are shared and calls whose results nothing
+# reads are dropped. Only the arrays the program owns (the results of recorded calls and
+# the arrays made in the step: its *private* arrays) are merged, dropped or left
+# unwritten; the inputs, the live parameters and buffers, the packed gradients and
+# everything the step hands out are read and written as the eager step does.
+
+
+class _Node:
+    """One recorded call with its effects: the arrays it reads and writes, and their
+    memory spans (``known``: whether the effects are known; an unknown call is taken to
+    read and write every array it is given)."""
+
+    __slots__ = ("args", "fn", "known", "reads", "roots", "rspans", "writes", "wroots",
+                 "wspans")
+
+    def __init__(self, fn: Callable, args: tuple) -> None:
+        self.fn, self.args = fn, args
+        effects = _effects(fn, args)
+        self.known = effects is not None
+        if effects is None:
+            every = list(_arrays((args, getattr(fn, "keywords", None))))
+            effects = every, every
+        self.reads, self.writes = effects
+        self.rspans = [_span(a) for a in self.reads]
+        self.wspans = [_span(a) for a in self.writes]
+        self.wroots = {id(_root(a)) for a in self.writes}
+        self.roots = self.wroots | {id(_root(a)) for a in self.reads}
+
+    def touches(self, spans: list) -> bool:
+        return _overlap(spans, self.rspans) or _overlap(spans, self.wspans)
+
+
+def _effects(fn: Callable, args: tuple) -> tuple[list, list] | None:
+    """``(read, written)`` arrays of a recorded call, or None when they are not known."""
+    kw: dict = {}
+    if isinstance(fn, functools.partial):
+        fn, kw, args = fn.func, fn.keywords, fn.args + args
+    extra = [a for k, v in kw.items() if k != "out" for a in _arrays(v)]
+    out = list(_arrays(kw.get("out")))
+    masked = out if "where" in kw else []  # a masked write keeps what it does not write
+    if fn is _guard:
+        return list(_arrays(args[0])), []
+    if fn is _into or fn is _gather or fn is _rerun:
+        return list(_arrays(args[1:])), [args[0]]
+    if fn is _into_many:
+        return list(_arrays(args[1:])), list(args[0])
+    if fn is _scatter:
+        return list(_arrays(args)), [args[0]]
+    if fn is np.copyto:
+        reads = list(_arrays(args[1:])) + extra
+        return reads + ([args[0]] if "where" in kw else []), [args[0]]
+    if isinstance(fn, np.ufunc):
+        if out:
+            return list(_arrays(args)) + extra + masked, out
+        ins, outs = list(_arrays(args[:fn.nin])), list(_arrays(args[fn.nin:]))
+        return ins + extra + (outs if "where" in kw else []), outs
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc):  # reduce, accumulate, outer, at, …
+        if fn.__name__ == "at":
+            return list(_arrays(args)), [args[0]]
+        if out:
+            return list(_arrays(args)) + extra + masked, out
+        if fn.__name__ == "reduce" and len(args) >= 4:  # (a, axis, dtype, out, keepdims)
+            return [args[0]], [args[3]]
+        return None
+    if fn in _WRITE:
+        return list(_arrays(args)) + extra, [args[0]]
+    if out:
+        return list(_arrays(args)) + extra + masked, out
+    return None
+
+
+def _span(a: np.ndarray) -> tuple[int, int]:
+    """The bytes ``[lo, hi)`` that ``a`` may touch."""
+    lo = hi = a.__array_interface__["data"][0]
+    if a.size == 0:
+        return lo, lo
+    for n, s in zip(a.shape, a.strides):
+        if s < 0:
+            lo += (n - 1) * s
+        else:
+            hi += (n - 1) * s
+    return lo, hi + a.itemsize
+
+
+def _overlap(spans: list, others: list) -> bool:
+    return any(lo < h and low < hi for lo, hi in spans for low, h in others)
+
+
+def _whole(a: np.ndarray) -> bool:
+    """Whether ``a`` is all of its root's memory, C-contiguous (so it can be rebased)."""
+    root = _root(a)
+    return (a.flags.c_contiguous and a.dtype == root.dtype and a.size == root.size
+            and a.__array_interface__["data"][0] == root.__array_interface__["data"][0])
+
+
+def _cse_key(n: _Node) -> Any:
+    """What makes two plain ufunc calls the same computation (None: not a candidate)."""
+    fn = n.fn
+    if not (isinstance(fn, np.ufunc) and fn.nout == 1 and len(n.args) == fn.nin + 1):
+        return None
+    key: list[Any] = [fn]
+    for a in n.args[:fn.nin]:
+        if isinstance(a, np.ndarray):
+            key.append((a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str))
+        elif isinstance(a, (bool, int, float, np.generic)):
+            key.append((type(a).__name__, repr(a)))
+        else:
+            return None
+    return tuple(key)
+
+
+class _Passes:
+    """The passes over a recorded program (:meth:`run`). ``private``: ids of the roots the
+    program owns; ``internal``: ids of the constant arrays the step made itself (never
+    seen by the user); ``kept``: the arrays read after it runs (outputs, gradients)."""
+
+    def __init__(self, calls: list, private: set[int], internal: set[int],
+                 kept: list) -> None:
+        self.nodes = [_Node(fn, args) for fn, args in calls]
+        self.private = private
+        self.internal = internal
+        self.kept = kept
+
+    def run(self) -> tuple[list[tuple[Callable, tuple]], list]:
+        """The simplified calls, and ``kept`` where they now are."""
+        self._coalesce()
+        self._fold()
+        if self._unit_products():
+            self._coalesce()
+        while self._share_one():
+            pass
+        self._drop_dead()
+        return [(n.fn, n.args) for n in self.nodes], self.kept
+
+    def _rename(self, old_root: np.ndarray, new: np.ndarray) -> None:
+        """Every use of ``old_root``'s memory moves to ``new`` (of the same layout)."""
+        rid = id(old_root)
+        table = {rid: (old_root, new)}
+        self.nodes = [_Node(_substitute(n.fn, table), _substitute(n.args, table))
+                      if rid in n.roots else n for n in self.nodes]
+        self.kept = [_substitute(a, table) for a in self.kept]
+
+    def _private(self, a: np.ndarray) -> bool:
+        return id(_root(a)) in self.private
+
+    def _coalesce(self) -> None:
+        """``copyto(dst, src)`` where ``src`` is private and nothing reads it afterwards:
+        what wrote ``src`` writes ``dst`` instead, and the copy goes."""
+        kept = [_span(a) for a in self.kept]
+        i = 0
+        while i < len(self.nodes):
+            if self._coalesce_at(i, kept):
+                kept = [_span(a) for a in self.kept]
+            else:
+                i += 1
+
+    def _coalesce_at(self, i: int, kept: list) -> bool:
+        """Coalesce the copy at ``i`` if it is one that can be (see :meth:`_coalesce`)."""
+        fn, args = self.nodes[i].fn, self.nodes[i].args
+        if isinstance(fn, functools.partial):
+            if fn.func is not np.copyto or set(fn.keywords) - {"casting"}:
+                return False
+        elif fn is not np.copyto:
+            return False
+        if len(args) != 2:
+            return False
+        dst, src = args
+        if not (isinstance(src, np.ndarray) and isinstance(dst, np.ndarray)
+                and src.shape == dst.shape and src.dtype == dst.dtype
+                and dst.flags.c_contiguous and self._private(src) and _whole(src)):
+            return False
+        s = [_span(src)]
+        if _overlap(s, kept) or any(m.touches(s) for m in self.nodes[i + 1:]):
+            return False
+        first = next(k for k, m in enumerate(self.nodes) if m.touches(s))
+        d = [_span(dst)]
+        if any(m.touches(d) for m in self.nodes[first:i]):
+            return False
+        del self.nodes[i]
+        self._rename(_root(src), dst)
+        return True
+
+    def _fold(self) -> None:
+        """Calls that read only constants (the step's own constants, e.g. the seed of the
+        backward pass, and private arrays that only such calls write) computed the same
+        values when the step was recorded: the values stay in their arrays, the calls go."""
+        kept = {id(_root(a)) for a in self.kept}
+
+        def candidate(n: _Node) -> bool:
+            return (n.known and n.fn is not _guard and n.fn is not _rerun and bool(n.wroots)
+                    and all(r in self.private and r not in kept for r in n.wroots)
+                    and all(id(_root(a)) in self.private or id(a) in self.internal
+                            for a in n.reads))
+
+        varying: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for n in self.nodes:
+                if (not candidate(n) or any(id(_root(a)) in varying for a in n.reads)) and (
+                        not n.wroots <= varying):
+                    varying |= n.wroots
+                    changed = True
+        self.nodes = [n for n in self.nodes if not (
+            candidate(n) and not n.wroots & varying
+            and not any(id(_root(a)) in varying for a in n.reads))]
+
+    def _unit_products(self) -> bool:
+        """``multiply(x, c, out)`` with ``c`` a constant of ones and ``out`` like ``x`` is
+        ``copyto(out, x)`` (``x · 1 = x`` exactly), which coalescing may then remove."""
+        written = set().union(*(n.wroots for n in self.nodes))
+        changed = False
+        for k, n in enumerate(self.nodes):
+            if n.fn is not np.multiply or len(n.args) != 3:
+                continue
+            a, b, out = n.args
+            for x, c in ((a, b), (b, a)):
+                if (isinstance(x, np.ndarray) and isinstance(c, np.ndarray)
+                        and x.shape == out.shape and x.dtype == out.dtype
+                        and (id(c) in self.internal or (id(_root(c)) in self.private
+                                                         and id(_root(c)) not in written))
+                        and c.dtype.kind in "fc" and bool(np.all(c == 1))):
+                    self.nodes[k] = _Node(np.copyto, (out, x))
+                    changed = True
+                    break
+        return changed
+
+    def _share_one(self) -> bool:
+        """The same ufunc on the same arrays with nothing written to them in between: the
+        second call's result is the first's."""
+        seen: dict[Any, int] = {}
+        kept = {id(_root(a)) for a in self.kept}
+        for j, n in enumerate(self.nodes):
+            key = _cse_key(n)
+            if key is None:
+                continue
+            i = seen.setdefault(key, j)
+            if i == j:
+                continue
+            first = self.nodes[i]
+            out_i, out_j = first.writes[0], n.writes[0]
+            ri, rj = id(_root(out_i)), id(_root(out_j))
+            watched = first.rspans + first.wspans
+            if (out_i.shape == out_j.shape and out_i.dtype == out_j.dtype
+                    and out_i.flags.c_contiguous and _whole(out_j) and ri != rj
+                    and ri in self.private and rj in self.private and rj not in kept
+                    and not _overlap(first.wspans, first.rspans)
+                    and not any(_overlap(watched, m.wspans) for m in self.nodes[i + 1:j])
+                    and not any(ri in m.wroots for m in self.nodes if m is not first)
+                    and not any(rj in m.wroots for m in self.nodes if m is not n)):
+                del self.nodes[j]
+                self._rename(_root(out_j), out_i)
+                return True
+            seen[key] = j
+        return False
+
+    def _drop_dead(self) -> None:
+        """Calls that write only private arrays nothing reads afterwards go."""
+        needed = {id(_root(a)) for a in self.kept}
+        alive = []
+        for n in reversed(self.nodes):
+            if (not n.known or n.fn is _guard or n.fn is _rerun or not n.wroots
+                    or any(r in needed or r not in self.private for r in n.wroots)):
+                alive.append(n)
+                needed.update(id(_root(a)) for a in n.reads)
+        self.nodes = alive[::-1]
 
 
 # -------------------------------------------------------------------------------- public
@@ -921,22 +1189,43 @@ class CompiledStep:
     # ------------------------------------------------------------------------- calls
     def __call__(self, x: Any, y: Any, sample_weight: Any = None) -> Any:
         """One training step on the batch; returns ``loss_fn``'s value(s) as 0-d Tensors."""
-        arrays = [_array(x), _array(y)]
+        prog, out = self._step(x, y, sample_weight)
+        if prog is None:
+            return out
+        values = tuple([Tensor._wrap(o.copy()) for o in out])
+        return values if prog.tuple_result else values[0]
+
+    def values(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[np.ndarray, ...]:
+        """One training step on the batch, like calling the step, but returning
+        ``loss_fn``'s value(s) as a tuple of ndarrays that are only valid until the next
+        step (a replay leaves them in its own arrays): read them, do not keep or write them.
+        """
+        prog, out = self._step(x, y, sample_weight)
+        if prog is None:
+            return tuple([t.data for t in out]) if isinstance(out, tuple) else (out.data,)
+        return out
+
+    def _step(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any]:
+        """``(program, its output arrays)`` after a replay, ``(None, result)`` after an
+        eager step."""
+        arrays = [x if type(x) is np.ndarray else _array(x),
+                  y if type(y) is np.ndarray else _array(y)]
         if sample_weight is not None:
             arrays.append(_array(sample_weight))
-        key = (tuple(_signature(a) for a in arrays),
-               tuple([m.training for m in self._modules]),
+        key = (tuple([(a.shape, a.dtype) for a in arrays]),
+               tuple(map(_TRAINING, self._modules)),
                tuple([len(g["params"]) for g in self.optimizer.param_groups]))
         prog = self._programs.get(key)
         if prog is not None:
             if prog.valid():
                 out = prog.run(arrays)
                 if out is not None:
-                    self._aborts.pop(key, None)
+                    if self._aborts:
+                        self._aborts.pop(key, None)
                     self._finish(prog)
                     self.stats["replayed"] += 1
                     self.compiled, self.reason = True, None
-                    return out
+                    return prog, out
                 n = self._aborts[key] = self._aborts.get(key, 0) + 1
                 if n >= self.max_aborts:
                     del self._programs[key]
@@ -944,7 +1233,7 @@ class CompiledStep:
                                              "(if, float(), .item()) keeps changing")
             else:
                 del self._programs[key]
-        return self._eager(key, arrays)
+        return None, self._eager(key, arrays)
 
     def _finish(self, prog: _Program) -> None:
         """Clipping/monitoring and the update, after a replay left the gradients in place:
@@ -953,7 +1242,7 @@ class CompiledStep:
             self.before_update()
         opt = self.optimizer
         for group, pack in zip(opt.param_groups, prog.packed):
-            if pack is not None and pack.valid() and pack.state_in_step(opt):
+            if pack is not None and pack.state_in_step(opt):
                 pack.update(opt, opt.hyperparameters(group))
             else:
                 opt._step_group(group)

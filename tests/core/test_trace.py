@@ -84,6 +84,79 @@ def test_higham_sgd_replay_equals_eager():
     assert step.stats == {"eager": 2, "replayed": 38, "compiled": 1}, step.untraceable
 
 
+def _program(step):
+    (prog,) = step._programs.values()
+    return prog
+
+
+def test_the_replayed_program_is_simplified_and_bit_identical():
+    # Higham's net under ½‖a − y‖²: the recording copies every gradient into the packed
+    # array, seeds the backward pass with 1 and multiplies by it, and computes a − y twice
+    # (forward and backward); the program computes into the packed gradients, keeps the
+    # constant seed, drops the multiplication by 1 and computes a − y once
+    data = batches(12, (1, 2), y_shape=(1, 2))
+    m_e, m_c = higham(), higham()
+    o_e, o_c = optim.SGD(m_e.parameters(), lr=0.5), optim.SGD(m_c.parameters(), lr=0.5)
+    step = compile_step(m_c, half_sse, o_c)
+    for x, y in data:
+        o_e.zero_grad()
+        loss_e = half_sse(m_e(cr.tensor(x)), cr.tensor(y))
+        loss_e.backward()
+        o_e.step()
+        assert step(x, y).item() == loss_e.item()  # bit for bit
+    for p_e, p_c in zip(m_e.parameters(), m_c.parameters()):
+        np.testing.assert_array_equal(p_c.numpy(), p_e.numpy())
+    prog = _program(step)
+    assert step.stats["replayed"] == 10
+    assert not [fn for fn, _ in prog.calls if fn is np.copyto]
+    keys = [(fn, tuple((a.ctypes.data, a.shape) if isinstance(a, np.ndarray) else a
+                       for a in args[:fn.nin]))
+            for fn, args in prog.calls if isinstance(fn, np.ufunc)]
+    assert len(keys) == len(set(keys)), "a computation is repeated"
+    assert len(prog.calls) < prog.recorded
+
+
+def test_calls_whose_results_are_unused_are_dropped():
+    class WithUnused(nn.Module):
+        def __init__(self, unused):
+            super().__init__()
+            self.lin = nn.Linear(4, 3, seed=0, dtype=np.float64)
+            self.unused = unused
+
+        def forward(self, x):
+            if self.unused:
+                (x * 2.0).exp().sum()  # computed and thrown away
+            return self.lin(x).tanh()
+
+    data = batches(5, (6, 4), y_shape=(6, 3))
+    steps = [run_both(lambda u=u: WithUnused(u), lambda m: optim.SGD(m.parameters(), lr=0.1),
+                      F.mse_loss, data) for u in (False, True)]
+    plain, unused = (_program(s) for s in steps)
+    assert unused.recorded == plain.recorded + 3
+    assert len(unused.calls) == len(plain.calls)
+
+
+def test_arrays_from_outside_the_step_are_read_live():
+    # a module keeps a plain ndarray of ones (not a buffer) and the step multiplies by it:
+    # the program must not treat it as the constant 1 — it is changed between steps
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2, seed=0, dtype=np.float64)
+            self.c = np.ones(2)
+
+        def forward(self, x):
+            return self.lin(x) * cr.Tensor._wrap(self.c)
+
+    def between(i, model, opt):
+        if i == 5:
+            model.c[...] = 3.0
+
+    step = run_both(Scaled, lambda m: optim.SGD(m.parameters(), lr=0.1), F.mse_loss,
+                    batches(8, (4, 3), y_shape=(4, 2)), between=between)
+    assert step.stats["replayed"] == 6
+
+
 @pytest.mark.parametrize("make_opt", [
     lambda m: optim.Adam(m.parameters(), lr=1e-2),
     lambda m: optim.Adam(m.parameters(), lr=1e-2, weight_decay=0.1, amsgrad=True),

@@ -200,12 +200,12 @@ class TrainingStep:
         Raises:
             ValueError: ``compile=True`` and the step cannot be compiled (the reason).
         """
-        engine = self._engine()
-        r = engine(x, y, sample_weight)
-        self.compiled = bool(engine.compiled)
+        engine = self._compiled or self._engine()
+        r = engine.values(x, y, sample_weight)
+        self.compiled = engine.compiled
         self.reason = engine.reason
-        output = r[2].data if self.keep_output else None
-        return StepResult(float(r[0].data), float(r[1].data), output)
+        output = r[2].copy() if self.keep_output else None
+        return StepResult(float(r[0]), float(r[1]), output)
 
 
 def step_schedule(scheduler: Any, monitored: float | None = None) -> None:
