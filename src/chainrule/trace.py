@@ -976,6 +976,62 @@ def _cse_key(n: _Node) -> Any:
     return tuple(key)
 
 
+_ONE_ELEMENT = {np.add: "add 0", np.multiply: "copy", np.maximum: "copy", np.minimum: "copy"}
+
+
+def _lowered(fn: Callable, args: tuple) -> tuple[Callable, tuple]:
+    """A call in the form NumPy runs fastest, with the same result bit for bit: a plain
+    ufunc gets its array operands at the output's number of dimensions and its Python
+    numbers as 0-d arrays of the operands' float dtype (the dtype they take anyway); a
+    reduction is positional, and over axes of length 1 it is a copy (``0 + x`` for a sum,
+    whose −0 becomes +0)."""
+    if isinstance(fn, np.ufunc):
+        if len(args) != fn.nin + fn.nout:
+            return fn, args
+        ins, outs = args[:fn.nin], args[fn.nin:]
+        if not all(isinstance(o, np.ndarray) for o in outs):
+            return fn, args
+        nd = max(o.ndim for o in outs)
+        dtypes = {a.dtype for a in ins if isinstance(a, np.ndarray)}
+        dtype = dtypes.pop() if len(dtypes) == 1 else None
+        lowered = []
+        for a in ins:
+            if isinstance(a, np.ndarray) and 0 < a.ndim < nd:
+                a = a[(None,) * (nd - a.ndim)]
+            elif type(a) in (float, int) and dtype is not None and dtype.kind == "f":
+                a = np.array(a, dtype)
+            lowered.append(a)
+        return fn, (*lowered, *outs)
+    kw: dict = {}
+    if isinstance(fn, functools.partial):
+        fn, kw, args = fn.func, fn.keywords, fn.args + args
+    uf = getattr(fn, "__self__", None)
+    if not (isinstance(uf, np.ufunc) and fn.__name__ == "reduce"):
+        return (functools.partial(fn, **kw) if kw else fn), args
+    names = ("axis", "dtype", "out", "keepdims")
+    if len(args) > 5 or set(kw) - set(names) or any(n in kw for n in names[:len(args) - 1]):
+        return functools.partial(fn, **kw), args
+    a, *rest = args
+    spec = dict(zip(names, rest)) | kw
+    axis, dtype, out = spec.get("axis", 0), spec.get("dtype"), spec.get("out")
+    keepdims = bool(spec.get("keepdims", False))
+    if not isinstance(a, np.ndarray) or not isinstance(out, np.ndarray):
+        return (functools.partial(fn, **kw) if kw else fn), args
+    axes = tuple(range(a.ndim)) if axis is None else (axis,) if isinstance(
+        axis, (int, np.integer)) else tuple(axis)
+    axes = tuple(int(k) % a.ndim for k in axes) if a.ndim else ()
+    how = _ONE_ELEMENT.get(uf)
+    if how is not None and dtype is None and a.dtype == out.dtype and a.ndim and all(
+            a.shape[k] == 1 for k in axes):
+        view = a[(*((slice(None) if keepdims else 0) if k in axes else slice(None)
+                    for k in range(a.ndim)), ...)]  # ... : a 0-d view, never a scalar
+        if view.shape == out.shape:
+            if how == "copy":
+                return np.copyto, (out, view)
+            return np.add, (view, np.zeros((), a.dtype), out)
+    return fn, (a, axes, dtype, out, keepdims)
+
+
 class _Passes:
     """The passes over a recorded program (:meth:`run`). ``private``: ids of the roots the
     program owns; ``internal``: ids of the constant arrays the step made itself (never
@@ -997,7 +1053,7 @@ class _Passes:
         while self._share_one():
             pass
         self._drop_dead()
-        return [(n.fn, n.args) for n in self.nodes], self.kept
+        return [_lowered(n.fn, n.args) for n in self.nodes], self.kept
 
     def _rename(self, old_root: np.ndarray, new: np.ndarray) -> None:
         """Every use of ``old_root``'s memory moves to ``new`` (of the same layout)."""

@@ -116,6 +116,25 @@ def test_the_replayed_program_is_simplified_and_bit_identical():
     assert len(prog.calls) < prog.recorded
 
 
+@pytest.mark.parametrize("n", [1, 8])
+def test_float32_replay_is_the_eager_step_bit_for_bit(n):
+    # float32 and a batch of 1: Python numbers passed as float32 0-d arrays, biases
+    # broadcast at the output's rank, sums over an axis of length 1 done as 0 + x
+    data = batches(10, (n, 5), n_classes=3, dtype=np.float32)
+    m_e, m_c = relu_mlp(np.float32), relu_mlp(np.float32)
+    o_e, o_c = optim.Adam(m_e.parameters(), lr=1e-2), optim.Adam(m_c.parameters(), lr=1e-2)
+    step = compile_step(m_c, F.cross_entropy, o_c)
+    for x, y in data:
+        o_e.zero_grad()
+        loss_e = F.cross_entropy(m_e(cr.tensor(x)), cr.tensor(y))
+        loss_e.backward()
+        o_e.step()
+        assert step(x, y).item() == loss_e.item()
+    assert step.stats["replayed"] == 8
+    for p_e, p_c in zip(m_e.parameters(), m_c.parameters()):
+        np.testing.assert_array_equal(p_c.numpy(), p_e.numpy())
+
+
 def test_calls_whose_results_are_unused_are_dropped():
     class WithUnused(nn.Module):
         def __init__(self, unused):
