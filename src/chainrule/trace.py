@@ -78,7 +78,7 @@ import numpy as np
 from . import rng as _rng
 from .autodiff import _state
 from .ops import _run
-from .optim.optimizer import Scratch
+from .optim.optimizer import Optimizer, Scratch
 from .tensor import Tensor, _convert
 
 __all__ = ["CompiledStep", "Traced", "compile_step"]
@@ -86,6 +86,8 @@ __all__ = ["CompiledStep", "Traced", "compile_step"]
 _ALIGN = 64  # bytes: each packed parameter starts on a cache line
 _TRAINING = operator.attrgetter("training")
 _DATA = operator.attrgetter("data")
+_SHAPE = operator.attrgetter("shape")
+_DTYPE = operator.attrgetter("dtype")
 _REQUIRES_GRAD = operator.attrgetter("requires_grad")
 _PARAMS = operator.itemgetter("params")
 
@@ -1053,6 +1055,7 @@ class _Passes:
         while self._share_one():
             pass
         self._drop_dead()
+        self._in_place()
         return [_lowered(n.fn, n.args) for n in self.nodes], self.kept
 
     def _rename(self, old_root: np.ndarray, new: np.ndarray) -> None:
@@ -1065,6 +1068,16 @@ class _Passes:
 
     def _private(self, a: np.ndarray) -> bool:
         return id(_root(a)) in self.private
+
+    def _computed(self, rid: int) -> bool:
+        """Whether the program writes all of the root ``rid`` before anything reads it:
+        its values are the step's own, never carried over from the step before (a
+        folded constant's are)."""
+        for n in self.nodes:
+            if rid in n.roots:
+                return (any(id(_root(w)) == rid and _whole(w) for w in n.writes)
+                        and all(id(_root(r)) != rid for r in n.reads))
+        return False
 
     def _coalesce(self) -> None:
         """``copyto(dst, src)`` where ``src`` is private and nothing reads it afterwards:
@@ -1090,7 +1103,8 @@ class _Passes:
         dst, src = args
         if not (isinstance(src, np.ndarray) and isinstance(dst, np.ndarray)
                 and src.shape == dst.shape and src.dtype == dst.dtype
-                and dst.flags.c_contiguous and self._private(src) and _whole(src)):
+                and dst.flags.c_contiguous and self._private(src) and _whole(src)
+                and self._computed(id(_root(src)))):
             return False
         s = [_span(src)]
         if _overlap(s, kept) or any(m.touches(s) for m in self.nodes[i + 1:]):
@@ -1177,6 +1191,40 @@ class _Passes:
             seen[key] = j
         return False
 
+    def _in_place(self) -> None:
+        """An elementwise ufunc whose input nothing reads afterwards writes its result over
+        that input (as ``z += b`` would), so the program touches fewer arrays."""
+        kept = {id(_root(a)) for a in self.kept}
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for k, n in enumerate(self.nodes):
+            for r in n.roots:
+                first.setdefault(r, k)
+                last[r] = k
+        for k, n in enumerate(self.nodes):
+            fn, args = n.fn, n.args
+            if isinstance(fn, functools.partial) and set(fn.keywords) == {"out"}:
+                fn, args = fn.func, (*fn.args, *args, fn.keywords["out"])
+            if not (isinstance(fn, np.ufunc) and fn.signature is None and fn.nout == 1
+                    and len(args) == fn.nin + 1 and isinstance(args[-1], np.ndarray)):
+                continue
+            out = args[-1]
+            ro = id(_root(out))
+            if (ro not in self.private or ro in kept or first.get(ro) != k
+                    or not _whole(out)):
+                continue
+            for a in args[:fn.nin]:
+                if not isinstance(a, np.ndarray):
+                    continue
+                ra = id(_root(a))
+                if (ra in self.private and ra not in kept and last.get(ra) == k and ra != ro
+                        and a.shape == out.shape and a.dtype == out.dtype
+                        and a.flags.c_contiguous and self._computed(ra)):
+                    self._rename(_root(out), a)
+                    last[ra] = last.pop(ro)  # a's memory now lives as long as out did
+                    first.pop(ro)
+                    break
+
     def _drop_dead(self) -> None:
         """Calls that write only private arrays nothing reads afterwards go."""
         needed = {id(_root(a)) for a in self.kept}
@@ -1192,8 +1240,12 @@ class _Passes:
 # -------------------------------------------------------------------------------- public
 
 
-def _signature(a: np.ndarray | None) -> Any:
-    return None if a is None else (a.shape, a.dtype.str)
+def _immutable(v: Any) -> bool:
+    """Whether ``v`` is a value that cannot change in place (a number, a string, None, or a
+    tuple of them)."""
+    if type(v) is tuple:
+        return all(map(_immutable, v))
+    return v is None or type(v) in (float, int, bool, str)
 
 
 def _array(v: Any) -> np.ndarray | None:
@@ -1241,6 +1293,7 @@ class CompiledStep:
         self._aborts: dict[Any, int] = {}
         self._packs: dict[int, _Pack] = {}
         self._modules = list(model.modules()) if hasattr(model, "modules") else []
+        self._hp: dict[int, tuple] = {}  # id(group) -> (group, class, values, hyperparameters)
 
     # ------------------------------------------------------------------------- calls
     def __call__(self, x: Any, y: Any, sample_weight: Any = None) -> Any:
@@ -1268,9 +1321,8 @@ class CompiledStep:
                   y if type(y) is np.ndarray else _array(y)]
         if sample_weight is not None:
             arrays.append(_array(sample_weight))
-        key = (tuple([(a.shape, a.dtype) for a in arrays]),
-               tuple(map(_TRAINING, self._modules)),
-               tuple([len(g["params"]) for g in self.optimizer.param_groups]))
+        key = (*map(_SHAPE, arrays), *map(_DTYPE, arrays), *map(_TRAINING, self._modules),
+               *map(len, map(_PARAMS, self.optimizer.param_groups)))
         prog = self._programs.get(key)
         if prog is not None:
             if prog.valid():
@@ -1299,9 +1351,27 @@ class CompiledStep:
         opt = self.optimizer
         for group, pack in zip(opt.param_groups, prog.packed):
             if pack is not None and pack.state_in_step(opt):
-                pack.update(opt, opt.hyperparameters(group))
+                pack.update(opt, self._hyperparameters(opt, group))
             else:
                 opt._step_group(group)
+
+    def _hyperparameters(self, opt: Any, group: dict) -> Any:
+        """``opt.hyperparameters(group)``, read again only when a value of the group is no
+        longer the same object (values of immutable types only; anything else is read
+        every step)."""
+        cls = type(opt)
+        if cls.hyperparameters is not Optimizer.hyperparameters:
+            return opt.hyperparameters(group)
+        names = cls.Hyperparameters._fields
+        values = tuple(map(group.__getitem__, names))
+        cached = self._hp.get(id(group))
+        if (cached is not None and cached[0] is group and cached[1] is cls
+                and all(map(operator.is_, values, cached[2]))):
+            return cached[3]
+        hp = opt.hyperparameters(group)
+        if all(map(_immutable, values)):
+            self._hp[id(group)] = (group, cls, values, hp)
+        return hp
 
     # ------------------------------------------------------------------------- eager
     def _eager(self, key: Any, arrays: list[np.ndarray]) -> Any:

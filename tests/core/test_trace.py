@@ -133,6 +133,15 @@ def test_float32_replay_is_the_eager_step_bit_for_bit(n):
     assert step.stats["replayed"] == 8
     for p_e, p_c in zip(m_e.parameters(), m_c.parameters()):
         np.testing.assert_array_equal(p_c.numpy(), p_e.numpy())
+    # z = x Wᵀ + b and relu(z) are written over the product x Wᵀ, as z += b would be
+    prog = _program(step)
+    relus = [(fn.keywords["out"], args[0]) for fn, args in prog.calls
+             if getattr(fn, "func", None) is np.maximum]
+    assert len(relus) == 2
+    for out, z in relus:
+        assert out.ctypes.data == z.ctypes.data
+        bias = [a for fn, a in prog.calls if fn is np.add and a[0].ctypes.data == z.ctypes.data]
+        assert len(bias) == 1 and bias[0][-1].ctypes.data == z.ctypes.data
 
 
 def test_calls_whose_results_are_unused_are_dropped():
