@@ -74,7 +74,7 @@ def test_layer_argument_errors():
         nn.Conv1d(4, 6, 3, groups=3)
     with pytest.raises(ValueError, match="padding='same' needs stride 1"):
         nn.Conv2d(1, 1, 3, stride=2, padding="same")
-    with pytest.raises(ValueError, match="in_channels must be a positive int"):
+    with pytest.raises(ValueError, match=r"^Conv2d: in_channels must be an int >= 1, got 0$"):
         nn.Conv2d(0, 1, 3)
     with pytest.raises(ValueError, match=r"expects 3 .*|has 2 channels"):
         nn.Conv1d(3, 4, 3)(cr.ones(1, 2, 9))

@@ -64,8 +64,10 @@ def test_linear_named_init_zero_bias_and_dtype():
 
 
 def test_linear_validation():
-    with pytest.raises(ValueError, match="in_features must be a positive int, got 0"):
+    with pytest.raises(ValueError, match=r"^Linear: in_features must be an int >= 1, got 0$"):
         nn.Linear(0, 2)
+    with pytest.raises(TypeError, match=r"^Linear: out_features must be an int, got float 2\.0$"):
+        nn.Linear(3, 2.0)
     with pytest.raises(ValueError, match=r"unknown initialiser 'hee'; valid names: .*he"):
         nn.Linear(2, 2, init="hee")
     with pytest.raises(ValueError, match=r"input of shape \(4, 5\) does not fit weight of "

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import rng as _rng
+from .._checks import check_int
 from ..ops import Linear as _LinearOp
 from ..ops import LinearActivation as _LinearActivationOp
 from ..tensor import Tensor
@@ -20,9 +21,8 @@ __all__ = ["BatchNorm1d", "Dropout", "Flatten", "LayerNorm", "Linear", "Residual
 
 
 def _positive_int(value: Any, name: str, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name}: {what} must be a positive int, got {value!r}")
-    return int(value)
+    """``value`` as an int >= 1; the message names the layer: ``Linear: in_features …``."""
+    return check_int(value, f"{name}: {what}", 1)
 
 
 def _float_dtype(dtype: Any, name: str) -> np.dtype:
