@@ -152,6 +152,25 @@ def _rule(cls: type) -> _Rule:
     return _Rule(fwd, output, tuple(inputs), grads)
 
 
+def _rule_at(ctx: Any) -> _Rule:
+    """The rule of ``ctx``'s primitive at this node: its docstring rule with the symbols the
+    primitive fills in per node (``rule_symbols(ctx)``, e.g. which activation ``φ`` a fused
+    Linear + activation ran) written in."""
+    rule = _rule(type(ctx))
+    fill = getattr(type(ctx), "rule_symbols", None)
+    if fill is None or rule.forward is None:
+        return rule
+    symbols = fill(ctx)
+
+    def put(text: str) -> str:
+        for sym, value in symbols.items():
+            text = text.replace(sym, value)
+        return text
+
+    return _Rule(put(rule.forward), rule.output, rule.inputs,
+                 {k: put(v) for k, v in rule.grads.items()})
+
+
 def _substitute(text: str, mapping: Mapping[str, str]) -> str:
     """Replace the one-word symbols of ``mapping`` in ``text`` (not inside longer words)."""
     if not mapping:
@@ -413,7 +432,7 @@ def build_graph(
 
 def _equation(ctx: Any, name: str, parent_names: list[str], scalar: bool) -> str | None:
     """``f = q ⊙ z``: the op's forward text with the nodes' names (``·`` for scalars)."""
-    rule = _rule(type(ctx))
+    rule = _rule_at(ctx)
     if rule.forward is None:
         return None
     syms = _symbols(rule, len(parent_names))
@@ -1116,7 +1135,7 @@ def _backward_row(
             vjps[u] = _vjp(ctx, graph.tensors[u], grad_of[u])
         contribution = np.asarray(vjps[u][i])
         total = contribution if total is None else total + contribution
-        rule = _rule(type(ctx))
+        rule = _rule_at(ctx)
         syms = _symbols(rule, len(ctx.parents))
         mapping = {rule.output or "z": user.name}
         mapping.update({s: _operand_name(graph, p) for s, p in zip(syms, ctx.parents)})

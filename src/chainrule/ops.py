@@ -63,6 +63,10 @@ class Function:
     #: forward and before its backward (:class:`LinearActivation`)
     pointwise_of_output = False
 
+    #: the function's symbol where another node's rule names it (``σ`` in
+    #: ``a = σ(x @ Wᵀ + b)``); the class name when unset
+    symbol: str | None = None
+
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
         """Run ``forward`` on the inputs' arrays; record the node if any input requires grad.
@@ -393,7 +397,7 @@ class Linear(Function):
 
 
 class LinearActivation(Function):
-    """a = φ(x @ Wᵀ + b)  ;  ∂L/∂z = φ's backward of ∂L/∂a,  then ∂L/∂x, ∂L/∂W, ∂L/∂b as Linear
+    """a = φ(x @ Wᵀ + b) ; ∂L/∂x = (∂L/∂a⊙φ′) @ W, ∂L/∂W = (∂L/∂a⊙φ′)ᵀ @ x, ∂L/∂b = Σ_rows ∂L/∂a⊙φ′
 
     The neuron ``a = φ(Wx + b)`` of a layer as one node: :class:`Linear` followed by an
     elementwise ``activation`` primitive ``φ`` whose backward reads only its output
@@ -402,6 +406,8 @@ class LinearActivation(Function):
     and one backward call per layer instead of two, and the pre-activation ``z`` is a
     temporary that ``φ`` may overwrite. Differentiable again (``create_graph``) like its
     halves. ``nn.Sequential`` uses it for a ``Linear`` followed by such an activation.
+    ``φ′`` is the activation's derivative at this layer's ``z = x @ Wᵀ + b``; a drawn graph
+    names the activation the node ran (:meth:`rule_symbols`).
     """
 
     @staticmethod
@@ -409,6 +415,13 @@ class LinearActivation(Function):
         z = Linear.forward(ctx, x, W, b)
         ctx.act = act = _new(activation)
         return activation.forward(act, z, inplace=True)
+
+    @staticmethod
+    def rule_symbols(ctx) -> dict[str, str]:
+        """The activation this node ran, for the rule above: ``{"φ": "σ"}`` for a sigmoid
+        (a drawn graph then reads ``a = σ(x @ Wᵀ + b)`` and ``(∂L/∂a ⊙ σ′)ᵀ @ x``)."""
+        act = type(ctx.act)
+        return {"φ": act.symbol or act.__name__}
 
     @staticmethod
     def backward(ctx, g):
@@ -506,6 +519,7 @@ class Tanh(Function):
     """z = tanh x  ;  ∂L/∂x = ∂L/∂z ⊙ (1 − z²)"""
 
     pointwise_of_output = True
+    symbol = "tanh"
 
     @staticmethod
     def forward(ctx, x, *, inplace=False):
@@ -526,6 +540,7 @@ class Sigmoid(Function):
     """
 
     pointwise_of_output = True
+    symbol = "σ"
 
     @staticmethod
     def forward(ctx, x, *, inplace=False):
@@ -594,6 +609,7 @@ class Relu(Function):
     """z = max(x, 0)  ;  ∂L/∂x = ∂L/∂z ⊙ [x > 0]   (subgradient 0 at x = 0)"""
 
     pointwise_of_output = True
+    symbol = "relu"
 
     @staticmethod
     def forward(ctx, x, *, inplace=False):

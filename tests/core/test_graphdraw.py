@@ -155,6 +155,22 @@ def test_array_rows_write_the_primitives_rule():
     np.testing.assert_allclose(by_name["W"].grad, W.grad.numpy(), rtol=1e-12)
 
 
+def test_a_fused_layer_names_its_activation():
+    # nn.Sequential runs Linear + Sigmoid and Linear + ReLU as one node each; the drawn rule
+    # names the activation it ran instead of the docstring's placeholder φ
+    model = nn.Sequential(nn.Linear(2, 3, seed=0), nn.Sigmoid(), nn.Linear(3, 2, seed=1),
+                          nn.ReLU())
+    x = cr.tensor(np.ones((1, 2)), requires_grad=True)
+    L = model(x).sum()
+    rows = cr.explain_backward(L, names={"x": x}, echo=False)
+    text = str(rows)
+    assert "t3 = σ(x @ t1ᵀ + t2)" in text and "t6 = relu(t3 @ t4ᵀ + t5)" in text
+    assert "∂L/∂x = (∂L/∂t3⊙σ′) @ t1" in text and "φ" not in text
+    by_name = {r.name: r for r in rows.backward}
+    L.backward()
+    np.testing.assert_allclose(by_name["x"].grad, x.grad.numpy(), rtol=1e-12)
+
+
 def small_mlp():
     model = nn.Sequential(nn.Linear(6, 5, seed=0), nn.ReLU(), nn.Linear(5, 4, seed=1),
                           nn.ReLU(), nn.Linear(4, 3, seed=2))
