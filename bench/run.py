@@ -375,7 +375,8 @@ def cr_model(net: Net, weights):
         return conv_model(nn, net, weights, optim.Adam)
     layers: list[Any] = []
     for i, (w, b) in enumerate(weights):
-        lin = nn.Linear(net.sizes[i], net.sizes[i + 1], dtype=w.dtype)
+        # init="zeros": no random draws that the copy below would throw away
+        lin = nn.Linear(net.sizes[i], net.sizes[i + 1], dtype=w.dtype, init="zeros")
         lin.weight.data[...] = w
         lin.bias.data[...] = b
         layers.append(lin)

@@ -365,8 +365,15 @@ class _Recorder:
         self.n += 1
         return buf
 
-    def fresh_like(self, res: Any) -> tuple[Traced, np.ndarray]:
+    def fresh_like(self, res: Any, adopt: bool = False) -> tuple[Traced, np.ndarray]:
+        """A home holding ``res``: ``res`` itself with ``adopt`` when it is a new array
+        that owns its memory (a ufunc's result: nothing else refers to it), else a copy."""
         res = np.asarray(res)
+        if (adopt and type(res) is np.ndarray and res.base is None
+                and res.flags.c_contiguous and res.flags.writeable):
+            self.add_home(res, ("op", self.n))
+            self.n += 1
+            return res.view(Traced), res
         buf = self.fresh(res.shape, res.dtype)
         plain = buf.view(np.ndarray)
         np.copyto(plain, res)
@@ -462,7 +469,7 @@ class _Recorder:
             return out[0] if len(out) == 1 else out
         res = fn(*ins, **kwargs)
         results = res if isinstance(res, tuple) else (res,)
-        bufs, plains = zip(*(self.fresh_like(r) for r in results))
+        bufs, plains = zip(*(self.fresh_like(r, adopt=True) for r in results))
         if method == "__call__" and uf not in _OUT_BY_NAME:
             self.record(fn, ins + plains, kwargs)
         else:
@@ -512,7 +519,7 @@ class _Recorder:
 
     def _reduction(self, uf: Any, a: np.ndarray, kw: dict, res: Any) -> Traced:
         """``np.sum(a, …)`` and its kin as ``ufunc.reduce(a, axis, dtype, out, keepdims)``."""
-        buf, plain = self.fresh_like(res)
+        buf, plain = self.fresh_like(res, adopt=True)
         axis = kw.get("axis")
         self.record(uf.reduce, (a, axis if axis is not None else tuple(range(a.ndim)),
                                 kw.get("dtype"), plain, bool(kw.get("keepdims", False))))
@@ -529,7 +536,7 @@ class _Recorder:
             view = self._view_of(res, pargs)
             if view is not None:
                 return view
-        buf, plain = self.fresh_like(res)
+        buf, plain = self.fresh_like(res, adopt=func in _OUT)  # these make new arrays
         if func in _OUT:
             self.record(func, pargs, {**pkw, "out": plain})
         else:
@@ -545,7 +552,7 @@ class _Recorder:
             _has_traced(idx)
         ):
             return res.view(Traced)
-        buf, out = self.fresh_like(res)
+        buf, out = self.fresh_like(res, adopt=True)
         self.record(_gather, (out, plain, pidx))
         return buf
 
@@ -1007,6 +1014,8 @@ def _lowered(fn: Callable, args: tuple) -> tuple[Callable, tuple]:
     kw: dict = {}
     if isinstance(fn, functools.partial):
         fn, kw, args = fn.func, fn.keywords, fn.args + args
+    if fn is np.dot and set(kw) == {"out"} and len(args) == 2:
+        return np.dot, (*args, kw["out"])
     uf = getattr(fn, "__self__", None)
     if not (isinstance(uf, np.ufunc) and fn.__name__ == "reduce"):
         return (functools.partial(fn, **kw) if kw else fn), args

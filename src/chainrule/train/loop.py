@@ -169,16 +169,18 @@ def _prepare(
             raise TypeError(f"{name} {part} is complex ({arr.dtype}); the model takes real "
                             "numbers (pass the real and imaginary parts as separate columns)")
     check_finite(X, f"{name} X", feature_names)
-    with np.errstate(over="ignore"):
-        X = X.astype(dtype, copy=False)
-    check_cast_finite(X, f"{name} X", feature_names)  # after the cast: 1e39 is inf in float32
+    if X.dtype != dtype:  # after a cast, check again: 1e39 is inf in float32
+        with np.errstate(over="ignore"):
+            X = X.astype(dtype)
+        check_cast_finite(X, f"{name} X", feature_names)
     if y.dtype.kind in "iub" and _target_kind(loss_name) in ("index", None):
         y = y.astype(np.int64, copy=False)  # class indices (checked against the outputs later)
     else:
         check_finite(y, f"{name} y")
-        with np.errstate(over="ignore"):
-            y = y.astype(dtype, copy=False)
-        check_cast_finite(y, f"{name} y")
+        if y.dtype != dtype:
+            with np.errstate(over="ignore"):
+                y = y.astype(dtype)
+            check_cast_finite(y, f"{name} y")
     return X, y
 
 
