@@ -22,6 +22,16 @@ inputs into the recorded input arrays and runs the recorded calls again, each wr
 the array it wrote when it was recorded: no Tensor, no graph node, no graph walk and no
 allocation per step — the eager step's numbers, from its own formulas.
 
+Before it is replayed, the recorded program is simplified as a compiler would, knowing
+which arrays each call reads and writes: a copy into an array is coalesced with the call
+that computed its source (so the gradients are computed straight into the packed array),
+calls that read only the step's own constants are folded (the seed of the backward pass),
+``x · 1`` becomes ``x``, a computation repeated on unchanged arrays is shared, calls whose
+results nothing reads are dropped, an elementwise call whose input is dead afterwards
+writes over it (``z = xWᵀ + b`` and ``relu(z)`` in the product's array), and every call is
+put in the form NumPy runs fastest with the same bits (see ``_Passes`` and ``_lowered``).
+Only arrays the program owns are merged, dropped or left unwritten.
+
 The optimiser update is not recorded: it runs live after every replay, through the
 optimiser's update protocol (:meth:`~chainrule.optim.Optimizer.update`), so learning-rate
 schedules and any change of a group's hyperparameters take effect. For it, the
