@@ -1125,12 +1125,13 @@ class _Passes:
                 and dst.flags.c_contiguous and self._private(src) and _whole(src)
                 and self._computed(id(_root(src)))):
             return False
-        s = [_span(src)]
-        if _overlap(s, kept) or any(m.touches(s) for m in self.nodes[i + 1:]):
+        # src is all of its root: a call touches it when it uses that root
+        rs, rd = id(_root(src)), id(_root(dst))
+        if _overlap([_span(src)], kept) or any(rs in m.roots for m in self.nodes[i + 1:]):
             return False
-        first = next(k for k, m in enumerate(self.nodes) if m.touches(s))
+        first = next(k for k, m in enumerate(self.nodes) if rs in m.roots)
         d = [_span(dst)]
-        if any(m.touches(d) for m in self.nodes[first:i]):
+        if any(rd in m.roots and m.touches(d) for m in self.nodes[first:i]):
             return False
         del self.nodes[i]
         self._rename(_root(src), dst)
