@@ -809,6 +809,9 @@ class _Program:
         self.arrays = [t.data for t in rec.live]
         self.requires = [t.requires_grad for t in rec.live]
         self.inputs = rec.inputs
+        #: the batch's values when the program was recorded on one batch given twice
+        #: (it then replays only on equal values); None otherwise
+        self.pinned: list[np.ndarray] | None = None
         self.tuple_result = rec.tuple_result
         opt = step.optimizer
         self.group_dicts = list(opt.param_groups)
@@ -1345,7 +1348,10 @@ class CompiledStep:
                *map(len, map(_PARAMS, self.optimizer.param_groups)))
         prog = self._programs.get(key)
         if prog is not None:
-            if prog.valid():
+            if prog.pinned is not None and not all(map(np.array_equal, arrays, prog.pinned)):
+                del self._programs[key]  # recorded on one repeated batch; this one differs
+                prog = None
+            elif prog.valid():
                 out = prog.run(arrays)
                 if out is not None:
                     if self._aborts:
@@ -1417,8 +1423,10 @@ class CompiledStep:
                 a is b for a, b in zip(first.live, rec.live)):
             self._pending[key] = rec
             return out
-        if all(np.array_equal(a, b) for a, b in zip(first.inputs, rec.inputs)):
-            return out  # the same data twice proves nothing about constants: wait
+        # The same data twice (a full batch) cannot tell what the step computes from the
+        # data from what is constant: the program is then pinned to these values and
+        # replays only while the batch equals them (another batch records anew).
+        same = all(np.array_equal(a, b) for a, b in zip(first.inputs, rec.inputs))
         del self._pending[key]
         why = first.differs(rec)
         if why is not None:
@@ -1428,7 +1436,9 @@ class CompiledStep:
             pack = self._packs.get(id(group["params"][0])) if group["params"] else None
             if pack is not None and pack.states is None:
                 pack.pack_state(self.optimizer)
-        self._programs[key] = _Program(self, rec, self._packs)
+        prog = self._programs[key] = _Program(self, rec, self._packs)
+        if same:
+            prog.pinned = [np.array(a, copy=True) for a in rec.inputs]
         self.stats["compiled"] += 1
         return out
 

@@ -307,15 +307,30 @@ def test_returned_losses_are_independent():
     assert len(set(values)) == len(values)
 
 
-def test_same_data_twice_waits_for_different_data():
-    model = relu_mlp()
-    step = compile_step(model, xent, optim.SGD(model.parameters(), lr=0.1))
+def test_one_batch_repeated_is_compiled_pinned_to_its_values():
+    # full-batch training: the same batch every step is compiled on its second step, the
+    # program replays while the batch is equal, and a different batch of the same shape
+    # is not replayed through it (it records anew), all equal to eager
     (x, y), (x2, y2) = batches(2, (8, 5), n_classes=3)
-    step(x, y)
-    step(x, y)
-    assert step.stats["compiled"] == 0
-    step(x2, y2)
-    assert step.stats["compiled"] == 1
+    data = [(x, y)] * 5 + [(x2, y2)] * 2 + [(x, y)] * 3
+    step = run_both(relu_mlp, lambda m: optim.SGD(m.parameters(), lr=0.1), xent, data)
+    # x, x (recorded, compiled), x, x, x (replayed); x2 (differs: dropped, recorded),
+    # x2 (recorded again, compiled); x (differs: dropped, recorded), x, x (compiled, replayed)
+    assert step.stats == {"eager": 6, "replayed": 4, "compiled": 3}, step.untraceable
+
+
+def test_full_batch_fit_is_compiled():
+    from chainrule import train
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3))
+    y = (X @ np.ones(3))[:, None]
+    models = [relu_mlp(sizes=(3, 8, 1)) for _ in range(2)]
+    hists = [train.fit(m, "mse", "sgd", (X, y), epochs=6, batch_size=None, progress=False,
+                       compile=c) for m, c in zip(models, ("auto", False))]
+    assert hists[0].compiled and not hists[1].compiled
+    for p_c, p_e in zip(*(m.parameters() for m in models)):
+        np.testing.assert_allclose(p_c.numpy(), p_e.numpy(), rtol=0, atol=TOL)
 
 
 def test_parameters_are_packed_and_stay_packed_across_signatures():
