@@ -844,16 +844,18 @@ def run_training(
         if cfg.name is None:
             cfg = cfg.model_copy(update={"name": _default_name(cfg)})
         run_dir = Path(cfg.out) / str(cfg.name)
-    created = not run_dir.exists()
+    # the folders this run creates (the run folder and any missing parent, e.g. runs/)
+    created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
     lock = _lock_run_folder(run_dir)  # one writer per run folder (the checks below hold)
     try:
         return _train_in_folder(cfg, run_dir, resume_dir is not None, show_progress, console,
                                 figures, formats, tensorboard)
     finally:
         lock.release()
-        if created:  # a new run that failed before writing anything leaves no folder
-            with contextlib.suppress(OSError):
-                run_dir.rmdir()
+        # a new run that failed before writing anything leaves no folder behind
+        with contextlib.suppress(OSError):
+            for d in created:  # innermost first; stops at the first one not empty
+                d.rmdir()
 
 
 def _train_in_folder(cfg: RunConfig, run_dir: Path, resuming: bool,

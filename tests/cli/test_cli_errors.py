@@ -63,13 +63,17 @@ def test_unknown_dataset():
            "(got 'mnist')")
 
 
-def test_csv_without_the_target_column(tmp_path):
+def test_csv_without_the_target_column(tmp_path, monkeypatch):
     path = tmp_path / "d.csv"
     path.write_text("a,b,y\n1,2,0\n3,4,1\n")
     _fails(["train", "--data", str(path), "--target", "label", "--out", str(tmp_path)],
            "target column 'label' not found", "'a', 'b', 'y'")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # the default --out is runs/ below the current folder
     _fails(["train", "--data", str(tmp_path / "nope.csv")], "data: file not found")
     _fails(["train", "--data", "iris", "--target", "y"], "target: only used with a CSV file")
+    assert list(cwd.iterdir()) == []  # a failed run leaves neither its folder nor runs/
 
 
 def test_a_file_that_is_not_a_model(tmp_path):
