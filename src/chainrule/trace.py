@@ -798,6 +798,16 @@ class _Recording:
     def describe_outputs(self) -> tuple:
         return tuple(sorted(self.grads)), len(self.outputs), self.tuple_result
 
+    def slim(self) -> _Recording:
+        """Keep only what comparing with the next recording needs (:meth:`differs`,
+        ``live``, ``inputs``), so that the step's intermediate arrays are freed while the
+        next step is recorded (the program is built from that one); returns self."""
+        self.calls = []
+        self.homes, self.internal, self.live_written = {}, set(), []
+        self.grads = dict.fromkeys(self.grads)
+        self.outputs = [None] * len(self.outputs)
+        return self
+
 
 class _Program:
     """A compiled step: the recorded calls, rewritten to leave every gradient in its
@@ -1421,7 +1431,7 @@ class CompiledStep:
         first = self._pending.get(key)
         if first is None or len(first.live) != len(rec.live) or not all(
                 a is b for a, b in zip(first.live, rec.live)):
-            self._pending[key] = rec
+            self._pending[key] = rec.slim()
             return out
         # The same data twice (a full batch) cannot tell what the step computes from the
         # data from what is constant: the program is then pinned to these values and
