@@ -126,6 +126,9 @@ def _run_backward(
     # inputs of an addition): a leaf must not keep such an array as its own .grad
     shared: set[int] = set()
     retained: list[tuple[Any, Any]] = []  # non-leaf tensors that keep their .grad
+    # a step being recorded (chainrule.trace) hands out its new arrays as views standing
+    # for them: the tape says which, so that they are kept as .grad as the eager ones are
+    tape = _state.tape
     previous = _state.enabled
     _state.enabled = create_graph
     try:
@@ -176,8 +179,8 @@ def _run_backward(
             elif old is not None:
                 t.grad = _make(old.data + g, False, None)
             else:
-                if g.base is not None or id(g) in shared or t._retain or (
-                    not g.flags.writeable
+                if (g.base is not None and not (tape is not None and tape.owns(g))) or (
+                    id(g) in shared or t._retain or not g.flags.writeable
                 ):
                     g = g.copy()
                 t.grad = _make(g, False, None)

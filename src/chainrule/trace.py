@@ -362,6 +362,7 @@ class _Recorder:
         self.guarded = False
         self.generators: dict[int, tuple[Any, Any]] = {}  # state before the first draw
         self.internal: set[int] = set()  # ids of constants the step made (see _Passes)
+        self.adopted: dict[int, Traced] = {}  # the views handed out for adopted results
 
     # ----------------------------------------------------------------------- homes
     def add_home(self, root: Any, key: tuple[str, int]) -> None:
@@ -383,11 +384,20 @@ class _Recorder:
                 and res.flags.c_contiguous and res.flags.writeable):
             self.add_home(res, ("op", self.n))
             self.n += 1
-            return res.view(Traced), res
+            view = self.adopted[id(res)] = res.view(Traced)
+            return view, res
         buf = self.fresh(res.shape, res.dtype)
         plain = buf.view(np.ndarray)
         np.copyto(plain, res)
         return buf, plain
+
+    def owns(self, a: Any) -> bool:
+        """Whether ``a`` is the view handed out for an adopted result (:meth:`fresh_like`):
+        it stands for that new array, which owns its memory in an eager step and which
+        nothing else refers to (:mod:`chainrule.autodiff` then keeps it as a ``.grad``
+        without a copy, as it keeps the eager array)."""
+        view = self.adopted.get(id(a.base))
+        return view is a
 
     def describe(self, obj: Any) -> Any:
         """How a value entering a call is compared between two recordings."""

@@ -690,3 +690,22 @@ def test_recording_keeps_no_intermediates_of_the_first_step():
         tracemalloc.stop()
     assert step.stats["compiled"] == 1
     assert peak2 < 1.2 * peak1, (peak1, peak2)
+
+
+def test_recorded_gradients_are_the_arrays_the_backward_pass_computed():
+    # the recorder hands out each new array a recorded call returns as a view of it; that
+    # view stands for the new array, so autodiff keeps it as the parameter's .grad as it
+    # keeps the eager one, with no copy (a copy would be a "new" home, made by the step)
+    from chainrule.trace import _root
+
+    model = relu_mlp()
+    step = compile_step(model, xent, optim.SGD(model.parameters(), lr=0.1))
+    x, y = batches(1, (4, 5), n_classes=3)[0]
+    _, rec = step._record_step([x, y])
+    homes = [rec.homes[id(_root(g))][0] for g in rec.grads.values()]
+    assert homes == ["op"] * 6
+    # eager: a gradient that is a view (here of ∂L/∂z through a reshape) is still copied
+    w = cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    w.reshape(6).sum().backward()
+    assert w.grad.data.base is None and w.grad.data.flags.writeable
+    np.testing.assert_array_equal(w.grad.numpy(), np.ones((2, 3)))
