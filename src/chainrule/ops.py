@@ -792,22 +792,60 @@ class SoftmaxCrossEntropy(Function):
     in the forward pass (stably, the row maximum subtracted) is the backward pass: the
     forward leaves ``(softmax(x) − onehot(y)) / N`` in the softmax's array, and a first-order
     backward scales it by ``∂L/∂ℓ``. With ``reduction="sum"`` the ``1/N`` is dropped.
+    ``checked=True`` says the caller has tested ``y`` with :meth:`labels_in_range`;
+    otherwise a label outside ``[0, C)`` raises ``ValueError``.
+
+    The row sums ``Σ_c e^(x_nc − m_n)`` are a product with a vector of ones (one BLAS
+    call; a reduction over a short axis costs NumPy a loop per row), and ``x_{n,y_n}``
+    is read and written at the flat indices ``n·C + y_n`` of the C-ordered arrays.
     """
 
     @staticmethod
-    def forward(ctx, x, y, reduction="mean"):
-        n = x.shape[0]
-        m = np.max(x, axis=1, keepdims=True)
-        shifted = x - m
+    def labels_in_range(y: np.ndarray, c: int) -> bool:
+        """Whether every label of the integer array ``y`` (not empty) is in ``[0, c)``.
+
+        One reduction: signed labels are read as unsigned integers of the same width, so
+        a negative label is larger than any class (−1 as ``uint64`` is 2⁶⁴ − 1).
+        """
+        u = y.view(y.dtype.str.replace("i", "u")) if y.dtype.kind == "i" else y
+        return bool(np.maximum.reduce(u, axis=None) < c)
+
+    @staticmethod
+    def forward(ctx, x, y, reduction="mean", checked=False):
+        n, c = x.shape
+        if not checked:
+            y = y if isinstance(y, np.ndarray) else np.asarray(y)
+            if y.dtype.kind not in "iu":
+                raise TypeError("SoftmaxCrossEntropy: y must hold integer class indices, "
+                                f"got {y.dtype}")
+            if y.shape != (n,):
+                raise ValueError(f"SoftmaxCrossEntropy: y must have shape ({n},), "
+                                 f"got {y.shape}")
+            if n and not SoftmaxCrossEntropy.labels_in_range(y, c):
+                bad = y[(y < 0) | (y >= c)][0]
+                raise ValueError(f"SoftmaxCrossEntropy: label {bad} is not in [0, {c})")
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        # the row maxima as a reduction over the outer axis of a transposed copy (NumPy
+        # reduces a short inner axis row by row, twice as slow); a maximum is exact in
+        # any order
+        m = np.maximum.reduce(x.T.copy(), axis=0)
+        shifted = x - m[:, None]
         e = np.exp(shifted)
-        s = np.sum(e, axis=1, keepdims=True)
-        rows = np.arange(n)
-        total = np.sum(np.log(s[:, 0]) - shifted[rows, y])
-        ctx.rows = rows
-        ctx.y = y
+        s = np.dot(e, np.ones(c, e.dtype))  # Σ_c e^(x_nc − m_n)
+        if y.dtype != np.intp:
+            y = y.astype(np.intp)
+        idx = y + np.arange(0, n * c, c)  # flat index n·C + y_n
+        total = np.log(s)
+        total -= shifted.ravel()[idx]
+        total = np.add.reduce(total)
+        ctx.idx = idx
         ctx.scale = 1.0 / n if reduction == "mean" else 1.0
-        e /= s
-        e[rows, y] -= 1
+        e /= s[:, None]
+        flat = e.ravel()  # e is C-ordered: a view
+        target = flat[idx]
+        target -= 1
+        flat[idx] = target
         if reduction == "mean":
             e *= ctx.scale
         ctx.grad_x = e  # ∂ℓ/∂x
@@ -818,7 +856,7 @@ class SoftmaxCrossEntropy(Function):
         if isinstance(g, Tensor):  # recorded: the softmax must itself be differentiable
             x = ctx.parents[0]
             onehot = np.zeros_like(x.data)
-            onehot[ctx.rows, ctx.y] = 1
+            np.put(onehot, ctx.idx, 1)  # flat indices in C order, whatever the layout
             p = x.log_softmax(axis=1).exp()
             return (p - Tensor._wrap(onehot)) * (g * ctx.scale), None
         return ctx.grad_x * g, None

@@ -1026,7 +1026,16 @@ def _lowered(fn: Callable, args: tuple) -> tuple[Callable, tuple]:
     ufunc gets its array operands at the output's number of dimensions and its Python
     numbers as 0-d arrays of the operands' float dtype (the dtype they take anyway); a
     reduction is positional, and over axes of length 1 it is a copy (``0 + x`` for a sum,
-    whose −0 becomes +0)."""
+    whose −0 becomes +0); a gather at an array of integer indices is ``take`` along axis 0
+    (what ``a[idx]`` is, straight into the output), a scatter is ``operator.setitem``, and
+    keyword arguments that are accepted by position are passed by position."""
+    if fn is _gather:
+        out, a, idx = args
+        if isinstance(idx, np.ndarray) and idx.ndim and idx.dtype.kind == "i":
+            return np.ndarray.take, (a, idx, 0, out)
+        return fn, args
+    if fn is _scatter:
+        return operator.setitem, args
     if isinstance(fn, np.ufunc):
         if len(args) != fn.nin + fn.nout:
             return fn, args
@@ -1049,6 +1058,8 @@ def _lowered(fn: Callable, args: tuple) -> tuple[Callable, tuple]:
         fn, kw, args = fn.func, fn.keywords, fn.args + args
     if fn is np.dot and set(kw) == {"out"} and len(args) == 2:
         return np.dot, (*args, kw["out"])
+    if fn is np.copyto and set(kw) == {"casting"} and len(args) == 2:
+        return np.copyto, (*args, kw["casting"])
     uf = getattr(fn, "__self__", None)
     if not (isinstance(uf, np.ufunc) and fn.__name__ == "reduce"):
         return (functools.partial(fn, **kw) if kw else fn), args

@@ -1026,9 +1026,9 @@ def cross_entropy(
         C = x.shape[1]
         if (isinstance(t_arr, np.ndarray) and t_arr.dtype.kind in "iu" and t_arr.size
                 and t_arr.shape == x.shape[:1] and not 0 <= ignore_index < C
-                and 0 <= np.minimum.reduce(t_arr) and np.maximum.reduce(t_arr) < C):
+                and SoftmaxCrossEntropy.labels_in_range(t_arr, C)):
             # the common case as one fused node (its backward is softmax − onehot)
-            return SoftmaxCrossEntropy.apply(x, t_arr, reduction=reduction)
+            return SoftmaxCrossEntropy.apply(x, t_arr, reduction=reduction, checked=True)
     log_p = x.log_softmax(axis=axis)
     return _weighted_nll(log_p, target, weight, ignore_index, reduction, eps,
                          "cross_entropy", allow_probs=True)
