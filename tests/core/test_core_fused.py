@@ -192,6 +192,54 @@ def test_softmax_cross_entropy_keeps_float32(rng):
     assert loss.dtype == np.float32 and x.grad.dtype == np.float32
 
 
+LABEL_CASES = [([0, 2, 1], True), ([2], True), ([0, 3, 1], False), ([7], False),
+               ([0, -1, 1], False), ([-128, 0], False), ([255], False)]
+
+
+@pytest.mark.parametrize("dtype, labels, expected", [
+    (dt, labels, expected)
+    for dt in ("i1", "<i4", "<i8", ">i8", "u1", "<u8") for labels, expected in LABEL_CASES
+    if np.iinfo(dt).min <= min(labels) and max(labels) <= np.iinfo(dt).max
+])
+def test_softmax_cross_entropy_label_range_check(dtype, labels, expected):
+    # one reduction over the labels read as unsigned: −1 becomes the largest value of its
+    # width (255 for int8), so a negative label fails the same test as a label ≥ C = 3
+    y = np.array(labels, dtype)
+    assert ops.SoftmaxCrossEntropy.labels_in_range(y, 3) is expected
+
+
+def test_softmax_cross_entropy_rejects_bad_labels_before_computing():
+    x = cr.tensor(np.zeros((3, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"label 3 is not in \[0, 3\)"):
+        ops.SoftmaxCrossEntropy.apply(x, np.array([0, 3, 1]))
+    with pytest.raises(ValueError, match=r"label -1 is not in \[0, 3\)"):
+        ops.SoftmaxCrossEntropy.apply(x, np.array([0, -1, 1]))
+    with pytest.raises(ValueError, match=r"y must have shape \(3,\), got \(2,\)"):
+        ops.SoftmaxCrossEntropy.apply(x, np.array([0, 1]))
+    with pytest.raises(TypeError, match="integer class indices, got float64"):
+        ops.SoftmaxCrossEntropy.apply(x, np.array([0.0, 1.0, 2.0]))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint64, np.int64])
+def test_softmax_cross_entropy_any_layout_and_label_dtype(dtype, rng):
+    # a Fortran-ordered (transposed) batch and narrow or unsigned labels give the numbers
+    # of C-ordered logits and int64 labels, bit for bit (the flat indices n·C + y are of
+    # the C order)
+    a = rng.standard_normal((4, 6)) * 3
+    y = np.array([5, 0, 3, 3])
+    xc = cr.tensor(a, requires_grad=True)
+    xf = cr.tensor(np.asfortranarray(a), requires_grad=True)
+    lc = ops.SoftmaxCrossEntropy.apply(xc, y)
+    lf = ops.SoftmaxCrossEntropy.apply(xf, y.astype(dtype))
+    lc.backward()
+    lf.backward()
+    assert lf.item() == lc.item()
+    np.testing.assert_array_equal(xf.grad.numpy(), xc.grad.numpy())
+    # ℓ = mean_n (logsumexp(a_n) − a_{n,y_n}), from its definition
+    lse = np.log(np.exp(a).sum(axis=1))
+    np.testing.assert_allclose(lc.item(), np.mean(lse - a[np.arange(4), y]), rtol=1e-14)
+
+
 def test_sigmoid_numpy_fallback_agrees_with_expit(rng):
     x = np.concatenate([rng.standard_normal(1000) * 30, [-800.0, 800.0, 0.0]])
     np.testing.assert_allclose(ops._expit_numpy(x), ops._expit(x), rtol=1e-15, atol=0)
