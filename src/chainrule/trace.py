@@ -607,9 +607,14 @@ def _same(a: Any, b: Any) -> bool:
         return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
                 and a.dtype == b.dtype and a.shape == b.shape
                 and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")))
+    if a is b:
+        return True
     if isinstance(a, tuple):
-        return (isinstance(b, tuple) and len(a) == len(b)
-                and all(_same(u, v) for u, v in zip(a, b)))
+        if not (isinstance(b, tuple) and len(a) == len(b)):
+            return False
+        if len(a) == 6 and type(a[0]) is str and a[0] == "home":
+            return a == b  # where an array lives: numbers and strings only
+        return all(map(_same, a, b))
     if type(a) is not type(b):
         return False
     if isinstance(a, functools.partial):

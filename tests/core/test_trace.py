@@ -709,3 +709,21 @@ def test_recorded_gradients_are_the_arrays_the_backward_pass_computed():
     w.reshape(6).sum().backward()
     assert w.grad.data.base is None and w.grad.data.flags.writeable
     np.testing.assert_array_equal(w.grad.numpy(), np.ones((2, 3)))
+
+
+def test_recordings_compare_homes_exactly_and_constants_by_value():
+    # where an array lives is compared field by field, a constant by dtype, shape and
+    # values (NaN equal to NaN), anything else by equality
+    from chainrule.trace import _same
+
+    home = ("home", ("op", 3), 0, (2, 3), (24, 8), "<f8")
+    assert _same(home, ("home", ("op", 3), 0, (2, 3), (24, 8), "<f8"))
+    assert not _same(home, ("home", ("op", 3), 8, (2, 3), (24, 8), "<f8"))
+    assert not _same(home, ("home", ("op", 4), 0, (2, 3), (24, 8), "<f8"))
+    assert not _same(home, ("const", np.zeros((2, 3))))
+    nan = np.array([1.0, np.nan])
+    assert _same(("const", nan), ("const", nan.copy()))
+    assert not _same(("const", nan), ("const", nan.astype(np.float32)))
+    assert not _same(("const", nan), ("const", np.array([1.0, 2.0])))
+    assert _same(("obj", float("nan")), ("obj", float("nan")))
+    assert not _same(("obj", 1.0), ("obj", 2.0))
