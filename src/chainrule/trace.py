@@ -78,7 +78,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import itertools
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -88,12 +87,12 @@ import numpy as np
 from . import rng as _rng
 from .autodiff import _state
 from .ops import _run
+from .optim.flat import FlatState, aligned_zeros, layout
 from .optim.optimizer import Optimizer, Scratch
 from .tensor import Tensor, _convert
 
 __all__ = ["CompiledStep", "Traced", "compile_step"]
 
-_ALIGN = 64  # bytes: each packed parameter starts on a cache line
 _TRAINING = operator.attrgetter("training")
 _DATA = operator.attrgetter("data")
 _SHAPE = operator.attrgetter("shape")
@@ -629,30 +628,18 @@ def _same(a: Any, b: Any) -> bool:
 # ----------------------------------------------------------------------------- packing
 
 
-def _aligned_zeros(n: int, dtype: np.dtype) -> np.ndarray:
-    """``np.zeros(n, dtype)`` starting on a 64-byte boundary."""
-    pad = _ALIGN // dtype.itemsize
-    raw = np.zeros(n + pad, dtype)
-    start = (-raw.ctypes.data % _ALIGN) // dtype.itemsize
-    return raw[start:start + n]
-
-
 class _Pack:
     """One optimiser group stored flat: ``theta`` (the parameters' arrays are views of
-    it), ``grad`` (their gradients', in a replay) and, once the optimiser has state, the
-    state arrays named by its ``state_names``. Gaps between parameters stay 0."""
+    it), ``grad`` (their gradients', in a replay) and ``state``, the optimiser's state
+    arrays of the group (a :class:`~chainrule.optim.flat.FlatState`, packed once the
+    optimiser has state). Gaps between parameters stay 0."""
 
     def __init__(self, params: list[Any]) -> None:
         dtype = params[0].data.dtype
-        per_line = max(1, _ALIGN // dtype.itemsize)
         self.params = params
-        self.slices = []
-        n = 0
-        for p in params:
-            self.slices.append((n, p.data.size, p.data.shape))
-            n += -(-p.data.size // per_line) * per_line
-        self.theta = _aligned_zeros(n, dtype)
-        self.grad = _aligned_zeros(n, dtype)
+        self.slices, n = layout(params)
+        self.theta = aligned_zeros(n, dtype)
+        self.grad = aligned_zeros(n, dtype)
         self.scratch = Scratch(self.theta)
         self.views = []
         for p, (off, size, shape) in zip(params, self.slices):
@@ -661,95 +648,21 @@ class _Pack:
             p.data = v
             self.views.append(v)
         self.gviews = [self.grad[o:o + s].reshape(sh) for o, s, sh in self.slices]
-        self.flat: dict[str, Any] = {}
-        self.states: list[dict] | None = None
-        self.sv_dicts: list[dict] = []  # the members' state dicts, keys and views handed out
-        self.sv_keys: list[str] = []
-        self.sv_views: list[np.ndarray] = []
-        self.counters: list[str] = []
+        self.state = FlatState(params, self.slices, n, dtype)
 
     def valid(self) -> bool:
         """Whether the parameters still live in ``theta``."""
         return all(p.data is v for p, v in zip(self.params, self.views))
 
-    def pack_state(self, opt: Any) -> bool:
-        """Move the optimiser's state arrays of these parameters into flat arrays (the
-        members keep views, where ``state_dict`` finds them); False when the members'
-        states differ in kind."""
-        states = [opt.state.get(p) for p in self.params]
-        if any(st is None for st in states) or any(
-            st.keys() != states[0].keys() for st in states
-        ):
+    def update(self, opt: Any, hp: Any) -> bool:
+        """The optimiser's update on the flat arrays, the state packed again first if a
+        step outside the replay (an eager step, ``load_state_dict``) replaced it; False,
+        updating nothing, when the members' states differ in kind."""
+        state = self.state
+        if not state.current(opt) and not state.pack(opt):
             return False
-        flat: dict[str, np.ndarray] = {}
-        self.sv_dicts, self.sv_keys, self.sv_views = [], [], []
-        for key, value in states[0].items():
-            if not isinstance(value, np.ndarray):
-                continue
-            if key not in type(opt).state_names or any(
-                st[key].shape != p.data.shape for st, p in zip(states, self.params)
-            ):
-                return False
-            arr = _aligned_zeros(self.theta.size, self.theta.dtype)
-            for st, (off, size, shape) in zip(states, self.slices):
-                view = arr[off:off + size].reshape(shape)
-                view[...] = st[key]
-                st[key] = view
-                self._watch(st, key, view)
-            flat[key] = arr
-        self.flat, self.states = flat, states
-        self.counters = [k for k, v in states[0].items() if not isinstance(v, np.ndarray)]
+        state.update(opt, self.theta, self.grad, hp, self.scratch)
         return True
-
-    def state_in_step(self, opt: Any) -> bool:
-        """Whether the members' state is still the flat state: the same dicts holding the
-        same views, the same keys, equal counters."""
-        states = self.states
-        if states is None:
-            return False
-        if not (all(map(operator.is_, map(opt.state.get, self.params), states))
-                and all(map(operator.is_, map(dict.get, self.sv_dicts, self.sv_keys),
-                            self.sv_views))):
-            return False
-        first = states[0]
-        if list(map(len, states)) != [len(first)] * len(states):
-            return False
-        for key in self.counters:
-            if not all(map(operator.eq, map(dict.get, states, itertools.repeat(key)),
-                           itertools.repeat(first[key]))):
-                return False
-        return True
-
-    def update(self, opt: Any, hp: Any) -> None:
-        """The optimiser's update on the flat arrays; counters and new state arrays go back
-        to the members."""
-        state = dict(self.flat)
-        first = self.states[0]
-        for key in self.counters:
-            state[key] = first[key]
-        opt.update(self.theta, self.grad, state, hp, self.scratch)
-        for key, value in state.items():
-            if isinstance(value, np.ndarray):
-                if self.flat.get(key) is value:
-                    continue
-                if value.shape != self.theta.shape:
-                    raise ValueError(f"{type(opt).__name__}.update made a state array "
-                                     f"{key!r} of shape {value.shape} for a packed group")
-                self.flat[key] = value
-                for st, (off, size, shape) in zip(self.states, self.slices):
-                    st[key] = view = value[off:off + size].reshape(shape)
-                    self._watch(st, key, view)
-            else:
-                if key not in self.counters:
-                    self.counters.append(key)
-                for st in self.states:
-                    st[key] = value
-
-    def _watch(self, st: dict, key: str, view: np.ndarray) -> None:
-        """Remember that ``st[key]`` is ``view`` (:meth:`state_in_step` checks it)."""
-        self.sv_dicts.append(st)
-        self.sv_keys.append(key)
-        self.sv_views.append(view)
 
 
 # ------------------------------------------------------------------------------ program
@@ -1412,9 +1325,7 @@ class CompiledStep:
             self.before_update()
         opt = self.optimizer
         for group, pack in zip(opt.param_groups, prog.packed):
-            if pack is not None and pack.state_in_step(opt):
-                pack.update(opt, self._hyperparameters(opt, group))
-            else:
+            if pack is None or not pack.update(opt, self._hyperparameters(opt, group)):
                 opt._step_group(group)
 
     def _hyperparameters(self, opt: Any, group: dict) -> Any:
@@ -1470,8 +1381,8 @@ class CompiledStep:
             return out
         for group in self.optimizer.param_groups:
             pack = self._packs.get(id(group["params"][0])) if group["params"] else None
-            if pack is not None and pack.states is None:
-                pack.pack_state(self.optimizer)
+            if pack is not None and pack.state.states is None:
+                pack.state.pack(self.optimizer)
         prog = self._programs[key] = _Program(self, rec, self._packs)
         if same:
             prog.pinned = [np.array(a, copy=True) for a in rec.inputs]

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..autodiff import enable_grad, no_grad
 from ..tensor import Tensor
+from .flat import FlatGroup
 
 ParamsT = Iterable[Any] | Iterable[dict[str, Any]]
 
@@ -238,11 +239,17 @@ class Optimizer:
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        """One update of the parameters of ``group`` that have a gradient (the protocol)."""
+        """One update of the parameters of ``group`` that have a gradient (the protocol):
+        as one flat update when the group allows it (:mod:`chainrule.optim.flat`; the same
+        numbers), else parameter by parameter."""
         hp = self.hyperparameters(group)
-        states, update, scratches = self.state, self.update, self._scratches
         # the default init_state is empty: no need to ask it at every step
         init_state = None if type(self).init_state is Optimizer.init_state else self.init_state
+        flat = self._flat_group(group, init_state, hp)
+        if flat is not None:
+            flat.step(self, hp)
+            return
+        states, update, scratches = self.state, self.update, self._scratches
         for p in group["params"]:
             grad = p.grad
             if grad is None:
@@ -262,6 +269,35 @@ class Optimizer:
                 if theta.size <= Scratch.CHUNK:
                     scratches[p] = scratch
             update(theta, g, state, hp, scratch)
+
+    def _flat_group(self, group: dict[str, Any], init_state: Any, hp: Any) -> FlatGroup | None:
+        """The group's parameters with a gradient as a :class:`FlatGroup` whose state is
+        packed, or None when they are updated one by one."""
+        flats = self.__dict__.setdefault("_flat_groups", {})
+        params = [p for p in group["params"] if p.grad is not None]
+        flat = flats.get(id(group))
+        if flat is None or not flat.fits(group, params):
+            if not FlatGroup.eligible(params):
+                flats.pop(id(group), None)
+                return None
+            flat = flats[id(group)] = FlatGroup(group, params, Scratch)
+        if flat.state.current(self):
+            return flat
+        states = self.state
+        for p in params:  # the first step of a parameter: its initial state
+            state = states.get(p)
+            if state is None:
+                state = states[p] = {}
+            if not state and init_state is not None:
+                state.update(init_state(p.data, hp))
+        return flat if flat.state.pack(self) else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy (copy.deepcopy, pickle) keeps the state's values but not the flat arrays
+        # they are views of: its flat groups are made again at its first step
+        state = self.__dict__.copy()
+        state.pop("_flat_groups", None)
+        return state
 
     # ---------------------------------------------------------------- update protocol
     def hyperparameters(self, group: dict[str, Any]) -> Any:
