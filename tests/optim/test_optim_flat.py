@@ -45,6 +45,10 @@ def _run(cls, kwargs, steps, *, flat: bool, monkeypatch, skip=None, dtype=np.flo
     return params, opt
 
 
+def _flats(opt):
+    return list(opt.__dict__.get("_flat_groups", {}).values())
+
+
 def _same_state(a, b):
     sa, sb = a.state_dict()["state"], b.state_dict()["state"]
     assert sa.keys() == sb.keys()
@@ -58,9 +62,11 @@ def _same_state(a, b):
 def test_flat_step_equals_per_parameter_step_bit_for_bit(cls, kwargs, monkeypatch):
     ref, ref_opt = _run(cls, kwargs, 6, flat=False, monkeypatch=monkeypatch)
     got, opt = _run(cls, kwargs, 6, flat=True, monkeypatch=monkeypatch)
-    # the flat path was taken (one flat group, all four parameters) and the other was not
-    assert [len(f.params) for f in opt._flat_groups.values()] == [4]
-    assert not ref_opt._flat_groups
+    # the flat path was taken (one flat group, all four parameters) and the other was not;
+    # a stateless update (plain SGD) stays per parameter
+    stateless = cls is optim.SGD and not kwargs.get("momentum")
+    assert [len(f.params) for f in _flats(opt)] == ([] if stateless else [4])
+    assert not _flats(ref_opt)
     for name, p, q in zip(NAMES, got, ref):
         np.testing.assert_array_equal(p.data, q.data, err_msg=name)
     _same_state(opt, ref_opt)
@@ -121,11 +127,21 @@ def test_state_dict_load_and_copy_keep_the_numbers(monkeypatch):
 def test_large_groups_stay_per_parameter():
     w = cr.tensor(np.zeros(flat_mod.FLAT_MAX), requires_grad=True)
     b = cr.tensor(np.zeros(1), requires_grad=True)
-    opt = optim.SGD([w, b], lr=0.1)
+    opt = optim.SGD([w, b], lr=0.1, momentum=0.5)
     (w.sum() + b.sum()).backward()
     opt.step()
-    assert not opt._flat_groups
-    np.testing.assert_array_equal(w.data, -0.1)
+    opt.step()
+    assert not _flats(opt)
+    # g = 1: b₁ = 1, θ₁ = −0.1; b₂ = 0.5·1 + 1 = 1.5, θ₂ = −0.1 − 0.15 = −0.25
+    np.testing.assert_allclose(w.data, -0.25, rtol=1e-15)
+    # one element fewer and the group is updated flat
+    w2 = cr.tensor(np.zeros(flat_mod.FLAT_MAX - 1), requires_grad=True)
+    opt2 = optim.SGD([w2, b], lr=0.1, momentum=0.5)
+    (w2.sum() + b.sum()).backward()
+    opt2.step()
+    opt2.step()
+    assert [len(f.params) for f in _flats(opt2)] == [2]
+    np.testing.assert_allclose(w2.data, -0.25, rtol=1e-15)
 
 
 def test_compiled_steps_between_eager_steps_give_the_eager_numbers(monkeypatch):

@@ -17,10 +17,12 @@ on 15,210 elements cost about what they cost on one 100-element bias.
   computes the gradients straight into another, so nothing is gathered; it keeps its state
   in a :class:`FlatState` too.
 
-A group is updated flat when at least two of its parameters have a gradient, they share one
-floating dtype, each gradient has its parameter's shape and dtype, together they hold at most
-:data:`FLAT_MAX` elements, and their states are alike (the same names, equal counters).
-Otherwise the step is per parameter, as before; the numbers are the same either way.
+The eager step updates a group flat from its second step on, when the update keeps state
+arrays (a stateless update, such as plain SGD's, is a call or two per parameter: gathering
+would cost more than it saves), at least two of its parameters have a gradient, they share
+one floating dtype, each gradient has its parameter's shape and dtype, together they hold at
+most :data:`FLAT_MAX` elements, and their states are alike (the same names, equal counters).
+Otherwise the step is per parameter; the numbers are the same either way.
 """
 
 from __future__ import annotations

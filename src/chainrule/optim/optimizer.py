@@ -243,12 +243,12 @@ class Optimizer:
         as one flat update when the group allows it (:mod:`chainrule.optim.flat`; the same
         numbers), else parameter by parameter."""
         hp = self.hyperparameters(group)
-        # the default init_state is empty: no need to ask it at every step
-        init_state = None if type(self).init_state is Optimizer.init_state else self.init_state
-        flat = self._flat_group(group, init_state, hp)
+        flat = self._flat_group(group)
         if flat is not None:
             flat.step(self, hp)
             return
+        # the default init_state is empty: no need to ask it at every step
+        init_state = None if type(self).init_state is Optimizer.init_state else self.init_state
         states, update, scratches = self.state, self.update, self._scratches
         for p in group["params"]:
             grad = p.grad
@@ -270,27 +270,26 @@ class Optimizer:
                     scratches[p] = scratch
             update(theta, g, state, hp, scratch)
 
-    def _flat_group(self, group: dict[str, Any], init_state: Any, hp: Any) -> FlatGroup | None:
+    def _flat_group(self, group: dict[str, Any]) -> FlatGroup | None:
         """The group's parameters with a gradient as a :class:`FlatGroup` whose state is
-        packed, or None when they are updated one by one."""
+        packed, or None when they are updated one by one: always at a group's first step
+        (which makes the states) and when the update keeps no state array (a stateless
+        update is a call or two per parameter: gathering would cost more than it saves)."""
+        params = group["params"]
+        state = self.state.get(params[0]) if params else None
+        if not state or not any(isinstance(v, np.ndarray) for v in state.values()):
+            return None
         flats = self.__dict__.setdefault("_flat_groups", {})
-        params = [p for p in group["params"] if p.grad is not None]
+        params = [p for p in params if p.grad is not None]
         flat = flats.get(id(group))
         if flat is None or not flat.fits(group, params):
             if not FlatGroup.eligible(params):
                 flats.pop(id(group), None)
                 return None
             flat = flats[id(group)] = FlatGroup(group, params, Scratch)
-        if flat.state.current(self):
+        if flat.state.current(self) or flat.state.pack(self):
             return flat
-        states = self.state
-        for p in params:  # the first step of a parameter: its initial state
-            state = states.get(p)
-            if state is None:
-                state = states[p] = {}
-            if not state and init_state is not None:
-                state.update(init_state(p.data, hp))
-        return flat if flat.state.pack(self) else None
+        return None
 
     def __getstate__(self) -> dict[str, Any]:
         # a copy (copy.deepcopy, pickle) keeps the state's values but not the flat arrays
