@@ -1,6 +1,9 @@
-"""The compiled step's softmax cross-entropy: the calls it replays and its label errors."""
+"""The calls the compiled step replays: the softmax cross-entropy's (and its label errors),
+the lowered forms of a maximum with a number."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ import pytest
 import chainrule as cr
 from chainrule import nn, optim, trace
 from chainrule.nn import functional as F
-from chainrule.trace import compile_step
+from chainrule.trace import _lowered, compile_step
 
 N, D, C = 16, 6, 4
 
@@ -81,3 +84,40 @@ def test_a_label_out_of_range_in_a_replay_raises_the_eager_error(bad):
         np.testing.assert_array_equal(p.numpy(), b)
     step(*data[4])  # a good batch replays again
     assert step.stats["replayed"] == 3
+
+
+@pytest.mark.parametrize("uf", [np.maximum, np.minimum])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (7,), (9, 7), (13, 10), (3, 67)])
+def test_a_maximum_with_a_number_is_lowered_to_two_arrays_bit_for_bit(uf, dtype, shape):
+    # relu's maximum(z, 0): NumPy vectorises the loop of two arrays only, so the replay
+    # compares with a shared read-only array of the number; same bits, NaN and −0
+    # included, in the vectorised part and in the tail
+    z = np.zeros(shape, dtype)
+    z.flat[::2] = -0.0
+    z.flat[1::5] = np.nan
+    z.flat[3::4] = -2.5
+    z.flat[2::7] = 3.0
+    for value in (0, -0.0, 1.5, float("nan"), np.array(0.5, dtype)):
+        for args in ((z, value), (value, z)):
+            want = uf(*args)
+            out = np.empty_like(z)
+            fn, lowered = _lowered(functools.partial(uf, out=out), args)
+            full = [a for a in lowered if a is not z]
+            assert len(full) == 1 and full[0].shape == z.shape
+            assert not full[0].flags.writeable
+            fn(*lowered)
+            np.testing.assert_array_equal(out.view(np.uint8), want.view(np.uint8))
+
+
+def test_the_relus_of_a_replay_compare_with_a_shared_array_of_zeros():
+    _, step = compiled(batches(4))
+    (prog,) = step._programs.values()
+    relus = [args for fn, args in prog.calls if getattr(fn, "func", None) is np.maximum]
+    assert len(relus) == 1
+    (z, zeros), = relus
+    assert zeros.shape == z.shape == (N, 8) and not zeros.any()
+    # an int 0 and a shape no larger reuse the same memory
+    out = np.empty((4, 8), np.float32)
+    _, again = _lowered(functools.partial(np.maximum, out=out), (z[:4], 0))
+    assert again[1].ctypes.data == zeros.ctypes.data
