@@ -784,6 +784,10 @@ class LogSoftmax(Function):
         return g - softmax * g.sum(axis=ctx.axis, keepdims=True)
 
 
+# the unsigned integer type of each native signed one (its labels' view, a look-up)
+_UNSIGNED = {np.dtype(t): np.dtype(t.replace("i", "u")) for t in ("i1", "i2", "i4", "i8")}
+
+
 class SoftmaxCrossEntropy(Function):
     """ℓ = (1/N) Σ_n (log Σ_c e^(x_nc) − x_{n,y_n})  ;  ∂ℓ/∂x = (softmax(x) − onehot(y)) / N
 
@@ -807,8 +811,9 @@ class SoftmaxCrossEntropy(Function):
         One reduction: signed labels are read as unsigned integers of the same width, so
         a negative label is larger than any class (−1 as ``uint64`` is 2⁶⁴ − 1).
         """
-        u = y.view(y.dtype.str.replace("i", "u")) if y.dtype.kind == "i" else y
-        return bool(np.maximum.reduce(u, axis=None) < c)
+        if y.dtype.kind == "i":
+            y = y.view(_UNSIGNED.get(y.dtype) or y.dtype.str.replace("i", "u"))
+        return bool(np.maximum.reduce(y, axis=None) < c)
 
     @staticmethod
     def forward(ctx, x, y, reduction="mean", checked=False):
