@@ -73,7 +73,8 @@ class Function:
 
         The one applier of every primitive (the Tensor operators call it too). While
         :mod:`chainrule.trace` records a training step, it hands the call to the recorder:
-        that is the compiled step's only hook in the core.
+        that is the compiled step's only hook in the core (the backward walk also asks
+        the recorder one question: whether a gradient array stands for a new one, ``owns``).
         """
         tape = _state.tape
         if tape is not None:
