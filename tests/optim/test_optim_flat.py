@@ -175,3 +175,24 @@ def test_compiled_steps_between_eager_steps_give_the_eager_numbers(monkeypatch):
     assert step.stats["replayed"] >= 4
     for p, r in zip(model.parameters(), ref):
         np.testing.assert_allclose(p.data, r, rtol=0, atol=1e-12)
+
+
+def test_a_frozen_first_parameter_leaves_the_rest_flat(monkeypatch):
+    # W1 frozen (no gradient ever, no state): b1, W2, b2 are still updated as one flat group,
+    # with the numbers of the per-parameter update
+    runs = []
+    for flat in (False, True):
+        monkeypatch.setattr(flat_mod, "FLAT_MAX", FLAT_MAX if flat else 0)
+        params = cr_params(initial_weights())
+        params[0].requires_grad = False
+        opt = optim.Adam(params, lr=0.01)
+        for x, y in batches(4):
+            opt.zero_grad()
+            cr_loss(params, x, y).backward()
+            opt.step()
+        runs.append((params, opt))
+    (ref, ref_opt), (got, opt) = runs
+    assert [len(f.params) for f in _flats(opt)] == [3]
+    for name, p, q in zip(NAMES, got, ref):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+    _same_state(opt, ref_opt)

@@ -275,12 +275,11 @@ class Optimizer:
         packed, or None when they are updated one by one: always at a group's first step
         (which makes the states) and when the update keeps no state array (a stateless
         update is a call or two per parameter: gathering would cost more than it saves)."""
-        params = group["params"]
+        params = [p for p in group["params"] if p.grad is not None]
         state = self.state.get(params[0]) if params else None
         if not state or not any(isinstance(v, np.ndarray) for v in state.values()):
             return None
         flats = self.__dict__.setdefault("_flat_groups", {})
-        params = [p for p in params if p.grad is not None]
         flat = flats.get(id(group))
         if flat is None or not flat.fits(group, params):
             if not FlatGroup.eligible(params):
