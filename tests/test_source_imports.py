@@ -176,3 +176,34 @@ def test_the_check_catches_what_it_forbids(tmp_path: Path) -> None:
     assert violations(pkg / "nn" / "layers.py", pkg) == []
     assert violations(pkg / "ops.py", pkg) == []
     assert violations(pkg / "cli_tools.py", pkg) == []
+
+
+def _backward_formulas(source: str) -> list[str]:
+    """What in a module's source would be a second copy of the core's differentiation: a
+    ``backward`` (or ``vjp``/``jvp``) function or method, a class deriving from a
+    primitive base (``Function``), or a use of ``unbroadcast`` (the gradient's reduction to
+    an input's shape)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (
+                "backward", "vjp", "jvp"):
+            found.append(f"{node.lineno}: def {node.name}")
+        elif isinstance(node, ast.ClassDef) and any(
+                (isinstance(b, ast.Name) and b.id == "Function")
+                or (isinstance(b, ast.Attribute) and b.attr == "Function") for b in node.bases):
+            found.append(f"{node.lineno}: class {node.name}(Function)")
+        elif (isinstance(node, ast.Name) and node.id == "unbroadcast") or (
+                isinstance(node, ast.Attribute) and node.attr == "unbroadcast"):
+            found.append(f"{node.lineno}: unbroadcast")
+    return found
+
+
+def test_the_compiled_step_holds_no_backward_formula():
+    # the compiled step replays what the primitives' own backward computed (issue 12):
+    # trace.py defines no backward, no primitive, and never reduces a gradient itself
+    assert _backward_formulas((ROOT / "trace.py").read_text()) == []
+    # the check finds each kind (so the empty list above means something)
+    planted = ("class Exp2(ops.Function):\n    @staticmethod\n    def backward(ctx, g):\n"
+               "        return unbroadcast(g, ctx.shape)\n")
+    assert _backward_formulas(planted) == ["1: class Exp2(Function)", "3: def backward",
+                                           "4: unbroadcast"]
