@@ -172,6 +172,17 @@ class FlatState:
         self._views.append(view)
 
 
+def _with_their_gradients(params: list[Any], dtype: np.dtype, shapes: list[tuple]) -> bool:
+    """Whether each parameter has ``dtype`` and its shape in ``shapes``, and a Tensor
+    gradient of that dtype and shape."""
+    for p, shape in zip(params, shapes):
+        g = p.grad
+        if (p.data.dtype != dtype or p.data.shape != shape or not isinstance(g, Tensor)
+                or g.data.dtype != dtype or g.data.shape != shape):
+            return False
+    return True
+
+
 class FlatGroup:
     """The eager step of a group's parameters as one flat update (see the module
     docstring): ``params`` are the members (the group's parameters with a gradient)."""
@@ -197,25 +208,13 @@ class FlatGroup:
         dtype = params[0].data.dtype
         if dtype.kind != "f" or sum(p.data.size for p in params) > FLAT_MAX:
             return False
-        for p in params:
-            g = p.grad
-            if (p.data.dtype != dtype or not isinstance(g, Tensor) or g.data.dtype != dtype
-                    or g.data.shape != p.data.shape):
-                return False
-        return True
+        return _with_their_gradients(params, dtype, [p.data.shape for p in params])
 
     def fits(self, group: dict[str, Any], params: list[Any]) -> bool:
         """Whether this flat group still describes ``group``'s parameters with a gradient."""
-        if group is not self.group or len(params) != len(self.params):
-            return False
-        dtype = self.dtype
-        for p, q, shape in zip(params, self.params, self.shapes):
-            g = p.grad
-            if (p is not q or p.data.dtype != dtype or p.data.shape != shape
-                    or not isinstance(g, Tensor) or g.data.dtype != dtype
-                    or g.data.shape != shape):
-                return False
-        return True
+        return (group is self.group and len(params) == len(self.params)
+                and all(map(operator.is_, params, self.params))
+                and _with_their_gradients(params, self.dtype, self.shapes))
 
     def step(self, opt: Any, hp: Any) -> None:
         """Gather the gradients and parameters, update them flat, write the parameters
