@@ -195,6 +195,33 @@ def test_sgd_hand_computed_momentum_and_nesterov() -> None:
     np.testing.assert_allclose(trace, [0.85, 0.6975], rtol=1e-15)
 
 
+@pytest.mark.parametrize("shape", [(300, 256), (70_000,), (3, 100, 250)])
+def test_plain_sgd_on_a_large_array_is_done_in_pieces_without_a_temporary(shape) -> None:
+    """θ ← θ − lr·g on an array of more than 2·CHUNK elements, whatever its shape: the
+    same numbers as ``theta - lr * g`` (elementwise, so bit for bit), computed through the
+    CHUNK-sized scratch without a temporary the size of θ."""
+    from chainrule.optim.optimizer import Scratch
+
+    rng = np.random.default_rng(0)
+    theta = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    assert theta.size > 2 * Scratch.CHUNK
+    expected = theta - np.float32(0.1) * g
+    scratch = Scratch(theta)
+    hp = optim.SGD.Hyperparameters(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                                   nesterov=False)
+    optim.SGD.update(theta, g, {}, hp, scratch)
+    np.testing.assert_array_equal(theta, expected)
+    assert scratch._a is None and scratch._b is None  # no θ-sized temporary was made
+    assert scratch._c is not None and scratch._c.size == Scratch.CHUNK
+    # a non-contiguous θ (a transposed view) takes the general path, with the same numbers
+    theta_t = rng.standard_normal(shape[::-1]).astype(np.float32).T
+    g_t = np.ascontiguousarray(rng.standard_normal(theta_t.shape).astype(np.float32))
+    expected_t = theta_t - np.float32(0.1) * g_t
+    optim.SGD.update(theta_t, g_t, {}, hp, Scratch(theta_t))
+    np.testing.assert_array_equal(theta_t, expected_t)
+
+
 def test_sgd_dampened_momentum_is_ngs_exponentially_weighted_average() -> None:
     """SGD(momentum=β, dampening=β) ≡ v = βv + (1−β)g, θ = θ − αv, except v₁ = g."""
     rng = np.random.default_rng(0)

@@ -121,15 +121,18 @@ class SGD(Optimizer):
         (``b``, created on the first step as ``b = g``) when ``momentum > 0``."""
         lr, momentum, dampening, weight_decay, nesterov = hp
         lr = float(lr)
-        if momentum == 0 and weight_decay == 0 and theta.ndim == 1 and (
-            theta.size > 2 * scratch.CHUNK
+        if momentum == 0 and weight_decay == 0 and theta.size > 2 * scratch.CHUNK and (
+            theta.flags.c_contiguous and g.flags.c_contiguous
         ):
-            # a large flat group in cache-sized pieces: lr·g never travels to memory and back
+            # a large array (a flat group, a weight matrix) in cache-sized pieces of its
+            # flat view: lr·g never travels to memory and back, and no temporary the size
+            # of θ is made
+            flat, gflat = theta.reshape(-1), g.reshape(-1)
             tmp, n = scratch.chunk, scratch.CHUNK
-            for i in range(0, theta.size, n):
-                t = theta[i:i + n]
+            for i in range(0, flat.size, n):
+                t = flat[i:i + n]
                 tc = tmp[: t.size]
-                np.multiply(g[i:i + n], lr, tc)
+                np.multiply(gflat[i:i + n], lr, tc)
                 np.subtract(t, tc, t)
             return
         owned = False  # whether g is a temporary of ours (free to overwrite)
