@@ -35,10 +35,13 @@ Only arrays the program owns are merged, dropped or left unwritten.
 The optimiser update is not recorded: it runs live after every replay, through the
 optimiser's update protocol (:meth:`~chainrule.optim.Optimizer.update`), so learning-rate
 schedules and any change of a group's hyperparameters take effect. For it, the
-parameters of each optimiser group are *packed*: their ``.data`` become views into one flat
-array (the Parameter objects stay the same and always hold the live values), and so do
-their gradients and their state, so the update is a handful of NumPy calls for the whole
-group; the protocol's update is elementwise, so packing does not change the numbers.
+parameters of each optimiser group of at most :data:`~chainrule.optim.flat.FLAT_MAX`
+elements are *packed*: their ``.data`` become views into one flat array (the Parameter
+objects stay the same and always hold the live values), and so do their gradients and
+their state, so the update is a handful of NumPy calls for the whole group; the protocol's
+update is elementwise, so packing does not change the numbers. A larger group is updated
+parameter by parameter, its gradients left in the replay's own arrays: there the calls
+cost little beside the arithmetic, and packing would hold a second copy of the model.
 
 What makes a replay faithful, and what is checked:
 
@@ -88,6 +91,7 @@ import numpy as np
 from . import rng as _rng
 from .autodiff import _state
 from .ops import _run
+from .optim import flat as _flat
 from .optim.flat import FlatState, aligned_zeros, layout
 from .optim.optimizer import Optimizer, Scratch
 from .tensor import Tensor, _convert
@@ -743,7 +747,9 @@ class _Program:
     packed array and simplified (see the program passes), and the live update."""
 
     def __init__(self, step: CompiledStep, rec: _Recording, packs: dict[int, _Pack]) -> None:
-        self.step = step
+        # the optimiser, not the step: the step holds its programs, and a cycle would keep
+        # a finished training run's arrays alive until the garbage collector ran
+        self.optimizer = step.optimizer
         self.tensors = list(rec.live)
         self.arrays = [t.data for t in rec.live]
         self.requires = [t.requires_grad for t in rec.live]
@@ -793,7 +799,7 @@ class _Program:
         if not (all(map(operator.is_, map(_DATA, tensors), self.arrays))
                 and all(map(operator.is_, map(_REQUIRES_GRAD, tensors), self.requires))):
             return False
-        groups = self.step.optimizer.param_groups
+        groups = self.optimizer.param_groups
         return (len(groups) == len(self.group_dicts)
                 and all(map(operator.is_, groups, self.group_dicts))
                 and all(map(operator.is_, map(_PARAMS, groups), self.group_params))
@@ -1484,7 +1490,8 @@ class CompiledStep:
         return live
 
     def _pack(self) -> None:
-        """Pack each optimiser group whose parameters share one float dtype (once)."""
+        """Pack each optimiser group whose parameters share one float dtype and hold at
+        most ``FLAT_MAX`` elements (once)."""
         for group in self.optimizer.param_groups:
             params = list(group["params"])
             if not params:
@@ -1494,6 +1501,8 @@ class CompiledStep:
                 continue
             if len({p.data.dtype for p in params}) != 1 or params[0].data.dtype.kind != "f":
                 continue
+            if sum(p.data.size for p in params) > _flat.FLAT_MAX:
+                continue  # large: updated per parameter, as cheap, without a second copy
             pack = _Pack(params)
             for p in params:
                 self._packs[id(p)] = pack

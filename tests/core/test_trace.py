@@ -392,14 +392,25 @@ def test_functional_cross_entropy_float32_is_fully_lowered(reduction):
     assert not [fn for fn, _ in prog.calls if fn in generic]
 
 
-def test_large_packed_group_is_updated_in_pieces_exactly():
+def test_large_group_is_not_packed_and_is_updated_in_pieces_exactly():
+    from chainrule.optim.flat import FLAT_MAX
 
     sizes = (300, 256, 10)
     assert 300 * 256 > 2 * optim.optimizer.Scratch.CHUNK
+    assert 300 * 256 > FLAT_MAX  # a group larger than FLAT_MAX is updated per parameter
     data = batches(5, (32, 300), n_classes=10, dtype=np.float32)
     step = run_both(lambda: relu_mlp(np.float32, sizes=sizes),
                     lambda m: optim.SGD(m.parameters(), lr=0.1), F.cross_entropy, data)
     assert step.stats["replayed"] == 3
+    assert not step._packs
+    (prog,) = step._programs.values()
+    assert prog.packed == [None]
+    # the parameters keep arrays of their own (no flat copy of the model), and each
+    # gradient is an array of the replay's own, not a view of a packed one
+    params = list(step.model.parameters())
+    assert all(p.data.base is None for p in params)
+    grads = [p.grad.data for p in params]
+    assert len({id(g if g.base is None else g.base) for g in grads}) == len(grads)
 
 
 @pytest.mark.parametrize("with_model", [True, False])

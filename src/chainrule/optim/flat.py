@@ -12,10 +12,10 @@ on 15,210 elements cost about what they cost on one 100-element bias.
   what they always saw. Counters (``step``) stay per member, equal across the group.
 - :class:`FlatGroup` is the eager step's use of it (:meth:`Optimizer.step`): the gradients
   and the parameters are gathered into flat arrays, updated in one call, and the parameters
-  written back. The compiled training step (:mod:`chainrule.trace`) goes further: it moves
-  the parameters themselves into a flat array once (their ``data`` become views of it) and
-  computes the gradients straight into another, so nothing is gathered; it keeps its state
-  in a :class:`FlatState` too.
+  written back. The compiled training step (:mod:`chainrule.trace`) goes further for a
+  group of at most :data:`FLAT_MAX` elements: it moves the parameters themselves into a flat
+  array once (their ``data`` become views of it) and computes the gradients straight into
+  another, so nothing is gathered; it keeps its state in a :class:`FlatState` too.
 
 The eager step updates a group flat from its second step on, when the update keeps state
 arrays (a stateless update, such as plain SGD's, is a call or two per parameter: gathering
@@ -37,8 +37,9 @@ from ..tensor import Tensor
 
 __all__ = ["FLAT_MAX", "FlatGroup", "FlatState", "aligned_zeros", "layout"]
 
-#: the most elements a group may hold to be gathered into flat arrays by the eager step
-#: (beyond it the per-call cost is small beside the arithmetic, and gathering costs copies)
+#: the most elements a group may hold to be gathered into flat arrays by the eager step or
+#: packed by the compiled step (beyond it the per-call cost is small beside the arithmetic,
+#: and gathering costs copies, packing a second copy of the parameters)
 FLAT_MAX = 1 << 16
 
 ALIGN = 64  # bytes: each member starts on a cache line
