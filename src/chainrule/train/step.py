@@ -24,6 +24,7 @@ says why; ``compile=True`` raises ``ValueError`` with that reason instead, and
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -187,9 +188,9 @@ class TrainingStep:
         if self._compiled is None:
             from ..trace import compile_step
 
-            hook = self._before_update if (self.monitor is not None
-                                           or self.clip_grad_norm is not None) else None
-            self._compiled = compile_step(self.model, self.objective, self.optimizer,
+            hook = _weak(self._before_update) if (self.monitor is not None
+                                                  or self.clip_grad_norm is not None) else None
+            self._compiled = compile_step(self.model, _weak(self.objective), self.optimizer,
                                           compile=self.compile, before_update=hook)
         return self._compiled
 
@@ -206,6 +207,21 @@ class TrainingStep:
         self.reason = engine.reason
         output = r[2].copy() if self.keep_output else None
         return StepResult(float(r[0]), float(r[1]), output)
+
+
+def _weak(method: Callable) -> Callable:
+    """``method`` (bound to a :class:`TrainingStep`) as a function that refers to its
+    step weakly: the step holds its engine, which holds this function, and a strong
+    reference would make a cycle that keeps a finished run's arrays (parameters, gradients,
+    the replay's buffers) allocated until the garbage collector runs — the next run then
+    takes fresh memory from the system, page by page."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> Any:
+        return ref()(*args)
+
+    call.__doc__ = method.__doc__
+    return call
 
 
 def step_schedule(scheduler: Any, monitored: float | None = None) -> None:
