@@ -91,8 +91,7 @@ import numpy as np
 from . import rng as _rng
 from .autodiff import _state
 from .ops import _run
-from .optim import flat as _flat
-from .optim.flat import FlatState, aligned_zeros, layout
+from .optim.flat import FlatState, aligned_zeros, held_flat, layout
 from .optim.optimizer import Optimizer, Scratch
 from .tensor import Tensor, _convert
 
@@ -1499,10 +1498,8 @@ class CompiledStep:
             pack = self._packs.get(id(params[0]))
             if pack is not None and _same_list(pack.params, params) and pack.valid():
                 continue
-            if len({p.data.dtype for p in params}) != 1 or params[0].data.dtype.kind != "f":
-                continue
-            if sum(p.data.size for p in params) > _flat.FLAT_MAX:
-                continue  # large: updated per parameter, as cheap, without a second copy
+            if not held_flat(params):
+                continue  # another dtype, or large: updated per parameter (as cheap, then)
             pack = _Pack(params)
             for p in params:
                 self._packs[id(p)] = pack

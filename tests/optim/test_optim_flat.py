@@ -196,3 +196,14 @@ def test_a_frozen_first_parameter_leaves_the_rest_flat(monkeypatch):
     for name, p, q in zip(NAMES, got, ref):
         np.testing.assert_array_equal(p.data, q.data, err_msg=name)
     _same_state(opt, ref_opt)
+
+
+def test_held_flat_is_one_float_dtype_within_flat_max():
+    # the one rule behind both the eager gathering and the compiled step's packing
+    def ps(*specs):
+        return [cr.tensor(np.zeros(n, dtype)) for n, dtype in specs]
+
+    assert flat_mod.held_flat(ps((FLAT_MAX - 1, np.float32), (1, np.float32)))
+    assert not flat_mod.held_flat(ps((FLAT_MAX, np.float32), (1, np.float32)))  # too large
+    assert not flat_mod.held_flat(ps((3, np.float32), (3, np.float64)))  # two dtypes
+    assert not flat_mod.held_flat(ps((3, np.int64)))  # not floating

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..tensor import Tensor
 
-__all__ = ["FLAT_MAX", "FlatGroup", "FlatState", "aligned_zeros", "layout"]
+__all__ = ["FLAT_MAX", "FlatGroup", "FlatState", "aligned_zeros", "held_flat", "layout"]
 
 #: the most elements a group may hold to be gathered into flat arrays by the eager step or
 #: packed by the compiled step (beyond it the per-call cost is small beside the arithmetic,
@@ -173,6 +173,15 @@ class FlatState:
         self._views.append(view)
 
 
+def held_flat(params: list[Any]) -> bool:
+    """Whether ``params`` (at least one) can be held in one flat array: they share one
+    floating dtype and hold at most :data:`FLAT_MAX` elements together. The eager step
+    gathers such a group (:class:`FlatGroup`), the compiled step packs it."""
+    dtype = params[0].data.dtype
+    return (dtype.kind == "f" and all(p.data.dtype == dtype for p in params)
+            and sum(p.data.size for p in params) <= FLAT_MAX)
+
+
 def _with_their_gradients(params: list[Any], dtype: np.dtype, shapes: list[tuple]) -> bool:
     """Whether each parameter has ``dtype`` and its shape in ``shapes``, and a Tensor
     gradient of that dtype and shape."""
@@ -204,12 +213,10 @@ class FlatGroup:
     @staticmethod
     def eligible(params: list[Any]) -> bool:
         """Whether these parameters (each with a gradient) can be updated flat."""
-        if len(params) < 2:
+        if len(params) < 2 or not held_flat(params):
             return False
-        dtype = params[0].data.dtype
-        if dtype.kind != "f" or sum(p.data.size for p in params) > FLAT_MAX:
-            return False
-        return _with_their_gradients(params, dtype, [p.data.shape for p in params])
+        return _with_their_gradients(params, params[0].data.dtype,
+                                     [p.data.shape for p in params])
 
     def fits(self, group: dict[str, Any], params: list[Any]) -> bool:
         """Whether this flat group still describes ``group``'s parameters with a gradient."""
